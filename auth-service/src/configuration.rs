@@ -1,0 +1,264 @@
+//! Typed settings read once from the environment (and an optional `.env`).
+//!
+//! Every variable of SPEC.md's configuration table lives here with its
+//! default; a bad value yields a [`ConfigError`] whose `Display` is one line
+//! naming the variable, which `main` prints before exiting non-zero.
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use secrecy::SecretString;
+use url::Url;
+
+use crate::domain::AllowedOrigins;
+
+/// A configuration value that could not be used. Displays as one line that
+/// names the variable and never echoes a secret value.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// How the service talks to Kakao.
+#[derive(Debug, Clone)]
+pub struct KakaoSettings {
+    /// `KAKAO_CLIENT_ID`: the app's REST API key.
+    pub client_id: String,
+    /// `KAKAO_CLIENT_SECRET`: sent on the token request when set.
+    pub client_secret: Option<SecretString>,
+    /// `KAKAO_REDIRECT_URI`: the edge's callback, registered at Kakao.
+    pub redirect_uri: Url,
+    /// `KAKAO_AUTH_BASE_URL`: kauth host (authorize, token).
+    pub auth_base_url: Url,
+    /// `KAKAO_API_BASE_URL`: kapi host (user/me).
+    pub api_base_url: Url,
+    /// `KAKAO_ADMIN_KEY`: authenticates Kakao's unlink callback.
+    pub admin_key: Option<SecretString>,
+    /// `KAKAO_SCOPE`: passed through as `scope` when set.
+    pub scope: Option<String>,
+    /// `KAKAO_PROMPT`: passed through as `prompt` when set.
+    pub prompt: Option<String>,
+    /// `KAKAO_CONNECT_TIMEOUT` (default 2s).
+    pub connect_timeout: Duration,
+    /// `KAKAO_TIMEOUT`: whole-request timeout (default 5s).
+    pub request_timeout: Duration,
+}
+
+/// Everything the auth-service needs to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Kakao client settings.
+    pub kakao: KakaoSettings,
+    /// `DATABASE_URL` (default: `sqlite://auth.db?mode=rwc` in the working directory).
+    pub database_url: SecretString,
+    /// `AUTH_GRPC_ADDR` (default `127.0.0.1:50051`).
+    pub grpc_addr: SocketAddr,
+    /// `FRONTEND_URL`: where logins land when no `return_to` was given.
+    pub frontend_url: Url,
+    /// `ALLOWED_ORIGINS`: origins `return_to` may point at (default: FRONTEND_URL's).
+    pub allowed_origins: AllowedOrigins,
+    /// `ACCESS_TOKEN_TTL` (default 15m).
+    pub access_token_ttl: Duration,
+    /// `REFRESH_TOKEN_TTL` (default 14d): each refresh token's lifetime (sliding).
+    pub refresh_token_ttl: Duration,
+    /// `SESSION_MAX_LIFETIME` (default 30d): a session family's absolute
+    /// lifetime, however often it is refreshed. At least REFRESH_TOKEN_TTL.
+    pub session_max_lifetime: Duration,
+    /// `REFRESH_REUSE_GRACE` (default 10s): how long a rotated refresh token
+    /// still returns the pair already issued (two tabs refreshing at once).
+    pub refresh_reuse_grace: Duration,
+    /// `LOGIN_ATTEMPT_TTL` (default 10m): how long a started login may take.
+    pub login_attempt_ttl: Duration,
+    /// `JWT_ISSUER` (default `kakao-login-auth-service`).
+    pub jwt_issuer: String,
+    /// `JWT_AUDIENCE` (default `kakao-login`).
+    pub jwt_audience: String,
+}
+
+/// The defaults of SPEC.md's configuration table, shared with tests.
+pub mod defaults {
+    /// Default `KAKAO_REDIRECT_URI`.
+    pub const REDIRECT_URI: &str = "http://localhost:8080/auth/kakao/callback";
+    /// Default `KAKAO_AUTH_BASE_URL`.
+    pub const AUTH_BASE_URL: &str = "https://kauth.kakao.com";
+    /// Default `KAKAO_API_BASE_URL`.
+    pub const API_BASE_URL: &str = "https://kapi.kakao.com";
+    /// Default `DATABASE_URL`.
+    pub const DATABASE_URL: &str = "sqlite://auth.db?mode=rwc";
+    /// Default `AUTH_GRPC_ADDR`.
+    pub const GRPC_ADDR: &str = "127.0.0.1:50051";
+    /// Default `FRONTEND_URL`.
+    pub const FRONTEND_URL: &str = "http://localhost:8080/";
+    /// Default `JWT_ISSUER`.
+    pub const JWT_ISSUER: &str = "kakao-login-auth-service";
+    /// Default `JWT_AUDIENCE`.
+    pub const JWT_AUDIENCE: &str = "kakao-login";
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// Reads the settings from a map of variables (the environment in
+    /// production, a literal map in tests). Empty values count as unset.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let url = |name: &'static str, default: &str| parse_url(name, get(name).unwrap_or(default));
+        let ttl =
+            |name: &'static str, default: &str| parse_duration(name, get(name).unwrap_or(default));
+
+        let client_id = get("KAKAO_CLIENT_ID")
+            .ok_or_else(|| {
+                err(
+                    "KAKAO_CLIENT_ID",
+                    "required (the REST API key of your Kakao app)",
+                )
+            })?
+            .to_owned();
+        let frontend_url = url("FRONTEND_URL", defaults::FRONTEND_URL)?;
+        let allowed_origins = match get("ALLOWED_ORIGINS") {
+            Some(list) => AllowedOrigins::parse_list(list, &frontend_url),
+            None => Ok(AllowedOrigins::of(&frontend_url)),
+        }
+        .map_err(|reason| err("ALLOWED_ORIGINS", reason))?;
+        let grpc_addr = get("AUTH_GRPC_ADDR")
+            .unwrap_or(defaults::GRPC_ADDR)
+            .parse()
+            .map_err(|_| {
+                err(
+                    "AUTH_GRPC_ADDR",
+                    "not a socket address like 127.0.0.1:50051",
+                )
+            })?;
+        let access_token_ttl = ttl("ACCESS_TOKEN_TTL", "15m")?;
+        let refresh_token_ttl = ttl("REFRESH_TOKEN_TTL", "14d")?;
+        if refresh_token_ttl <= access_token_ttl {
+            return Err(err(
+                "REFRESH_TOKEN_TTL",
+                "must be longer than ACCESS_TOKEN_TTL",
+            ));
+        }
+        let session_max_lifetime = ttl("SESSION_MAX_LIFETIME", "30d")?.max(refresh_token_ttl);
+        let issuer = get("JWT_ISSUER").unwrap_or(defaults::JWT_ISSUER).to_owned();
+        let audience = get("JWT_AUDIENCE")
+            .unwrap_or(defaults::JWT_AUDIENCE)
+            .to_owned();
+
+        Ok(Settings {
+            kakao: KakaoSettings {
+                client_id,
+                client_secret: get("KAKAO_CLIENT_SECRET").map(SecretString::from),
+                redirect_uri: url("KAKAO_REDIRECT_URI", defaults::REDIRECT_URI)?,
+                auth_base_url: url("KAKAO_AUTH_BASE_URL", defaults::AUTH_BASE_URL)?,
+                api_base_url: url("KAKAO_API_BASE_URL", defaults::API_BASE_URL)?,
+                admin_key: get("KAKAO_ADMIN_KEY").map(SecretString::from),
+                scope: get("KAKAO_SCOPE").map(str::to_owned),
+                prompt: get("KAKAO_PROMPT").map(str::to_owned),
+                connect_timeout: ttl("KAKAO_CONNECT_TIMEOUT", "2s")?,
+                request_timeout: ttl("KAKAO_TIMEOUT", "5s")?,
+            },
+            database_url: SecretString::from(get("DATABASE_URL").unwrap_or(defaults::DATABASE_URL)),
+            grpc_addr,
+            frontend_url,
+            allowed_origins,
+            access_token_ttl,
+            refresh_token_ttl,
+            session_max_lifetime,
+            refresh_reuse_grace: ttl("REFRESH_REUSE_GRACE", "10s")?,
+            login_attempt_ttl: ttl("LOGIN_ATTEMPT_TTL", "10m")?,
+            jwt_issuer: issuer,
+            jwt_audience: audience,
+        })
+    }
+}
+
+fn err(variable: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        reason: reason.into(),
+    }
+}
+
+fn parse_url(variable: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|_| err(variable, "not an absolute URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(err(variable, "must be an http(s) URL with a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(err(variable, "must not contain credentials"));
+    }
+    Ok(url)
+}
+
+fn parse_duration(variable: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    match humantime::parse_duration(value) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(err(
+            variable,
+            "not a positive duration like 15m, 14d or 30s",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn only_the_client_id_is_required_and_defaults_follow_the_spec() {
+        let s = Settings::from_vars(&vars(&[("KAKAO_CLIENT_ID", "abc")])).unwrap();
+        assert_eq!(s.kakao.redirect_uri.as_str(), defaults::REDIRECT_URI);
+        assert_eq!(s.kakao.auth_base_url.as_str(), "https://kauth.kakao.com/");
+        assert_eq!(s.grpc_addr.to_string(), "127.0.0.1:50051");
+        assert_eq!(s.access_token_ttl, Duration::from_secs(15 * 60));
+        assert_eq!(s.refresh_token_ttl, Duration::from_secs(14 * 86400));
+        assert_eq!(s.login_attempt_ttl, Duration::from_secs(600));
+        assert!(
+            s.allowed_origins
+                .contains(&Url::parse("http://localhost:8080/x").unwrap())
+        );
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        let cases = [
+            ("KAKAO_CLIENT_ID", ""),
+            ("FRONTEND_URL", "not a url"),
+            ("KAKAO_REDIRECT_URI", "ftp://x/"),
+            ("AUTH_GRPC_ADDR", "localhost"),
+            ("ACCESS_TOKEN_TTL", "soon"),
+            ("REFRESH_TOKEN_TTL", "1m"),
+            ("ALLOWED_ORIGINS", "https://a.example/path"),
+            ("KAKAO_TIMEOUT", "0s"),
+        ];
+        for (name, value) in cases {
+            let mut v = vars(&[("KAKAO_CLIENT_ID", "abc")]);
+            v.insert(name.to_string(), value.to_string());
+            let e = Settings::from_vars(&v).unwrap_err();
+            assert_eq!(e.variable, name, "{name}={value}");
+            assert!(e.to_string().starts_with(name) && !e.to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn a_client_secret_never_appears_in_debug_output() {
+        let s = Settings::from_vars(&vars(&[
+            ("KAKAO_CLIENT_ID", "abc"),
+            ("KAKAO_CLIENT_SECRET", "top-secret-value"),
+        ]))
+        .unwrap();
+        assert!(!format!("{s:?}").contains("top-secret-value"));
+    }
+}

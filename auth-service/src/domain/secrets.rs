@@ -1,0 +1,218 @@
+//! Secret-bearing values: random generation, parsing, hashing. Their `Debug`
+//! is redacted so a stray `{:?}` cannot leak them into a log line.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// A value that did not have the expected shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("malformed value")]
+pub struct SecretParseError;
+
+/// `n` random bytes from the OS-seeded CSPRNG, base64url without padding.
+pub fn random_token(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// SHA-256 of `input`, base64url without padding (43 characters).
+pub fn sha256_b64(input: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(input))
+}
+
+/// 256 random bits, base64url: 43 characters.
+const TOKEN_BYTES: usize = 32;
+const TOKEN_LEN: usize = 43;
+
+fn parse_token(raw: &str) -> Result<String, SecretParseError> {
+    let ok = raw.len() == TOKEN_LEN
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(SecretParseError)
+    }
+}
+
+macro_rules! secret_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+
+        impl $name {
+            /// The raw value, for the one place that must send or hash it.
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+secret_newtype!(
+    /// The login `state`: 256 random bits, sent through Kakao and back.
+    LoginState
+);
+secret_newtype!(
+    /// The browser-binding secret held in an HttpOnly cookie; stored only as a hash.
+    BrowserBinding
+);
+secret_newtype!(
+    /// An opaque refresh token: 256 random bits; stored only as a hash.
+    RefreshToken
+);
+secret_newtype!(
+    /// Kakao's one-time authorization code.
+    AuthorizationCode
+);
+
+impl LoginState {
+    /// A fresh random state.
+    pub fn generate() -> Self {
+        LoginState(random_token(TOKEN_BYTES))
+    }
+    /// Parses a state echoed back by the browser.
+    pub fn parse(raw: &str) -> Result<Self, SecretParseError> {
+        parse_token(raw).map(LoginState)
+    }
+}
+
+impl BrowserBinding {
+    /// A fresh random binding secret.
+    pub fn generate() -> Self {
+        BrowserBinding(random_token(TOKEN_BYTES))
+    }
+    /// Parses a binding from the browser's cookie.
+    pub fn parse(raw: &str) -> Result<Self, SecretParseError> {
+        parse_token(raw).map(BrowserBinding)
+    }
+    /// What is stored in the database.
+    pub fn hash(&self) -> String {
+        sha256_b64(self.0.as_bytes())
+    }
+    /// Constant-time comparison with a stored hash.
+    pub fn matches(&self, stored_hash: &str) -> bool {
+        self.hash().as_bytes().ct_eq(stored_hash.as_bytes()).into()
+    }
+    /// The PKCE `code_verifier` of the login attempt `state`, derived from
+    /// this binding so that it is never stored: only the browser holding the
+    /// binding cookie can complete the code exchange, even with a copy of the
+    /// database. 43 base64url characters, as RFC 7636 requires.
+    pub fn pkce_verifier(&self, state: &LoginState) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(b"kakao-login pkce v1\0");
+        hasher.update(self.0.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(state.0.as_bytes());
+        URL_SAFE_NO_PAD.encode(hasher.finalize())
+    }
+}
+
+/// The S256 `code_challenge` of a verifier.
+pub fn pkce_challenge(verifier: &str) -> String {
+    sha256_b64(verifier.as_bytes())
+}
+
+impl RefreshToken {
+    /// A fresh random refresh token.
+    pub fn generate() -> Self {
+        RefreshToken(random_token(TOKEN_BYTES))
+    }
+    /// Parses a refresh token from the browser's cookie.
+    pub fn parse(raw: &str) -> Result<Self, SecretParseError> {
+        parse_token(raw).map(RefreshToken)
+    }
+    /// What is stored in the database (SHA-256: the token has 256 random
+    /// bits, so a slow hash would add cost without adding safety).
+    pub fn hash(&self) -> String {
+        sha256_b64(self.0.as_bytes())
+    }
+    /// Wraps a value that was just unsealed.
+    pub(crate) fn from_unsealed(raw: String) -> Result<Self, SecretParseError> {
+        parse_token(&raw).map(RefreshToken)
+    }
+}
+
+impl AuthorizationCode {
+    /// Kakao codes are opaque; accept printable ASCII up to 1 KiB.
+    pub fn parse(raw: &str) -> Result<Self, SecretParseError> {
+        let ok = !raw.is_empty() && raw.len() <= 1024 && raw.bytes().all(|b| b.is_ascii_graphic());
+        if ok {
+            Ok(AuthorizationCode(raw.to_owned()))
+        } else {
+            Err(SecretParseError)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_secrets_have_256_bits_and_parse_back() {
+        let s = LoginState::generate();
+        assert_eq!(s.expose().len(), 43);
+        assert_eq!(LoginState::parse(s.expose()).unwrap(), s);
+        assert_ne!(LoginState::generate(), s);
+    }
+
+    #[test]
+    fn debug_output_is_redacted() {
+        let b = BrowserBinding::generate();
+        assert!(!format!("{b:?}").contains(b.expose()));
+        let r = RefreshToken::generate();
+        assert!(!format!("{r:?}").contains(r.expose()));
+    }
+
+    #[test]
+    fn malformed_values_are_refused() {
+        for bad in [
+            "",
+            "short",
+            &"a".repeat(44),
+            &format!("{}=", "a".repeat(42)),
+            &format!("{}.", "a".repeat(42)),
+        ] {
+            assert!(LoginState::parse(bad).is_err(), "{bad}");
+            assert!(BrowserBinding::parse(bad).is_err(), "{bad}");
+        }
+        assert!(AuthorizationCode::parse("").is_err());
+        assert!(AuthorizationCode::parse("a b").is_err());
+        assert!(AuthorizationCode::parse("abc-DEF_123").is_ok());
+    }
+
+    #[test]
+    fn pkce_verifier_depends_on_binding_and_state() {
+        let (b1, b2) = (BrowserBinding::generate(), BrowserBinding::generate());
+        let s = LoginState::generate();
+        let v = b1.pkce_verifier(&s);
+        assert_eq!(v.len(), 43);
+        assert_eq!(v, b1.pkce_verifier(&s));
+        assert_ne!(v, b2.pkce_verifier(&s));
+        assert_ne!(v, b1.pkce_verifier(&LoginState::generate()));
+        // RFC 7636 appendix B vector: challenge of the example verifier.
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn binding_matches_only_its_own_hash() {
+        let b = BrowserBinding::generate();
+        assert!(b.matches(&b.hash()));
+        assert!(!BrowserBinding::generate().matches(&b.hash()));
+    }
+}

@@ -1,0 +1,442 @@
+//! The Kakao client: one shared `reqwest::Client` with connect and total
+//! timeouts, the token exchange and the user API, and Kakao's error shapes
+//! (`KOE…` codes on kauth, negative codes on kapi) turned into three kinds
+//! of failure the caller can act on.
+
+use std::time::Duration;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use crate::{configuration::KakaoSettings, domain::AuthorizationCode};
+
+/// What went wrong talking to Kakao. Messages never include a code, a token
+/// or a Kakao response body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KakaoError {
+    /// Kakao refused the code or the token (KOE320, KOE303, -401, -402, ...).
+    #[error("kakao refused the request ({0})")]
+    Rejected(String),
+    /// Kakao refused our own credentials or configuration (KOE010, KOE101,
+    /// KOE009): an operator must fix the settings.
+    #[error("kakao refused the client configuration ({0})")]
+    Misconfigured(String),
+    /// Kakao timed out, could not be reached, answered 5xx, rate-limited us
+    /// or sent something unreadable. Worth retrying later.
+    #[error("kakao is unavailable ({0})")]
+    Unavailable(String),
+}
+
+/// Tokens from Kakao's token endpoint. Only the access token is used: we
+/// read the profile once and issue our own session.
+pub struct KakaoTokens {
+    pub access_token: SecretString,
+    /// Present when OpenID Connect is on; its `nonce` is checked.
+    pub id_token: Option<String>,
+}
+
+/// The profile fields we keep, from `/v2/user/me`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KakaoUser {
+    pub id: i64,
+    pub nickname: String,
+    pub profile_image_url: Option<String>,
+    pub thumbnail_image_url: Option<String>,
+    /// Only when Kakao says it is valid and verified.
+    pub email: Option<String>,
+}
+
+/// The claims of Kakao's id_token we check.
+#[derive(Debug, Deserialize)]
+pub struct IdTokenClaims {
+    pub sub: Option<String>,
+    pub nonce: Option<String>,
+    pub aud: Option<String>,
+}
+
+/// Talks to Kakao. Cheap to share: holds one connection pool.
+pub struct KakaoClient {
+    http: reqwest::Client,
+    client_id: String,
+    client_secret: Option<SecretString>,
+    redirect_uri: String,
+    authorize_url: Url,
+    token_url: Url,
+    user_me_url: Url,
+}
+
+fn endpoint(base: &Url, path: &str) -> anyhow::Result<Url> {
+    let mut url = base.clone();
+    let joined = format!("{}{}", base.path().trim_end_matches('/'), path);
+    url.set_path(&joined);
+    Ok(url)
+}
+
+impl KakaoClient {
+    /// Builds the client with the configured timeouts.
+    pub fn new(settings: &KakaoSettings) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!(
+                "kakao-login-auth-service/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .build()?;
+        Ok(KakaoClient {
+            http,
+            client_id: settings.client_id.clone(),
+            client_secret: settings.client_secret.clone(),
+            redirect_uri: settings.redirect_uri.to_string(),
+            authorize_url: endpoint(&settings.auth_base_url, "/oauth/authorize")?,
+            token_url: endpoint(&settings.auth_base_url, "/oauth/token")?,
+            user_me_url: endpoint(&settings.api_base_url, "/v2/user/me")?,
+        })
+    }
+
+    /// The authorize URL for one login attempt.
+    pub fn authorize_url(&self, params: &AuthorizeParams<'_>) -> Url {
+        let mut url = self.authorize_url.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("client_id", &self.client_id)
+                .append_pair("redirect_uri", &self.redirect_uri)
+                .append_pair("response_type", "code")
+                .append_pair("state", params.state)
+                .append_pair("nonce", params.nonce)
+                .append_pair("code_challenge", params.code_challenge)
+                .append_pair("code_challenge_method", "S256");
+            if let Some(scope) = params.scope {
+                q.append_pair("scope", scope);
+            }
+            if let Some(prompt) = params.prompt {
+                q.append_pair("prompt", prompt);
+            }
+        }
+        url
+    }
+
+    /// The configured client id (the id_token's expected `aud`).
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// Exchanges an authorization code (with its PKCE verifier) for tokens.
+    pub async fn exchange_code(
+        &self,
+        code: &AuthorizationCode,
+        verifier: &str,
+    ) -> Result<KakaoTokens, KakaoError> {
+        let mut form: Vec<(&str, &str)> = vec![
+            ("grant_type", "authorization_code"),
+            ("client_id", &self.client_id),
+            ("redirect_uri", &self.redirect_uri),
+            ("code", code.expose()),
+            ("code_verifier", verifier),
+        ];
+        if let Some(secret) = &self.client_secret {
+            form.push(("client_secret", secret.expose_secret()));
+        }
+        let response = self
+            .http
+            .post(self.token_url.clone())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(&form)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(transport_error)?;
+        if status.is_success() {
+            let parsed: TokenResponse = serde_json::from_slice(&body)
+                .map_err(|_| KakaoError::Unavailable("unreadable token response".into()))?;
+            if parsed.access_token.is_empty() {
+                return Err(KakaoError::Unavailable(
+                    "token response without access_token".into(),
+                ));
+            }
+            return Ok(KakaoTokens {
+                access_token: SecretString::from(parsed.access_token),
+                id_token: parsed.id_token,
+            });
+        }
+        Err(token_error(status, &body))
+    }
+
+    /// Reads the user's profile with a Kakao access token.
+    pub async fn fetch_user(&self, access_token: &SecretString) -> Result<KakaoUser, KakaoError> {
+        let response = self
+            .http
+            .get(self.user_me_url.clone())
+            .query(&[("secure_resource", "true")])
+            .bearer_auth(access_token.expose_secret())
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(transport_error)?;
+        if status.is_success() {
+            let me: UserMe = serde_json::from_slice(&body)
+                .map_err(|_| KakaoError::Unavailable("unreadable user response".into()))?;
+            return Ok(me.into_user());
+        }
+        Err(api_error(status, &body))
+    }
+}
+
+/// Per-attempt parameters of the authorize URL.
+pub struct AuthorizeParams<'a> {
+    pub state: &'a str,
+    pub nonce: &'a str,
+    pub code_challenge: &'a str,
+    pub scope: Option<&'a str>,
+    pub prompt: Option<&'a str>,
+}
+
+/// Reads the claims of an id_token received directly from Kakao's token
+/// endpoint over TLS; as OIDC Core 3.1.3.7 allows for the code flow, TLS
+/// stands in for the signature, and we check `nonce`, `sub` and `aud`.
+pub fn id_token_claims(id_token: &str) -> Option<IdTokenClaims> {
+    let payload = id_token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn transport_error(e: reqwest::Error) -> KakaoError {
+    let what = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect failed"
+    } else {
+        "transport error"
+    };
+    KakaoError::Unavailable(what.into())
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    #[serde(default)]
+    access_token: String,
+    #[serde(default)]
+    id_token: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct OAuthError {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_code: String,
+}
+
+fn token_error(status: reqwest::StatusCode, body: &[u8]) -> KakaoError {
+    if status.is_server_error() {
+        return KakaoError::Unavailable(format!("token endpoint answered {}", status.as_u16()));
+    }
+    let e: OAuthError = serde_json::from_slice(body).unwrap_or_default();
+    let label = if e.error_code.is_empty() {
+        short(&e.error)
+    } else {
+        short(&e.error_code)
+    };
+    let label = if label.is_empty() {
+        format!("HTTP {}", status.as_u16())
+    } else {
+        label
+    };
+    match (e.error.as_str(), e.error_code.as_str()) {
+        (_, "KOE237") | (_, "KOE003") => KakaoError::Unavailable(label),
+        ("invalid_client", _)
+        | ("misconfigured", _)
+        | (_, "KOE010" | "KOE101" | "KOE009" | "KOE008") => KakaoError::Misconfigured(label),
+        _ if status == reqwest::StatusCode::TOO_MANY_REQUESTS => KakaoError::Unavailable(label),
+        _ => KakaoError::Rejected(label),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ApiError {
+    #[serde(default)]
+    code: i64,
+}
+
+fn api_error(status: reqwest::StatusCode, body: &[u8]) -> KakaoError {
+    let e: ApiError = serde_json::from_slice(body).unwrap_or_default();
+    let label = if e.code != 0 {
+        e.code.to_string()
+    } else {
+        format!("HTTP {}", status.as_u16())
+    };
+    match e.code {
+        -1 | -10 | -603 | -9798 => KakaoError::Unavailable(label),
+        _ if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+            KakaoError::Unavailable(label)
+        }
+        _ => KakaoError::Rejected(label),
+    }
+}
+
+/// Keeps only a short, safe label (error codes are `KOE320`, `invalid_grant`, ...).
+fn short(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .take(32)
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct UserMe {
+    id: i64,
+    #[serde(default)]
+    properties: Option<Properties>,
+    #[serde(default)]
+    kakao_account: Option<KakaoAccount>,
+}
+
+#[derive(Deserialize, Default)]
+struct Properties {
+    nickname: Option<String>,
+    profile_image: Option<String>,
+    thumbnail_image: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct KakaoAccount {
+    profile: Option<Profile>,
+    email: Option<String>,
+    is_email_valid: Option<bool>,
+    is_email_verified: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+struct Profile {
+    nickname: Option<String>,
+    profile_image_url: Option<String>,
+    thumbnail_image_url: Option<String>,
+    is_default_image: Option<bool>,
+}
+
+impl UserMe {
+    fn into_user(self) -> KakaoUser {
+        let account = self.kakao_account.unwrap_or_default();
+        let props = self.properties.unwrap_or_default();
+        let profile = account.profile.unwrap_or_default();
+        let default_image = profile.is_default_image.unwrap_or(false);
+        let image = |url: Option<String>| url.filter(|u| !u.is_empty() && !default_image);
+        let email = match (account.is_email_valid, account.is_email_verified) {
+            (Some(true), Some(true)) => account.email.filter(|e| !e.is_empty()),
+            _ => None,
+        };
+        KakaoUser {
+            id: self.id,
+            nickname: profile.nickname.or(props.nickname).unwrap_or_default(),
+            profile_image_url: image(profile.profile_image_url.or(props.profile_image)),
+            thumbnail_image_url: image(profile.thumbnail_image_url.or(props.thumbnail_image)),
+            email,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::StatusCode;
+
+    #[test]
+    fn token_errors_map_to_the_right_kind() {
+        let cases = [
+            (
+                400,
+                r#"{"error":"invalid_grant","error_code":"KOE320"}"#,
+                KakaoError::Rejected("KOE320".into()),
+            ),
+            (
+                400,
+                r#"{"error":"invalid_grant","error_code":"KOE303"}"#,
+                KakaoError::Rejected("KOE303".into()),
+            ),
+            (
+                401,
+                r#"{"error":"invalid_client","error_code":"KOE010"}"#,
+                KakaoError::Misconfigured("KOE010".into()),
+            ),
+            (
+                400,
+                r#"{"error":"invalid_request","error_code":"KOE237"}"#,
+                KakaoError::Unavailable("KOE237".into()),
+            ),
+            (
+                503,
+                "<html>",
+                KakaoError::Unavailable("token endpoint answered 503".into()),
+            ),
+            (400, "not json", KakaoError::Rejected("HTTP 400".into())),
+        ];
+        for (status, body, expected) in cases {
+            assert_eq!(
+                token_error(StatusCode::from_u16(status).unwrap(), body.as_bytes()),
+                expected,
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn api_errors_map_to_the_right_kind() {
+        let cases = [
+            (
+                401,
+                r#"{"msg":"this access token does not exist","code":-401}"#,
+                KakaoError::Rejected("-401".into()),
+            ),
+            (
+                403,
+                r#"{"msg":"x","code":-402}"#,
+                KakaoError::Rejected("-402".into()),
+            ),
+            (
+                400,
+                r#"{"msg":"x","code":-603}"#,
+                KakaoError::Unavailable("-603".into()),
+            ),
+            (
+                503,
+                r#"{"msg":"x","code":-9798}"#,
+                KakaoError::Unavailable("-9798".into()),
+            ),
+            (502, "", KakaoError::Unavailable("HTTP 502".into())),
+        ];
+        for (status, body, expected) in cases {
+            assert_eq!(
+                api_error(StatusCode::from_u16(status).unwrap(), body.as_bytes()),
+                expected,
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn email_is_kept_only_when_valid_and_verified() {
+        let parse = |json: &str| serde_json::from_str::<UserMe>(json).unwrap().into_user();
+        let full = parse(
+            r#"{"id":3208537903,"kakao_account":{"profile":{"nickname":"홍길동 🙂","profile_image_url":"https://k/p.jpg","thumbnail_image_url":"https://k/t.jpg","is_default_image":false},"is_email_valid":true,"is_email_verified":true,"email":"a@example.com"}}"#,
+        );
+        assert_eq!(full.email.as_deref(), Some("a@example.com"));
+        assert_eq!(full.nickname, "홍길동 🙂");
+        assert_eq!(full.profile_image_url.as_deref(), Some("https://k/p.jpg"));
+        let invalid = parse(
+            r#"{"id":1,"kakao_account":{"is_email_valid":false,"is_email_verified":true,"email":"b@example.com"}}"#,
+        );
+        assert_eq!(invalid.email, None);
+        let default_image = parse(
+            r#"{"id":1,"kakao_account":{"profile":{"nickname":"n","profile_image_url":"https://k/d.jpg","is_default_image":true}}}"#,
+        );
+        assert_eq!(default_image.profile_image_url, None);
+        let legacy = parse(r#"{"id":1,"properties":{"nickname":"old"}}"#);
+        assert_eq!(legacy.nickname, "old");
+    }
+}

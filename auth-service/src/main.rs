@@ -1,0 +1,101 @@
+//! `auth-service`: serve gRPC (no arguments), or manage signing keys:
+//! `auth-service keys rotate | keys list | keys retire <kid>`.
+
+use std::process::ExitCode;
+
+use auth_service::{Application, Settings, persistence, shutdown_signal, tokens};
+use secrecy::SecretString;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        [] | ["serve"] => serve().await,
+        ["keys", rest @ ..] => keys(rest).await,
+        ["--help"] | ["-h"] | ["help"] => {
+            println!("usage: auth-service [serve] | keys rotate | keys list | keys retire <kid>");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!(
+                "unknown arguments; usage: auth-service [serve] | keys rotate | keys list | keys retire <kid>"
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve() -> ExitCode {
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("auth-service failed to start: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match app.run_until_stopped(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("auth-service stopped with an error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn keys(args: &[&str]) -> ExitCode {
+    let url = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| auth_service::configuration::defaults::DATABASE_URL.to_owned());
+    let db = match persistence::connect_and_migrate(&SecretString::from(url)).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("DATABASE_URL: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match args {
+        ["rotate"] => tokens::rotate(&db).await.map(|kid| {
+            println!("added signing key {kid}; replicas sign with it within a minute, older keys stay published until retired");
+        }),
+        ["list"] => persistence::signing_keys::all(&db).await.map_err(Into::into).map(|keys| {
+            println!("{:<18} {:<7} {:<14} status", "kid", "alg", "created (unix)");
+            for k in keys {
+                let status = if k.retired_at.is_some() { "retired" } else { "published" };
+                println!("{:<18} {:<7} {:<14} {status}", k.kid, k.algorithm, k.created_at / 1000);
+            }
+        }),
+        ["retire", kid] => match persistence::signing_keys::retire(&db, kid, persistence::now_ms()).await {
+            Ok(true) => {
+                println!("retired {kid}: tokens signed with it are refused once replicas reload (within a minute)");
+                Ok(())
+            }
+            Ok(false) => Err(anyhow::anyhow!("no published key {kid}")),
+            Err(e) => Err(e.into()),
+        },
+        _ => Err(anyhow::anyhow!("usage: auth-service keys rotate | keys list | keys retire <kid>")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

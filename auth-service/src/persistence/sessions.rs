@@ -1,0 +1,89 @@
+//! Session families: one per login; every refresh token belongs to one.
+
+use sea_orm::{Set, entity::prelude::*, sea_query::Expr};
+
+/// A session family. Revoking it ends every token issued in it.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "sessions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub user_id: String,
+    pub created_at: i64,
+    /// Absolute end of the family, whatever the refreshes.
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    /// `logout`, `reuse_detected`, `unlinked`, ...
+    pub revoked_reason: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// Starts a family for `user_id`.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    now: i64,
+    lifetime_ms: i64,
+) -> Result<Model, DbErr> {
+    let model = Model {
+        id: Uuid::new_v4().to_string(),
+        user_id: user_id.to_owned(),
+        created_at: now,
+        expires_at: now.saturating_add(lifetime_ms),
+        revoked_at: None,
+        revoked_reason: None,
+    };
+    let row = ActiveModel {
+        id: Set(model.id.clone()),
+        user_id: Set(model.user_id.clone()),
+        created_at: Set(model.created_at),
+        expires_at: Set(model.expires_at),
+        revoked_at: Set(None),
+        revoked_reason: Set(None),
+    };
+    Entity::insert(row).exec_without_returning(db).await?;
+    Ok(model)
+}
+
+/// The family with this id, if any.
+pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, DbErr> {
+    Entity::find_by_id(id.to_owned()).one(db).await
+}
+
+/// Revokes a family (no-op when already revoked). Returns whether this call revoked it.
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, DbErr> {
+    let updated = Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(now))
+        .col_expr(Column::RevokedReason, Expr::value(reason))
+        .filter(Column::Id.eq(id))
+        .filter(Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// Revokes every live family of a user. Returns how many.
+pub async fn revoke_all_of_user(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<u64, DbErr> {
+    let updated = Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(now))
+        .col_expr(Column::RevokedReason, Expr::value(reason))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected)
+}

@@ -1,0 +1,96 @@
+//! Users, unique by Kakao id.
+
+use sea_orm::{Set, entity::prelude::*, sea_query::OnConflict};
+
+/// A user row. `id` is ours (UUID, the access token's `sub`); `kakao_id`
+/// is Kakao's (i64: real ids exceed int32).
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    #[sea_orm(unique)]
+    pub kakao_id: i64,
+    pub nickname: String,
+    pub profile_image_url: Option<String>,
+    pub thumbnail_image_url: Option<String>,
+    /// Only an address Kakao reports as valid and verified.
+    pub email: Option<String>,
+    pub created_at: i64,
+    pub last_login_at: i64,
+    /// Set when Kakao reports the user unlinked the app; cleared on the next login.
+    pub unlinked_at: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// The profile fields a login writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileUpdate {
+    pub kakao_id: i64,
+    pub nickname: String,
+    pub profile_image_url: Option<String>,
+    pub thumbnail_image_url: Option<String>,
+    pub email: Option<String>,
+}
+
+/// Creates the user or refreshes the profile of the existing one, in one
+/// `INSERT .. ON CONFLICT (kakao_id) DO UPDATE`, so two simultaneous first
+/// logins make one row. Returns the row and whether it was created.
+pub async fn upsert_by_kakao_id(
+    db: &impl ConnectionTrait,
+    profile: &ProfileUpdate,
+    now: i64,
+) -> Result<(Model, bool), DbErr> {
+    let new_id = Uuid::new_v4().to_string();
+    let row = ActiveModel {
+        id: Set(new_id.clone()),
+        kakao_id: Set(profile.kakao_id),
+        nickname: Set(profile.nickname.clone()),
+        profile_image_url: Set(profile.profile_image_url.clone()),
+        thumbnail_image_url: Set(profile.thumbnail_image_url.clone()),
+        email: Set(profile.email.clone()),
+        created_at: Set(now),
+        last_login_at: Set(now),
+        unlinked_at: Set(None),
+    };
+    Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(Column::KakaoId)
+                .update_columns([
+                    Column::Nickname,
+                    Column::ProfileImageUrl,
+                    Column::ThumbnailImageUrl,
+                    Column::Email,
+                    Column::LastLoginAt,
+                    Column::UnlinkedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    let user = find_by_kakao_id(db, profile.kakao_id)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("user after upsert".into()))?;
+    let created = user.id == new_id;
+    Ok((user, created))
+}
+
+/// The user with this Kakao id, if any.
+pub async fn find_by_kakao_id(
+    db: &impl ConnectionTrait,
+    kakao_id: i64,
+) -> Result<Option<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::KakaoId.eq(kakao_id))
+        .one(db)
+        .await
+}
+
+/// The user with this id, if any.
+pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, DbErr> {
+    Entity::find_by_id(id.to_owned()).one(db).await
+}

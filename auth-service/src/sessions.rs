@@ -1,0 +1,246 @@
+//! Session families and refresh-token rotation with reuse detection.
+//!
+//! Each login starts a family. Every refresh retires the presented token
+//! and issues a successor. A retired token presented again within the
+//! grace window gets the successor already issued (two tabs refreshing at
+//! once both succeed); after it, the whole family is revoked, because only
+//! a stolen copy explains a late replay.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    AuthCore,
+    configuration::Settings,
+    domain::RefreshToken,
+    error::{AuthError, db},
+    persistence::{ms, now_ms, refresh_tokens, sessions},
+    tokens::{AccessClaims, IssuedAccessToken, VerifyError},
+};
+
+/// A session's refresh token, just issued.
+pub struct IssuedSession {
+    pub session_id: String,
+    pub user_id: String,
+    pub refresh_token: RefreshToken,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: i64,
+}
+
+/// Everything a client receives for a session.
+pub struct SessionTokens {
+    pub access: IssuedAccessToken,
+    pub session: IssuedSession,
+}
+
+/// Starts a family for `user_id` with its first refresh token (hash only).
+pub async fn start(
+    db: &impl ConnectionTrait,
+    settings: &Settings,
+    user_id: &str,
+    now: i64,
+) -> Result<IssuedSession, sea_orm::DbErr> {
+    let family = sessions::create(db, user_id, now, ms(settings.session_max_lifetime)).await?;
+    let token = RefreshToken::generate();
+    let expires_at = now
+        .saturating_add(ms(settings.refresh_token_ttl))
+        .min(family.expires_at);
+    refresh_tokens::insert(db, &family.id, token.hash(), now, expires_at).await?;
+    Ok(IssuedSession {
+        session_id: family.id,
+        user_id: user_id.to_owned(),
+        refresh_token: token,
+        refresh_expires_in: (expires_at - now) / 1000,
+    })
+}
+
+/// Signs the access token that goes with a session.
+pub fn with_access_token(
+    core: &AuthCore,
+    session: IssuedSession,
+) -> Result<SessionTokens, AuthError> {
+    let access = core
+        .keys
+        .issue(&session.user_id, &session.session_id)
+        .map_err(|e| AuthError::Unexpected(e.context("sign access token")))?;
+    Ok(SessionTokens { access, session })
+}
+
+fn invalid_token() -> AuthError {
+    AuthError::unauthenticated("invalid_token", "refresh token is invalid or expired")
+}
+
+/// Rotates a refresh token. See the module docs for the grace window.
+pub async fn refresh(core: &AuthCore, presented: RefreshToken) -> Result<SessionTokens, AuthError> {
+    let now = now_ms();
+    let row = refresh_tokens::find_by_hash(&core.db, &presented.hash())
+        .await
+        .map_err(db("find refresh token"))?
+        .ok_or_else(invalid_token)?;
+    let family = live_family(core, &row.session_id, now).await?;
+    if row.expires_at <= now {
+        return Err(invalid_token());
+    }
+
+    if row.rotated_at.is_none() {
+        let successor = RefreshToken::generate();
+        let expires_at = now
+            .saturating_add(ms(core.settings.refresh_token_ttl))
+            .min(family.expires_at);
+        let txn = core.db.begin().await.map_err(db("begin rotation"))?;
+        let won = refresh_tokens::mark_rotated(&txn, &row.id, seal(&presented, &successor), now)
+            .await
+            .map_err(db("retire refresh token"))?;
+        if won {
+            refresh_tokens::insert(&txn, &family.id, successor.hash(), now, expires_at)
+                .await
+                .map_err(db("store successor refresh token"))?;
+            txn.commit().await.map_err(db("commit rotation"))?;
+            let session = IssuedSession {
+                session_id: family.id,
+                user_id: family.user_id,
+                refresh_token: successor,
+                refresh_expires_in: (expires_at - now) / 1000,
+            };
+            return with_access_token(core, session);
+        }
+        // Another request rotated it first: fall through to the replay path.
+        txn.rollback()
+            .await
+            .map_err(db("roll back lost rotation"))?;
+    }
+
+    let row = refresh_tokens::find_by_hash(&core.db, &presented.hash())
+        .await
+        .map_err(db("re-read refresh token"))?
+        .ok_or_else(invalid_token)?;
+    let rotated_at = row.rotated_at.unwrap_or(now);
+    if now.saturating_sub(rotated_at) > ms(core.settings.refresh_reuse_grace) {
+        sessions::revoke(&core.db, &family.id, "reuse_detected", now)
+            .await
+            .map_err(db("revoke family after reuse"))?;
+        tracing::warn!(session_id = %family.id, user_id = %family.user_id, "refresh token reuse detected; session family revoked");
+        return Err(AuthError::unauthenticated(
+            "token_reused",
+            "refresh token was already used; session revoked",
+        ));
+    }
+    // Inside the grace window: hand out the successor already issued.
+    let successor = row
+        .successor_sealed
+        .as_deref()
+        .and_then(|sealed| unseal(&presented, sealed))
+        .ok_or_else(invalid_token)?;
+    let successor_row = refresh_tokens::find_by_hash(&core.db, &successor.hash())
+        .await
+        .map_err(db("find successor refresh token"))?
+        .filter(|r| r.session_id == family.id && r.expires_at > now)
+        .ok_or_else(invalid_token)?;
+    let session = IssuedSession {
+        session_id: family.id,
+        user_id: family.user_id,
+        refresh_token: successor,
+        refresh_expires_in: (successor_row.expires_at - now) / 1000,
+    };
+    with_access_token(core, session)
+}
+
+async fn live_family(
+    core: &AuthCore,
+    session_id: &str,
+    now: i64,
+) -> Result<sessions::Model, AuthError> {
+    let family = sessions::find(&core.db, session_id)
+        .await
+        .map_err(db("find session"))?
+        .ok_or_else(invalid_token)?;
+    if family.revoked_at.is_some() {
+        return Err(AuthError::unauthenticated(
+            "session_revoked",
+            "session has been revoked",
+        ));
+    }
+    if family.expires_at <= now {
+        return Err(AuthError::unauthenticated(
+            "session_expired",
+            "session has expired, log in again",
+        ));
+    }
+    Ok(family)
+}
+
+/// Revokes the family of a refresh token (logout). Unknown tokens are
+/// accepted silently so that logout is idempotent.
+pub async fn revoke(core: &AuthCore, presented: RefreshToken) -> Result<(), AuthError> {
+    let Some(row) = refresh_tokens::find_by_hash(&core.db, &presented.hash())
+        .await
+        .map_err(db("find refresh token"))?
+    else {
+        return Ok(());
+    };
+    if sessions::revoke(&core.db, &row.session_id, "logout", now_ms())
+        .await
+        .map_err(db("revoke session"))?
+    {
+        tracing::info!(session_id = %row.session_id, "session revoked by logout");
+    }
+    Ok(())
+}
+
+/// Verifies an access token and that its session is still live.
+pub async fn verify_access_token(core: &AuthCore, token: &str) -> Result<AccessClaims, AuthError> {
+    let claims = core.keys.verify(&core.db, token).await?;
+    let family = sessions::find(&core.db, &claims.sid)
+        .await
+        .map_err(db("find session of access token"))?;
+    match family {
+        Some(f) if f.revoked_at.is_none() && f.user_id == claims.sub => Ok(claims),
+        _ => Err(VerifyError::Revoked.into()),
+    }
+}
+
+/// XOR-pad of 32 bytes derived from the retired token: the successor is
+/// stored so that only someone holding the retired token can read it, and
+/// the database alone yields no usable token.
+fn pad(old: &RefreshToken) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"kakao-login refresh successor v1\0");
+    h.update(old.expose().as_bytes());
+    h.finalize().into()
+}
+
+fn seal(old: &RefreshToken, successor: &RefreshToken) -> String {
+    let mut bytes = URL_SAFE_NO_PAD
+        .decode(successor.expose())
+        .unwrap_or_default();
+    for (b, p) in bytes.iter_mut().zip(pad(old)) {
+        *b ^= p;
+    }
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn unseal(old: &RefreshToken, sealed: &str) -> Option<RefreshToken> {
+    let mut bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+    if bytes.len() != 32 {
+        return None;
+    }
+    for (b, p) in bytes.iter_mut().zip(pad(old)) {
+        *b ^= p;
+    }
+    RefreshToken::from_unsealed(URL_SAFE_NO_PAD.encode(bytes)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_successor_opens_only_with_the_retired_token() {
+        let (old, next) = (RefreshToken::generate(), RefreshToken::generate());
+        let sealed = seal(&old, &next);
+        assert_ne!(sealed, next.expose());
+        assert_eq!(unseal(&old, &sealed), Some(next.clone()));
+        assert_ne!(unseal(&RefreshToken::generate(), &sealed), Some(next));
+    }
+}

@@ -1,0 +1,10 @@
+//! gRPC-level integration tests: the real auth-service on port 0, the Kakao
+//! emulator over real HTTP, a fresh SQLite or PostgreSQL database per test.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod login;
+mod reflection;
+mod sessions;
+mod tokens;

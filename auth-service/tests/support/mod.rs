@@ -1,0 +1,296 @@
+//! Test harness shared by auth-service's and http-edge's integration tests
+//! (http-edge includes this file with `#[path]`): a fresh database per test
+//! (SQLite file, or a randomly named PostgreSQL database when
+//! `TEST_DATABASE_URL` is a postgres URL), the Kakao emulator on port 0, and
+//! the real auth-service on port 0.
+#![allow(dead_code)]
+
+use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
+
+use auth_proto::v1::auth_service_client::AuthServiceClient;
+use auth_service::{Application, AuthCore, Settings};
+use kakao_emulator::{EmulatorConfig, RunningEmulator};
+use sea_orm::{ConnectionTrait, Database};
+use tokio::{sync::oneshot, task::JoinHandle};
+use tonic::transport::Channel;
+
+/// The client id the emulator and the service agree on.
+pub const CLIENT_ID: &str = "test-rest-api-key";
+/// The edge callback registered at the emulator.
+pub const REDIRECT_URI: &str = "http://localhost:8080/auth/kakao/callback";
+/// The frontend all tests log in to.
+pub const FRONTEND_URL: &str = "http://localhost:3000/";
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub url: String,
+    drop_pg: Option<(String, String)>,
+    _dir: Option<TempDir>,
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn random_suffix() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..16].to_owned()
+}
+
+impl TestDb {
+    /// A new empty database: PostgreSQL when `TEST_DATABASE_URL` names one
+    /// (a randomly named database is created there and dropped afterwards),
+    /// else an SQLite file in a temporary directory.
+    pub async fn new() -> TestDb {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin) if admin.starts_with("postgres") => {
+                let name = format!("auth_test_{}", random_suffix());
+                let conn = Database::connect(admin.as_str())
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
+                conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                conn.close().await.ok();
+                let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                TestDb {
+                    url: url.to_string(),
+                    drop_pg: Some((admin, name)),
+                    _dir: None,
+                }
+            }
+            _ => {
+                let dir = std::env::temp_dir().join(format!("auth-test-{}", random_suffix()));
+                std::fs::create_dir_all(&dir).expect("create temp dir");
+                let url = format!("sqlite://{}?mode=rwc", dir.join("auth.db").display());
+                TestDb {
+                    url,
+                    drop_pg: None,
+                    _dir: Some(TempDir(dir)),
+                }
+            }
+        }
+    }
+
+    /// Whether this is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.drop_pg.is_some()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.drop_pg.take() {
+            // Async drop is not possible; drop the database from a helper thread.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                rt.block_on(async {
+                    let conn = Database::connect(admin.as_str()).await.ok()?;
+                    conn.execute_unprepared(&format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    ))
+                    .await
+                    .ok()?;
+                    conn.close().await.ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// Settings for a test auth-service: everything on loopback, port 0.
+pub fn settings(db_url: &str, kakao_base: &str, extra: &[(&str, &str)]) -> Settings {
+    let mut vars: HashMap<String, String> = [
+        ("KAKAO_CLIENT_ID", CLIENT_ID),
+        ("KAKAO_REDIRECT_URI", REDIRECT_URI),
+        ("KAKAO_AUTH_BASE_URL", kakao_base),
+        ("KAKAO_API_BASE_URL", kakao_base),
+        ("DATABASE_URL", db_url),
+        ("AUTH_GRPC_ADDR", "127.0.0.1:0"),
+        ("FRONTEND_URL", FRONTEND_URL),
+        ("ALLOWED_ORIGINS", "https://admin.example.com"),
+        ("KAKAO_TIMEOUT", "1s"),
+        ("KAKAO_CONNECT_TIMEOUT", "1s"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    for (k, v) in extra {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    Settings::from_vars(&vars).expect("test settings are valid")
+}
+
+/// A running auth-service.
+pub struct AuthHandle {
+    pub addr: SocketAddr,
+    pub core: Arc<AuthCore>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl AuthHandle {
+    /// Starts the real service with these settings.
+    pub async fn start(settings: Settings) -> AuthHandle {
+        let app = Application::build(settings)
+            .await
+            .expect("auth-service builds");
+        let addr = app.local_addr();
+        let core = app.core();
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(app.run_until_stopped(async {
+            let _ = rx.await;
+        }));
+        AuthHandle {
+            addr,
+            core,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A fresh gRPC client.
+    pub async fn client(&self) -> AuthServiceClient<Channel> {
+        let channel = tonic::transport::Endpoint::from_shared(self.url())
+            .expect("valid url")
+            .connect_timeout(Duration::from_secs(2))
+            .connect()
+            .await
+            .expect("connect to auth-service");
+        AuthServiceClient::new(channel)
+    }
+
+    /// Graceful stop; waits for the server task.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for AuthHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Database + emulator + auth-service.
+pub struct Stack {
+    pub auth: AuthHandle,
+    pub kakao: RunningEmulator,
+    pub db: TestDb,
+}
+
+impl Stack {
+    /// The default stack.
+    pub async fn start() -> Stack {
+        Stack::start_with(EmulatorConfig::default(), &[]).await
+    }
+
+    /// A stack with a custom emulator configuration and extra settings.
+    pub async fn start_with(mut emulator: EmulatorConfig, extra: &[(&str, &str)]) -> Stack {
+        init_tracing();
+        emulator.client_id = CLIENT_ID.to_owned();
+        emulator.redirect_uris = vec![REDIRECT_URI.to_owned()];
+        let kakao = kakao_emulator::start(emulator, "127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("emulator starts");
+        let db = TestDb::new().await;
+        let auth = AuthHandle::start(settings(&db.url, &kakao.base_url(), extra)).await;
+        Stack { auth, kakao, db }
+    }
+}
+
+/// Logs go to the test's captured output (shown on failure).
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+/// A plain HTTP client that never follows redirects.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("reqwest client")
+}
+
+/// The query pairs of a URL.
+pub fn query(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url)
+        .expect("absolute url")
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// Plays the user at the emulator's consent page: opens the authorize URL
+/// (checks the page), then agrees (or cancels) as `user_id`. Returns the
+/// callback URL Kakao sends the browser to.
+pub async fn consent(authorize_url: &str, user_id: i64, agree: bool) -> String {
+    let http = http();
+    let page = http
+        .get(authorize_url)
+        .send()
+        .await
+        .expect("authorize page");
+    assert_eq!(page.status(), 200, "consent page");
+    let parsed = url::Url::parse(authorize_url).expect("authorize url");
+    let mut form: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+    form.push(("user_id".into(), user_id.to_string()));
+    form.push((
+        "action".into(),
+        if agree { "agree" } else { "cancel" }.into(),
+    ));
+    let decision = parsed
+        .join("/oauth/authorize/decision")
+        .expect("decision url");
+    let res = http
+        .post(decision)
+        .form(&form)
+        .send()
+        .await
+        .expect("decision");
+    assert_eq!(res.status(), 302, "decision redirects");
+    res.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("decision location")
+        .to_owned()
+}
+
+/// The default test users' Kakao ids.
+pub mod users {
+    /// 홍길동 🙂, valid and verified e-mail.
+    pub const HONG: i64 = 3208537903;
+    /// 김카카오, e-mail not valid.
+    pub const KIM: i64 = 3208537904;
+    /// 🐱 고양이 😺, no e-mail.
+    pub const CAT: i64 = 3208537905;
+    /// Default nickname and image.
+    pub const DEFAULT: i64 = 3208537906;
+}

@@ -1,0 +1,308 @@
+//! Typed settings read from the environment (an optional `.env` is loaded by
+//! `main.rs` first). Every value is parsed here, once, so a bad value stops
+//! the process at start with one line naming the variable.
+
+use std::net::SocketAddr;
+
+use url::Url;
+
+/// The edge's configuration. All fields are public so tests can build one
+/// directly.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `EDGE_ADDR`: where the edge listens (default `127.0.0.1:8080`).
+    pub addr: SocketAddr,
+    /// `AUTH_SERVICE_URL`: the auth-service's gRPC endpoint
+    /// (default `http://127.0.0.1:50051`).
+    pub auth_service_url: String,
+    /// `FRONTEND_URL`: where logins land (default `http://localhost:8080/`).
+    pub frontend_url: Url,
+    /// `FRONTEND_ERROR_URL`: the frontend's error route; gets `?error=<code>`
+    /// (default: `FRONTEND_URL`).
+    pub frontend_error_url: Url,
+    /// `ALLOWED_ORIGINS`: comma-separated origins (`https://app.example.com`)
+    /// allowed for CORS with credentials and for POSTs (default: the origin
+    /// of `FRONTEND_URL`). Stored in serialized origin form (lower case, no
+    /// default port, no trailing slash).
+    pub allowed_origins: Vec<String>,
+    /// `COOKIE_DOMAIN`: the `Domain` attribute of every cookie (default unset:
+    /// host-only cookies).
+    pub cookie_domain: Option<String>,
+    /// `JWT_ISSUER` (default `kakao-login-auth-service`).
+    pub jwt_issuer: String,
+    /// `JWT_AUDIENCE` (default `kakao-login`).
+    pub jwt_audience: String,
+    /// `DEMO_PAGE`: serve the demo page at `/` (default `true`).
+    pub demo_page: bool,
+}
+
+/// A configuration value that cannot be used. Its `Display` is one line that
+/// names the variable, e.g. `FRONTEND_URL: not an absolute http(s) URL`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it (never its value: it might be a secret).
+    pub problem: &'static str,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, problem: &'static str) -> Self {
+        Self { variable, problem }
+    }
+}
+
+const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+const DEFAULT_AUTH_SERVICE_URL: &str = "http://127.0.0.1:50051";
+const DEFAULT_FRONTEND_URL: &str = "http://localhost:8080/";
+const DEFAULT_JWT_ISSUER: &str = "kakao-login-auth-service";
+const DEFAULT_JWT_AUDIENCE: &str = "kakao-login";
+
+impl Settings {
+    /// Reads the settings from the process environment. An empty variable
+    /// counts as unset.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (a variable name to its value), so
+    /// parsing can be tested without touching the process environment.
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let var = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        let addr = var("EDGE_ADDR")
+            .as_deref()
+            .unwrap_or(DEFAULT_ADDR)
+            .parse()
+            .map_err(|_| ConfigError::new("EDGE_ADDR", "not a socket address (host:port)"))?;
+        let auth_service_url = var("AUTH_SERVICE_URL").unwrap_or(DEFAULT_AUTH_SERVICE_URL.into());
+        parse_http_url(&auth_service_url, "AUTH_SERVICE_URL")?;
+        let frontend_url = parse_http_url(
+            var("FRONTEND_URL")
+                .as_deref()
+                .unwrap_or(DEFAULT_FRONTEND_URL),
+            "FRONTEND_URL",
+        )?;
+        let frontend_error_url = match var("FRONTEND_ERROR_URL") {
+            Some(v) => parse_http_url(&v, "FRONTEND_ERROR_URL")?,
+            None => frontend_url.clone(),
+        };
+        let allowed_origins = match var("ALLOWED_ORIGINS") {
+            Some(v) => parse_origins(&v)?,
+            None => vec![frontend_url.origin().ascii_serialization()],
+        };
+        let cookie_domain = var("COOKIE_DOMAIN")
+            .map(|d| parse_cookie_domain(&d))
+            .transpose()?;
+        let demo_page = match var("DEMO_PAGE") {
+            Some(v) => parse_bool(&v)
+                .ok_or_else(|| ConfigError::new("DEMO_PAGE", "expected true or false"))?,
+            None => true,
+        };
+
+        Ok(Settings {
+            addr,
+            auth_service_url,
+            frontend_url,
+            frontend_error_url,
+            allowed_origins,
+            cookie_domain,
+            jwt_issuer: var("JWT_ISSUER").unwrap_or(DEFAULT_JWT_ISSUER.into()),
+            jwt_audience: var("JWT_AUDIENCE").unwrap_or(DEFAULT_JWT_AUDIENCE.into()),
+            demo_page,
+        })
+    }
+}
+
+fn parse_http_url(value: &str, variable: &'static str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .filter(|u| u.username().is_empty() && u.password().is_none());
+    url.ok_or_else(|| ConfigError::new(variable, "not an absolute http(s) URL"))
+}
+
+fn parse_origins(value: &str) -> Result<Vec<String>, ConfigError> {
+    const PROBLEM: &str = "expected a comma-separated list of http(s) origins with no path";
+    let origins = value
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            let url = parse_http_url(o, "ALLOWED_ORIGINS")
+                .map_err(|_| ConfigError::new("ALLOWED_ORIGINS", PROBLEM))?;
+            let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+            if bare {
+                Ok(url.origin().ascii_serialization())
+            } else {
+                Err(ConfigError::new("ALLOWED_ORIGINS", PROBLEM))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if origins.is_empty() {
+        return Err(ConfigError::new("ALLOWED_ORIGINS", PROBLEM));
+    }
+    Ok(origins)
+}
+
+fn parse_cookie_domain(value: &str) -> Result<String, ConfigError> {
+    let domain = value.strip_prefix('.').unwrap_or(value);
+    let valid = !domain.is_empty()
+        && domain.len() <= 253
+        && domain.split('.').all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if valid {
+        Ok(domain.to_ascii_lowercase())
+    } else {
+        Err(ConfigError::new("COOKIE_DOMAIN", "not a domain name"))
+    }
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(s.auth_service_url, "http://127.0.0.1:50051");
+        assert_eq!(s.frontend_url.as_str(), "http://localhost:8080/");
+        assert_eq!(s.frontend_error_url, s.frontend_url);
+        assert_eq!(s.allowed_origins, vec!["http://localhost:8080".to_owned()]);
+        assert_eq!(s.cookie_domain, None);
+        assert_eq!(s.jwt_issuer, "kakao-login-auth-service");
+        assert_eq!(s.jwt_audience, "kakao-login");
+        assert!(s.demo_page);
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let s = settings(&[
+            ("FRONTEND_URL", ""),
+            ("COOKIE_DOMAIN", " "),
+            ("ALLOWED_ORIGINS", ""),
+        ])
+        .unwrap();
+        assert_eq!(s.frontend_url.as_str(), "http://localhost:8080/");
+        assert_eq!(s.cookie_domain, None);
+    }
+
+    #[test]
+    fn a_bad_frontend_url_names_the_variable_in_one_line() {
+        for bad in [
+            "not a url",
+            "/relative",
+            "ftp://example.com/",
+            "https://user:pw@example.com/",
+        ] {
+            let err = settings(&[("FRONTEND_URL", bad)]).unwrap_err();
+            assert_eq!(err.to_string(), "FRONTEND_URL: not an absolute http(s) URL");
+        }
+    }
+
+    #[test]
+    fn other_bad_values_name_their_variable() {
+        let cases = [
+            ("EDGE_ADDR", "localhost"),
+            ("AUTH_SERVICE_URL", "127.0.0.1:50051"),
+            ("FRONTEND_ERROR_URL", "nope"),
+            ("ALLOWED_ORIGINS", "https://app.example.com/path"),
+            ("COOKIE_DOMAIN", "exa mple.com"),
+            ("DEMO_PAGE", "maybe"),
+        ];
+        for (variable, value) in cases {
+            let err = settings(&[(variable, value)]).unwrap_err();
+            assert_eq!(err.variable, variable);
+            assert!(err.to_string().starts_with(&format!("{variable}: ")));
+            assert!(!err.to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn allowed_origins_default_to_the_frontend_origin() {
+        let s = settings(&[("FRONTEND_URL", "https://app.example.com:443/welcome")]).unwrap();
+        assert_eq!(
+            s.allowed_origins,
+            vec!["https://app.example.com".to_owned()]
+        );
+    }
+
+    #[test]
+    fn allowed_origins_are_parsed_and_normalized() {
+        let s = settings(&[(
+            "ALLOWED_ORIGINS",
+            " https://App.Example.com , http://localhost:3000/,https://b.example.com:8443",
+        )])
+        .unwrap();
+        assert_eq!(
+            s.allowed_origins,
+            vec![
+                "https://app.example.com".to_owned(),
+                "http://localhost:3000".to_owned(),
+                "https://b.example.com:8443".to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn allowed_origins_refuse_anything_but_bare_origins() {
+        for bad in [
+            "https://a.example.com/app",
+            "https://a.example.com?x=1",
+            "https://a.example.com#x",
+            "*",
+            "null",
+            "javascript:alert(1)",
+            "a.example.com",
+            ",",
+        ] {
+            let err = settings(&[("ALLOWED_ORIGINS", bad)]).unwrap_err();
+            assert_eq!(err.variable, "ALLOWED_ORIGINS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_error_url_cookie_domain_and_demo_flag_are_read() {
+        let s = settings(&[
+            (
+                "FRONTEND_ERROR_URL",
+                "https://app.example.com/login/error?lang=ko",
+            ),
+            ("COOKIE_DOMAIN", ".Example.com"),
+            ("DEMO_PAGE", "false"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.frontend_error_url.as_str(),
+            "https://app.example.com/login/error?lang=ko"
+        );
+        assert_eq!(s.cookie_domain.as_deref(), Some("example.com"));
+        assert!(!s.demo_page);
+    }
+}

@@ -1,0 +1,247 @@
+//! Every cookie the edge sets, reads or clears, built in one place.
+//!
+//! All cookies are `HttpOnly; Secure; SameSite=Lax` (browsers accept `Secure`
+//! cookies on `http://localhost`), carry `Domain` only when `COOKIE_DOMAIN` is
+//! configured, and are cleared with the same name, path and domain, an empty
+//! value and `Max-Age=0`.
+
+use cookie::{Cookie, SameSite, time::Duration};
+use http::{HeaderMap, HeaderValue, header::COOKIE};
+
+/// Name of the access-token cookie (a JWT, sent to every path).
+pub const ACCESS_COOKIE: &str = "access_token";
+/// Name of the refresh-token cookie (opaque, sent only under `/auth`).
+pub const REFRESH_COOKIE: &str = "refresh_token";
+/// Name of the short-lived browser-binding cookie of a login attempt (sent
+/// only under `/auth/kakao`).
+pub const BINDING_COOKIE: &str = "kakao_login_binding";
+
+const ACCESS_PATH: &str = "/";
+const REFRESH_PATH: &str = "/auth";
+const BINDING_PATH: &str = "/auth/kakao";
+const MAX_VALUE_LEN: usize = 3800;
+
+/// A value that cannot be put in a cookie as is (empty, too long, or with a
+/// character outside RFC 6265's cookie-octet set). Never carries the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("value not usable in a cookie")]
+pub struct UnsafeCookieValue;
+
+/// Builds the `Set-Cookie` header values; holds the configured domain.
+#[derive(Debug, Clone)]
+pub struct Cookies {
+    domain: Option<String>,
+    clear_access: HeaderValue,
+    clear_refresh: HeaderValue,
+    clear_binding: HeaderValue,
+}
+
+impl Cookies {
+    /// Fails only when `domain` holds characters not allowed in a header.
+    pub fn new(domain: Option<String>) -> Result<Self, UnsafeCookieValue> {
+        let mut cookies = Self {
+            domain,
+            clear_access: HeaderValue::from_static(""),
+            clear_refresh: HeaderValue::from_static(""),
+            clear_binding: HeaderValue::from_static(""),
+        };
+        cookies.clear_access = cookies.format(ACCESS_COOKIE, ACCESS_PATH, "", 0)?;
+        cookies.clear_refresh = cookies.format(REFRESH_COOKIE, REFRESH_PATH, "", 0)?;
+        cookies.clear_binding = cookies.format(BINDING_COOKIE, BINDING_PATH, "", 0)?;
+        Ok(cookies)
+    }
+
+    /// `access_token=<jwt>; Path=/; Max-Age=<max_age>`.
+    pub fn access(&self, token: &str, max_age: i64) -> Result<HeaderValue, UnsafeCookieValue> {
+        self.set(ACCESS_COOKIE, ACCESS_PATH, token, max_age)
+    }
+
+    /// `refresh_token=<opaque>; Path=/auth; Max-Age=<max_age>`.
+    pub fn refresh(&self, token: &str, max_age: i64) -> Result<HeaderValue, UnsafeCookieValue> {
+        self.set(REFRESH_COOKIE, REFRESH_PATH, token, max_age)
+    }
+
+    /// `kakao_login_binding=<binding>; Path=/auth/kakao; Max-Age=<max_age>`.
+    pub fn binding(&self, binding: &str, max_age: i64) -> Result<HeaderValue, UnsafeCookieValue> {
+        self.set(BINDING_COOKIE, BINDING_PATH, binding, max_age)
+    }
+
+    /// Clears the access cookie.
+    pub fn clear_access(&self) -> HeaderValue {
+        self.clear_access.clone()
+    }
+
+    /// Clears the refresh cookie.
+    pub fn clear_refresh(&self) -> HeaderValue {
+        self.clear_refresh.clone()
+    }
+
+    /// Clears the binding cookie.
+    pub fn clear_binding(&self) -> HeaderValue {
+        self.clear_binding.clone()
+    }
+
+    fn set(
+        &self,
+        name: &'static str,
+        path: &'static str,
+        value: &str,
+        max_age: i64,
+    ) -> Result<HeaderValue, UnsafeCookieValue> {
+        if !is_cookie_value(value) {
+            return Err(UnsafeCookieValue);
+        }
+        self.format(name, path, value, max_age)
+    }
+
+    fn format(
+        &self,
+        name: &'static str,
+        path: &'static str,
+        value: &str,
+        max_age: i64,
+    ) -> Result<HeaderValue, UnsafeCookieValue> {
+        let mut builder = Cookie::build((name, value))
+            .http_only(true)
+            .secure(true)
+            .same_site(SameSite::Lax)
+            .path(path)
+            .max_age(Duration::seconds(max_age.max(0)));
+        if let Some(domain) = &self.domain {
+            builder = builder.domain(domain.clone());
+        }
+        HeaderValue::from_str(&builder.build().to_string()).map_err(|_| UnsafeCookieValue)
+    }
+}
+
+/// RFC 6265 `cookie-octet`s only, so a value can never add an attribute.
+fn is_cookie_value(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_VALUE_LEN
+        && value
+            .bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E))
+}
+
+/// The first non-empty value of cookie `name` in the request's `Cookie`
+/// headers (unparseable headers and pairs are skipped).
+pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name && !c.value().is_empty())
+        .map(|c| c.value().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host_only() -> Cookies {
+        Cookies::new(None).unwrap()
+    }
+
+    fn with_domain() -> Cookies {
+        Cookies::new(Some("example.com".into())).unwrap()
+    }
+
+    #[test]
+    fn the_access_cookie_has_exactly_its_attributes() {
+        assert_eq!(
+            host_only().access("a.b.c", 900).unwrap(),
+            "access_token=a.b.c; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=900"
+        );
+    }
+
+    #[test]
+    fn the_refresh_cookie_is_scoped_to_auth() {
+        assert_eq!(
+            host_only().refresh("r-_1", 1_209_600).unwrap(),
+            "refresh_token=r-_1; HttpOnly; SameSite=Lax; Secure; Path=/auth; Max-Age=1209600"
+        );
+    }
+
+    #[test]
+    fn the_binding_cookie_is_scoped_to_the_kakao_routes() {
+        assert_eq!(
+            host_only().binding("bind", 600).unwrap(),
+            "kakao_login_binding=bind; HttpOnly; SameSite=Lax; Secure; Path=/auth/kakao; Max-Age=600"
+        );
+    }
+
+    #[test]
+    fn a_configured_domain_is_added_to_every_cookie() {
+        let c = with_domain();
+        assert_eq!(
+            c.access("t", 60).unwrap(),
+            "access_token=t; HttpOnly; SameSite=Lax; Secure; Path=/; Domain=example.com; Max-Age=60"
+        );
+        assert_eq!(
+            c.clear_refresh(),
+            "refresh_token=; HttpOnly; SameSite=Lax; Secure; Path=/auth; Domain=example.com; Max-Age=0"
+        );
+    }
+
+    #[test]
+    fn clearing_keeps_name_path_and_domain_with_an_empty_value_and_max_age_zero() {
+        let c = host_only();
+        assert_eq!(
+            c.clear_access(),
+            "access_token=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0"
+        );
+        assert_eq!(
+            c.clear_refresh(),
+            "refresh_token=; HttpOnly; SameSite=Lax; Secure; Path=/auth; Max-Age=0"
+        );
+        assert_eq!(
+            c.clear_binding(),
+            "kakao_login_binding=; HttpOnly; SameSite=Lax; Secure; Path=/auth/kakao; Max-Age=0"
+        );
+    }
+
+    #[test]
+    fn a_negative_lifetime_becomes_zero() {
+        assert_eq!(
+            host_only().binding("b", -5).unwrap(),
+            "kakao_login_binding=b; HttpOnly; SameSite=Lax; Secure; Path=/auth/kakao; Max-Age=0"
+        );
+    }
+
+    #[test]
+    fn values_that_could_inject_attributes_are_refused() {
+        let c = host_only();
+        for bad in [
+            "",
+            "a;Domain=evil.com",
+            "a b",
+            "a,b",
+            "a\"b",
+            "a\\b",
+            "한글",
+            "a\r\nb",
+        ] {
+            assert_eq!(c.access(bad, 60), Err(UnsafeCookieValue), "{bad:?}");
+        }
+        assert!(c.access(&"x".repeat(MAX_VALUE_LEN + 1), 60).is_err());
+    }
+
+    #[test]
+    fn reading_finds_the_named_cookie_among_several_headers() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            COOKIE,
+            HeaderValue::from_static("theme=dark; access_token="),
+        );
+        headers.append(
+            COOKIE,
+            HeaderValue::from_static("refresh_token=r1; access_token=a1"),
+        );
+        assert_eq!(read(&headers, ACCESS_COOKIE).as_deref(), Some("a1"));
+        assert_eq!(read(&headers, REFRESH_COOKIE).as_deref(), Some("r1"));
+        assert_eq!(read(&headers, BINDING_COOKIE), None);
+        assert_eq!(read(&HeaderMap::new(), ACCESS_COOKIE), None);
+    }
+}

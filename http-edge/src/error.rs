@@ -1,0 +1,382 @@
+//! The one mapping from auth-service errors (gRPC status + `x-auth-error`
+//! reason word) to what a browser sees: a redirect to the frontend's error
+//! route with `?error=<code>` for navigations, or a small JSON error for the
+//! API routes. No service message or detail is ever passed through.
+
+use http::{HeaderValue, StatusCode, header::CONTENT_TYPE};
+use serde::Serialize;
+use tonic::{Code, Status};
+use url::Url;
+use warp::reply::Response;
+
+/// The metadata key in which the auth-service names the reason of an error.
+pub const AUTH_ERROR_KEY: &str = "x-auth-error";
+
+/// The closed set of error codes a browser can find in the frontend error
+/// route's `?error=<code>` query parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// `access_denied`: the user cancelled at Kakao.
+    AccessDenied,
+    /// `kakao_error`: Kakao reported an error or refused the code or token.
+    KakaoError,
+    /// `invalid_request`: the callback came without `code` or `state`, or a
+    /// field was malformed.
+    InvalidRequest,
+    /// `invalid_return_to`: the login asked for a `return_to` that is refused.
+    InvalidReturnTo,
+    /// `invalid_state`: an unknown, reused or mis-bound login state.
+    InvalidState,
+    /// `login_expired`: the login attempt timed out.
+    LoginExpired,
+    /// `unavailable`: Kakao, the database or the auth-service cannot be
+    /// reached; trying again later may work.
+    Unavailable,
+    /// `server_error`: anything else.
+    ServerError,
+}
+
+impl ErrorCode {
+    /// Every code, for documentation and tests.
+    pub const ALL: [ErrorCode; 8] = [
+        ErrorCode::AccessDenied,
+        ErrorCode::KakaoError,
+        ErrorCode::InvalidRequest,
+        ErrorCode::InvalidReturnTo,
+        ErrorCode::InvalidState,
+        ErrorCode::LoginExpired,
+        ErrorCode::Unavailable,
+        ErrorCode::ServerError,
+    ];
+
+    /// The code as it appears in `?error=<code>`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::KakaoError => "kakao_error",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidReturnTo => "invalid_return_to",
+            ErrorCode::InvalidState => "invalid_state",
+            ErrorCode::LoginExpired => "login_expired",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::ServerError => "server_error",
+        }
+    }
+
+    /// Maps an auth-service error: by its `x-auth-error` word when known,
+    /// else by its gRPC code (transport failures arrive as `UNAVAILABLE`).
+    pub fn from_status(status: &Status) -> ErrorCode {
+        match auth_error_word(status) {
+            Some("invalid_return_to") => ErrorCode::InvalidReturnTo,
+            Some("invalid_state") => ErrorCode::InvalidState,
+            Some("login_expired") => ErrorCode::LoginExpired,
+            Some("kakao_rejected") => ErrorCode::KakaoError,
+            Some("kakao_unavailable" | "unavailable") => ErrorCode::Unavailable,
+            Some("invalid_request") => ErrorCode::InvalidRequest,
+            _ => match status.code() {
+                Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
+                    ErrorCode::Unavailable
+                }
+                Code::InvalidArgument => ErrorCode::InvalidRequest,
+                _ => ErrorCode::ServerError,
+            },
+        }
+    }
+}
+
+/// The `x-auth-error` reason word of a status, if it carries a sane one
+/// (lower-case letters, digits and `_`, at most 40 characters).
+pub fn auth_error_word(status: &Status) -> Option<&str> {
+    let word = status.metadata().get(AUTH_ERROR_KEY)?.to_str().ok()?;
+    let sane = !word.is_empty()
+        && word.len() <= 40
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    sane.then_some(word)
+}
+
+/// The frontend's error route for `code`: `base` with its `error` query
+/// parameter set to the code (an existing one replaced, others kept).
+pub fn error_route_url(base: &Url, code: ErrorCode) -> Url {
+    let kept: Vec<(String, String)> = base
+        .query_pairs()
+        .filter(|(name, _)| name != "error")
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
+    let mut url = base.clone();
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair("error", code.as_str());
+    url
+}
+
+/// An answer of a JSON API route (`/auth/me`, `/auth/refresh`, ...) that is
+/// not a success; its body is `{"error": .., "reason": ..}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// 401 `{"error":"unauthenticated","reason":<word>}`.
+    Unauthenticated(String),
+    /// 403 `{"error":"forbidden","reason":"cross_site"}`.
+    CrossSite,
+    /// 404 `{"error":"not_found"}`.
+    NotFound,
+    /// 405 `{"error":"method_not_allowed"}`.
+    MethodNotAllowed,
+    /// 400 `{"error":"bad_request"}`.
+    BadRequest,
+    /// 503 `{"error":"unavailable"}`.
+    Unavailable,
+    /// 500 `{"error":"server_error"}`.
+    ServerError,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+impl ApiError {
+    /// 401 with reason `missing_token`: the request carried no token cookie.
+    pub fn missing_token() -> ApiError {
+        ApiError::Unauthenticated("missing_token".into())
+    }
+
+    /// Maps an auth-service error for an API route: a refused, unknown or
+    /// malformed token (or a vanished user) is 401, an unreachable service
+    /// 503, anything else 500.
+    pub fn from_status(status: &Status) -> ApiError {
+        match status.code() {
+            Code::Unauthenticated | Code::InvalidArgument | Code::NotFound => {
+                let reason = auth_error_word(status).unwrap_or("invalid_token");
+                ApiError::Unauthenticated(reason.to_owned())
+            }
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => ApiError::Unavailable,
+            _ => ApiError::ServerError,
+        }
+    }
+
+    /// The HTTP status of this answer.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::CrossSite => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BadRequest => StatusCode::BAD_REQUEST,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The short outcome word used in the body and in log lines.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated(_) => "unauthenticated",
+            ApiError::CrossSite => "forbidden",
+            ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::BadRequest => "bad_request",
+            ApiError::Unavailable => "unavailable",
+            ApiError::ServerError => "server_error",
+        }
+    }
+
+    /// The JSON response.
+    pub fn into_response(self) -> Response {
+        let reason = match &self {
+            ApiError::Unauthenticated(reason) => Some(reason.as_str()),
+            ApiError::CrossSite => Some("cross_site"),
+            _ => None,
+        };
+        let body = ErrorBody {
+            error: self.as_str(),
+            reason,
+        };
+        json_response(self.status(), &body)
+    }
+}
+
+/// A JSON response with `Content-Type: application/json`.
+pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
+    let (status, bytes) = match serde_json::to_vec(body) {
+        Ok(bytes) => (status, bytes),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            br#"{"error":"server_error"}"#.to_vec(),
+        ),
+    };
+    let mut response = Response::new(bytes.into());
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::metadata::MetadataValue;
+
+    fn status(code: Code, word: Option<&'static str>) -> Status {
+        let mut status = Status::new(code, "refused");
+        if let Some(word) = word {
+            status
+                .metadata_mut()
+                .insert(AUTH_ERROR_KEY, MetadataValue::from_static(word));
+        }
+        status
+    }
+
+    #[test]
+    fn service_errors_map_to_browser_error_codes() {
+        use ErrorCode::*;
+        let table: &[(Code, Option<&'static str>, ErrorCode)] = &[
+            (
+                Code::InvalidArgument,
+                Some("invalid_return_to"),
+                InvalidReturnTo,
+            ),
+            (
+                Code::FailedPrecondition,
+                Some("invalid_state"),
+                InvalidState,
+            ),
+            (
+                Code::FailedPrecondition,
+                Some("login_expired"),
+                LoginExpired,
+            ),
+            (Code::FailedPrecondition, Some("kakao_rejected"), KakaoError),
+            (Code::Unavailable, Some("kakao_unavailable"), Unavailable),
+            (Code::Unavailable, Some("unavailable"), Unavailable),
+            (
+                Code::InvalidArgument,
+                Some("invalid_request"),
+                InvalidRequest,
+            ),
+            (Code::Internal, Some("server_error"), ServerError),
+            // Unknown or missing words fall back to the gRPC code.
+            (
+                Code::InvalidArgument,
+                Some("invalid_binding"),
+                InvalidRequest,
+            ),
+            (Code::InvalidArgument, None, InvalidRequest),
+            (Code::Unavailable, None, Unavailable),
+            (Code::DeadlineExceeded, None, Unavailable),
+            (Code::Cancelled, None, Unavailable),
+            (Code::FailedPrecondition, None, ServerError),
+            (Code::FailedPrecondition, Some("something_new"), ServerError),
+            (Code::Unauthenticated, None, ServerError),
+            (Code::NotFound, None, ServerError),
+            (Code::Internal, None, ServerError),
+            (Code::Unknown, None, ServerError),
+            (Code::Unknown, Some("Not A Word!"), ServerError),
+        ];
+        for (code, word, expected) in table {
+            assert_eq!(
+                ErrorCode::from_status(&status(*code, *word)),
+                *expected,
+                "{code:?} {word:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_transport_failure_maps_to_unavailable() {
+        let err = Status::unavailable("tcp connect error");
+        assert_eq!(ErrorCode::from_status(&err), ErrorCode::Unavailable);
+        assert_eq!(ApiError::from_status(&err), ApiError::Unavailable);
+    }
+
+    #[test]
+    fn error_codes_are_distinct_lower_snake_case_words() {
+        let words: std::collections::HashSet<_> =
+            ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(words.len(), ErrorCode::ALL.len());
+        assert!(
+            words
+                .iter()
+                .all(|w| w.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        );
+    }
+
+    #[test]
+    fn service_errors_map_to_api_errors() {
+        let table: &[(Code, Option<&'static str>, ApiError)] = &[
+            (
+                Code::Unauthenticated,
+                Some("token_expired"),
+                ApiError::Unauthenticated("token_expired".into()),
+            ),
+            (
+                Code::Unauthenticated,
+                None,
+                ApiError::Unauthenticated("invalid_token".into()),
+            ),
+            (
+                Code::InvalidArgument,
+                Some("invalid_request"),
+                ApiError::Unauthenticated("invalid_request".into()),
+            ),
+            (
+                Code::NotFound,
+                Some("user_not_found"),
+                ApiError::Unauthenticated("user_not_found".into()),
+            ),
+            (
+                Code::Unavailable,
+                Some("unavailable"),
+                ApiError::Unavailable,
+            ),
+            (Code::DeadlineExceeded, None, ApiError::Unavailable),
+            (Code::Internal, Some("server_error"), ApiError::ServerError),
+            (Code::FailedPrecondition, None, ApiError::ServerError),
+        ];
+        for (code, word, expected) in table {
+            assert_eq!(
+                ApiError::from_status(&status(*code, *word)),
+                *expected,
+                "{code:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_error_route_gets_the_code_as_its_only_error_parameter() {
+        let cases = [
+            (
+                "http://localhost:8080/",
+                "http://localhost:8080/?error=invalid_state",
+            ),
+            (
+                "https://app.example.com/login/failed",
+                "https://app.example.com/login/failed?error=invalid_state",
+            ),
+            (
+                "https://app.example.com/login?lang=ko&from=kakao",
+                "https://app.example.com/login?lang=ko&from=kakao&error=invalid_state",
+            ),
+            (
+                "https://app.example.com/login?error=old&lang=ko&error=older",
+                "https://app.example.com/login?lang=ko&error=invalid_state",
+            ),
+            (
+                "https://app.example.com/#/login",
+                "https://app.example.com/?error=invalid_state#/login",
+            ),
+        ];
+        for (base, expected) in cases {
+            let base = Url::parse(base).unwrap();
+            assert_eq!(
+                error_route_url(&base, ErrorCode::InvalidState).as_str(),
+                expected
+            );
+        }
+    }
+}

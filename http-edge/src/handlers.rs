@@ -1,0 +1,596 @@
+//! One handler per route: decode the request, make one auth-service call,
+//! encode the answer as a redirect with cookies or as JSON. Tokens, codes and
+//! bindings are passed through, never logged or put in a URL or body.
+
+use std::sync::Arc;
+
+use auth_proto::v1::{
+    BuildLoginUrlRequest, BuildLoginUrlResponse, CompleteLoginRequest, GetJwksRequest,
+    GetUserRequest, RefreshSessionRequest, RevokeSessionRequest, TokenPair, User,
+    VerifyAccessTokenRequest, auth_service_client::AuthServiceClient,
+};
+use http::{
+    HeaderMap, HeaderValue, StatusCode,
+    header::{
+        CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, REFERRER_POLICY, SET_COOKIE,
+    },
+};
+use serde::Serialize;
+use tonic::{Status, metadata::MetadataValue, transport::Channel};
+use url::Url;
+use warp::reply::Response;
+
+use crate::{
+    configuration::Settings,
+    cookies::{self, ACCESS_COOKIE, BINDING_COOKIE, Cookies, REFRESH_COOKIE, UnsafeCookieValue},
+    error::{ApiError, ErrorCode, auth_error_word, error_route_url, json_response},
+    origins,
+    startup::AppState,
+};
+
+/// Per-request context: the shared state and this request's id, which is
+/// sent to the auth-service as `x-request-id` and appears in log lines.
+pub(crate) struct Ctx {
+    state: Arc<AppState>,
+    request_id: String,
+}
+
+impl Ctx {
+    pub(crate) fn new(state: Arc<AppState>) -> Self {
+        Self {
+            state,
+            request_id: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    fn client(&self) -> AuthServiceClient<Channel> {
+        self.state.auth.clone()
+    }
+
+    fn cookies(&self) -> &Cookies {
+        &self.state.cookies
+    }
+
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if let Ok(id) = MetadataValue::try_from(self.request_id.as_str()) {
+            request.metadata_mut().insert("x-request-id", id);
+        }
+        request
+    }
+
+    /// Logs the gRPC code and reason word of a failed call (never its
+    /// message) and hands the status on.
+    fn failed(&self, status: Status) -> Status {
+        tracing::info!(
+            request_id = %self.request_id,
+            grpc_code = ?status.code(),
+            reason = auth_error_word(&status).unwrap_or("-"),
+            "auth-service call failed"
+        );
+        status
+    }
+
+    fn finish(&self, route: &'static str, outcome: &str, response: Response) -> Response {
+        tracing::info!(
+            request_id = %self.request_id,
+            route,
+            outcome,
+            status = response.status().as_u16(),
+            "request"
+        );
+        response
+    }
+
+    fn error_redirect(
+        &self,
+        code: ErrorCode,
+        cookies: impl IntoIterator<Item = HeaderValue>,
+    ) -> Response {
+        let url = error_route_url(&self.state.settings.frontend_error_url, code);
+        match HeaderValue::from_str(url.as_str()) {
+            Ok(location) => redirect(location, cookies),
+            Err(_) => ApiError::ServerError.into_response(),
+        }
+    }
+}
+
+/// GET /auth/kakao/login[?return_to=...]
+pub(crate) async fn login(ctx: Ctx, query: String, headers: HeaderMap) -> Response {
+    let request = BuildLoginUrlRequest {
+        return_to: first_param(&query, "return_to").unwrap_or_default(),
+        binding: cookies::read(&headers, BINDING_COOKIE).unwrap_or_default(),
+    };
+    let answer = ctx.client().build_login_url(ctx.request(request)).await;
+    let (outcome, response) = match answer.map_err(|s| ctx.failed(s)) {
+        Ok(answer) => match to_kakao(ctx.cookies(), answer.into_inner()) {
+            Some(response) => ("redirect_to_kakao", response),
+            None => error_outcome(&ctx, ErrorCode::ServerError, vec![]),
+        },
+        // A binding the service refuses would fail every retry: drop it.
+        Err(s) if auth_error_word(&s) == Some("invalid_binding") => error_outcome(
+            &ctx,
+            ErrorCode::from_status(&s),
+            vec![ctx.cookies().clear_binding()],
+        ),
+        Err(s) => error_outcome(&ctx, ErrorCode::from_status(&s), vec![]),
+    };
+    ctx.finish("login", outcome, response)
+}
+
+fn to_kakao(cookies: &Cookies, answer: BuildLoginUrlResponse) -> Option<Response> {
+    let url = Url::parse(&answer.authorize_url).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let location = HeaderValue::from_str(url.as_str()).ok()?;
+    let binding = cookies
+        .binding(&answer.binding, answer.expires_in_seconds)
+        .ok()?;
+    Some(redirect(location, [binding]))
+}
+
+/// GET /auth/kakao/callback?code=..&state=.. (or ?error=..)
+pub(crate) async fn callback(ctx: Ctx, query: String, headers: HeaderMap) -> Response {
+    let result = match parse_callback(&query) {
+        Callback::Refused(code) => Err(code),
+        Callback::Complete { code, state } => {
+            let binding = cookies::read(&headers, BINDING_COOKIE).unwrap_or_default();
+            complete_login(
+                &ctx,
+                CompleteLoginRequest {
+                    code,
+                    state,
+                    binding,
+                },
+            )
+            .await
+        }
+    };
+    let (outcome, response) = match result {
+        Ok(response) => ("logged_in", response),
+        Err(code) => error_outcome(&ctx, code, vec![ctx.cookies().clear_binding()]),
+    };
+    ctx.finish("callback", outcome, response)
+}
+
+async fn complete_login(ctx: &Ctx, request: CompleteLoginRequest) -> Result<Response, ErrorCode> {
+    let answer = ctx
+        .client()
+        .complete_login(ctx.request(request))
+        .await
+        .map_err(|s| ErrorCode::from_status(&ctx.failed(s)))?
+        .into_inner();
+    let tokens = answer.tokens.ok_or(ErrorCode::ServerError)?;
+    let location =
+        landing_url(&ctx.state.settings, &answer.return_to).ok_or(ErrorCode::ServerError)?;
+    let [access, refresh] =
+        token_cookies(ctx.cookies(), &tokens).map_err(|_| ErrorCode::ServerError)?;
+    Ok(redirect(
+        location,
+        [access, refresh, ctx.cookies().clear_binding()],
+    ))
+}
+
+/// GET /auth/me
+pub(crate) async fn me(ctx: Ctx, headers: HeaderMap) -> Response {
+    let result = match cookies::read(&headers, ACCESS_COOKIE) {
+        None => Err(ApiError::missing_token()),
+        Some(access_token) => profile(&ctx, access_token).await,
+    };
+    let (outcome, response) = match result {
+        Ok(profile) => ("ok", json_response(StatusCode::OK, &profile)),
+        Err(error) => (error.as_str(), error.into_response()),
+    };
+    ctx.finish("me", outcome, response)
+}
+
+async fn profile(ctx: &Ctx, access_token: String) -> Result<Profile, ApiError> {
+    let api_error = |s| ApiError::from_status(&ctx.failed(s));
+    let mut client = ctx.client();
+    let verified = client
+        .verify_access_token(ctx.request(VerifyAccessTokenRequest { access_token }))
+        .await
+        .map_err(api_error)?
+        .into_inner();
+    let request = GetUserRequest {
+        user_id: verified.user_id,
+    };
+    let answer = client
+        .get_user(ctx.request(request))
+        .await
+        .map_err(api_error)?;
+    answer
+        .into_inner()
+        .user
+        .map(Profile::from)
+        .ok_or(ApiError::ServerError)
+}
+
+/// POST /auth/refresh
+pub(crate) async fn refresh(ctx: Ctx, headers: HeaderMap) -> Response {
+    let result = match cookies::read(&headers, REFRESH_COOKIE) {
+        None => Err(ApiError::missing_token()),
+        Some(refresh_token) => rotate(&ctx, refresh_token).await,
+    };
+    let (outcome, response) = match result {
+        Ok(cookies) => ("refreshed", no_content(cookies)),
+        Err(error @ ApiError::Unauthenticated(_)) => {
+            let cleared = [ctx.cookies().clear_access(), ctx.cookies().clear_refresh()];
+            (error.as_str(), with_cookies(error.into_response(), cleared))
+        }
+        Err(error) => (error.as_str(), error.into_response()),
+    };
+    ctx.finish("refresh", outcome, response)
+}
+
+async fn rotate(ctx: &Ctx, refresh_token: String) -> Result<[HeaderValue; 2], ApiError> {
+    let answer = ctx
+        .client()
+        .refresh_session(ctx.request(RefreshSessionRequest { refresh_token }))
+        .await
+        .map_err(|s| ApiError::from_status(&ctx.failed(s)))?
+        .into_inner();
+    let tokens = answer.tokens.ok_or(ApiError::ServerError)?;
+    token_cookies(ctx.cookies(), &tokens).map_err(|_| ApiError::ServerError)
+}
+
+/// POST /auth/logout
+pub(crate) async fn logout(ctx: Ctx, headers: HeaderMap) -> Response {
+    let result = match cookies::read(&headers, REFRESH_COOKIE) {
+        None => Ok(()),
+        Some(refresh_token) => revoke(&ctx, refresh_token).await,
+    };
+    let cleared = [ctx.cookies().clear_access(), ctx.cookies().clear_refresh()];
+    let (outcome, response) = match result {
+        Ok(()) => ("logged_out", no_content(cleared)),
+        Err(error) => (error.as_str(), with_cookies(error.into_response(), cleared)),
+    };
+    ctx.finish("logout", outcome, response)
+}
+
+async fn revoke(ctx: &Ctx, refresh_token: String) -> Result<(), ApiError> {
+    let request = ctx.request(RevokeSessionRequest { refresh_token });
+    match ctx.client().revoke_session(request).await {
+        Ok(_) => Ok(()),
+        // A malformed or unknown token names no session: logging out is done.
+        Err(s) => match ApiError::from_status(&ctx.failed(s)) {
+            ApiError::Unauthenticated(_) => Ok(()),
+            error => Err(error),
+        },
+    }
+}
+
+/// GET /.well-known/jwks.json
+pub(crate) async fn jwks(ctx: Ctx) -> Response {
+    let (outcome, response) = match ctx.client().get_jwks(ctx.request(GetJwksRequest {})).await {
+        Ok(answer) => {
+            let mut response = Response::new(answer.into_inner().jwks_json.into());
+            let headers = response.headers_mut();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            headers.insert(
+                CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            );
+            ("ok", response)
+        }
+        Err(s) => match ApiError::from_status(&ctx.failed(s)) {
+            ApiError::Unavailable => ("unavailable", ApiError::Unavailable.into_response()),
+            _ => ("server_error", ApiError::ServerError.into_response()),
+        },
+    };
+    ctx.finish("jwks", outcome, response)
+}
+
+/// OPTIONS /auth/... (CORS preflight)
+pub(crate) async fn preflight(ctx: Ctx, headers: HeaderMap) -> Response {
+    let mut response = Response::new(Default::default());
+    let allowed = &ctx.state.settings.allowed_origins;
+    let (outcome, response) =
+        if origins::answer_preflight(response.headers_mut(), &headers, allowed) {
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            ("ok", response)
+        } else {
+            ("forbidden", ApiError::CrossSite.into_response())
+        };
+    ctx.finish("preflight", outcome, response)
+}
+
+/// GET /healthz
+pub(crate) async fn healthz() -> Response {
+    static_response("text/plain; charset=utf-8", "ok")
+}
+
+const DEMO_HTML: &str = include_str!("../assets/demo.html");
+const DEMO_JS: &str = include_str!("../assets/demo.js");
+const DEMO_CSS: &str = include_str!("../assets/demo.css");
+const DEMO_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; \
+    frame-ancestors 'none'";
+
+/// GET / (demo page)
+pub(crate) async fn demo_page() -> Response {
+    let mut response = static_response("text/html; charset=utf-8", DEMO_HTML);
+    response
+        .headers_mut()
+        .insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(DEMO_CSP));
+    response
+}
+
+/// GET /demo.js
+pub(crate) async fn demo_script() -> Response {
+    static_response("text/javascript; charset=utf-8", DEMO_JS)
+}
+
+/// GET /demo.css
+pub(crate) async fn demo_style() -> Response {
+    static_response("text/css; charset=utf-8", DEMO_CSS)
+}
+
+/// The `code`/`state` of a callback, or why none will be exchanged.
+#[derive(Debug, PartialEq, Eq)]
+enum Callback {
+    Complete { code: String, state: String },
+    Refused(ErrorCode),
+}
+
+/// Parses a callback query leniently: bad percent-encoding is decoded
+/// lossily, unknown parameters are ignored, and any shape ends in a
+/// decision (never a rejection).
+fn parse_callback(query: &str) -> Callback {
+    let (mut code, mut state, mut error, mut repeated) = (None, None, None, false);
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let slot = match name.as_ref() {
+            "code" => &mut code,
+            "state" => &mut state,
+            "error" => &mut error,
+            _ => continue,
+        };
+        repeated |= slot.is_some();
+        slot.get_or_insert(value.into_owned());
+    }
+    match (error, code, state) {
+        (Some(e), _, _) if e == "access_denied" => Callback::Refused(ErrorCode::AccessDenied),
+        (Some(_), _, _) => Callback::Refused(ErrorCode::KakaoError),
+        (None, Some(code), Some(state)) if !repeated && !code.is_empty() && !state.is_empty() => {
+            Callback::Complete { code, state }
+        }
+        _ => Callback::Refused(ErrorCode::InvalidRequest),
+    }
+}
+
+/// The post-login landing URL from the service, accepted only on the
+/// frontend's origin or an allowed origin (defence in depth: the service
+/// validated it already). A bare path is resolved against `FRONTEND_URL`.
+fn landing_url(settings: &Settings, return_to: &str) -> Option<HeaderValue> {
+    let frontend = &settings.frontend_url;
+    let url = match return_to {
+        "" => frontend.clone(),
+        p if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => {
+            frontend.join(p).ok()?
+        }
+        absolute => Url::parse(absolute).ok()?,
+    };
+    let origin = url.origin().ascii_serialization();
+    let known = origin == frontend.origin().ascii_serialization()
+        || settings.allowed_origins.contains(&origin);
+    let plain = matches!(url.scheme(), "http" | "https")
+        && url.username().is_empty()
+        && url.password().is_none();
+    (known && plain).then(|| HeaderValue::from_str(url.as_str()).ok())?
+}
+
+fn first_param(query: &str, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The `(outcome, response)` of a navigation that failed.
+fn error_outcome(
+    ctx: &Ctx,
+    code: ErrorCode,
+    cookies: Vec<HeaderValue>,
+) -> (&'static str, Response) {
+    (code.as_str(), ctx.error_redirect(code, cookies))
+}
+
+/// The access and refresh cookies of a new token pair.
+fn token_cookies(
+    cookies: &Cookies,
+    tokens: &TokenPair,
+) -> Result<[HeaderValue; 2], UnsafeCookieValue> {
+    Ok([
+        cookies.access(&tokens.access_token, tokens.access_expires_in)?,
+        cookies.refresh(&tokens.refresh_token, tokens.refresh_expires_in)?,
+    ])
+}
+
+/// 302 to `location` with the cookies; never cached, never leaks a referrer.
+fn redirect(location: HeaderValue, cookies: impl IntoIterator<Item = HeaderValue>) -> Response {
+    let mut response = with_cookies(Response::new(Default::default()), cookies);
+    *response.status_mut() = StatusCode::FOUND;
+    let headers = response.headers_mut();
+    headers.insert(LOCATION, location);
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+fn no_content(cookies: impl IntoIterator<Item = HeaderValue>) -> Response {
+    let mut response = with_cookies(Response::new(Default::default()), cookies);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
+/// Appends one `Set-Cookie` header per cookie (inserting would replace).
+fn with_cookies(
+    mut response: Response,
+    cookies: impl IntoIterator<Item = HeaderValue>,
+) -> Response {
+    for cookie in cookies {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+fn static_response(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = Response::new(body.into());
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// The `/auth/me` body: the profile, with the Kakao id as a string and
+/// empty optional fields as `null`.
+#[derive(Debug, Serialize)]
+struct Profile {
+    id: String,
+    kakao_id: String,
+    nickname: Option<String>,
+    profile_image_url: Option<String>,
+    thumbnail_image_url: Option<String>,
+    email: Option<String>,
+    created_at: i64,
+    last_login_at: i64,
+}
+
+impl From<User> for Profile {
+    fn from(user: User) -> Self {
+        let non_empty = |s: String| (!s.is_empty()).then_some(s);
+        Profile {
+            id: user.id,
+            kakao_id: user.kakao_id,
+            nickname: non_empty(user.nickname),
+            profile_image_url: non_empty(user.profile_image_url),
+            thumbnail_image_url: non_empty(user.thumbnail_image_url),
+            email: non_empty(user.email),
+            created_at: user.created_at,
+            last_login_at: user.last_login_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complete(code: &str, state: &str) -> Callback {
+        Callback::Complete {
+            code: code.into(),
+            state: state.into(),
+        }
+    }
+
+    #[test]
+    fn callback_queries_are_parsed_leniently() {
+        use ErrorCode::*;
+        let table = [
+            ("code=c1&state=s1", complete("c1", "s1")),
+            ("state=s1&code=c%2B1&extra=x", complete("c+1", "s1")),
+            ("code=%E0%A4%A&state=s1", complete("\u{FFFD}%A", "s1")),
+            (
+                "error=access_denied&error_description=User%20denied",
+                Callback::Refused(AccessDenied),
+            ),
+            (
+                "error=access_denied&code=c1&state=s1",
+                Callback::Refused(AccessDenied),
+            ),
+            ("error=server_error&state=s1", Callback::Refused(KakaoError)),
+            ("error=", Callback::Refused(KakaoError)),
+            ("", Callback::Refused(InvalidRequest)),
+            ("code=c1", Callback::Refused(InvalidRequest)),
+            ("state=s1", Callback::Refused(InvalidRequest)),
+            ("code=&state=s1", Callback::Refused(InvalidRequest)),
+            ("code=c1&state=", Callback::Refused(InvalidRequest)),
+            (
+                "code=c1&state=s1&state=s2",
+                Callback::Refused(InvalidRequest),
+            ),
+            (
+                "code=c1&code=c2&state=s1",
+                Callback::Refused(InvalidRequest),
+            ),
+            ("%%%&&&===", Callback::Refused(InvalidRequest)),
+        ];
+        for (query, expected) in table {
+            assert_eq!(parse_callback(query), expected, "{query}");
+        }
+    }
+
+    #[test]
+    fn only_landing_urls_on_known_origins_are_followed() {
+        let settings = Settings {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            auth_service_url: "http://127.0.0.1:1".into(),
+            frontend_url: Url::parse("https://app.example.com/home").unwrap(),
+            frontend_error_url: Url::parse("https://app.example.com/error").unwrap(),
+            allowed_origins: vec!["https://admin.example.com".into()],
+            cookie_domain: None,
+            jwt_issuer: "i".into(),
+            jwt_audience: "a".into(),
+            demo_page: false,
+        };
+        let table = [
+            ("", Some("https://app.example.com/home")),
+            (
+                "/dashboard?tab=1",
+                Some("https://app.example.com/dashboard?tab=1"),
+            ),
+            (
+                "https://app.example.com/x",
+                Some("https://app.example.com/x"),
+            ),
+            (
+                "https://admin.example.com/",
+                Some("https://admin.example.com/"),
+            ),
+            ("https://evil.example/", None),
+            ("//evil.example/", None),
+            ("/\\evil.example/", None),
+            ("https://user@app.example.com/", None),
+            ("javascript:alert(1)", None),
+            ("dashboard", None),
+        ];
+        for (return_to, expected) in table {
+            let got = landing_url(&settings, return_to);
+            assert_eq!(
+                got.as_ref().map(|v| v.to_str().unwrap()),
+                expected,
+                "{return_to}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_return_to_is_passed_on() {
+        assert_eq!(
+            first_param("return_to=%2Fdashboard%3Ftab%3D1&return_to=x", "return_to").as_deref(),
+            Some("/dashboard?tab=1")
+        );
+        assert_eq!(first_param("", "return_to"), None);
+    }
+
+    #[test]
+    fn empty_profile_fields_become_null() {
+        let user = User {
+            id: "u1".into(),
+            kakao_id: "4000000000".into(),
+            nickname: "라이언".into(),
+            created_at: 1,
+            last_login_at: 2,
+            ..Default::default()
+        };
+        let json = serde_json::to_value(Profile::from(user)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "id": "u1", "kakao_id": "4000000000", "nickname": "라이언",
+                "profile_image_url": null, "thumbnail_image_url": null, "email": null,
+                "created_at": 1, "last_login_at": 2
+            })
+        );
+    }
+}

@@ -1,0 +1,22 @@
+//! The HTTP edge of Kakao login: the only server browsers talk to.
+//!
+//! It owns cookies, redirects, CORS and CSRF checks, and nothing else: it
+//! holds no state and no database, and asks the auth-service (over one shared
+//! gRPC channel) for every decision. A login ends in a 302 to the frontend
+//! with the tokens in `HttpOnly; Secure; SameSite=Lax` cookies, and every
+//! failure of a navigation in a 302 to the frontend's error route with
+//! `?error=<code>` (see [`ErrorCode`]). Tokens never appear in a URL, a body
+//! or a log line.
+
+mod configuration;
+mod cookies;
+mod error;
+mod handlers;
+mod origins;
+mod routes;
+mod startup;
+
+pub use configuration::{ConfigError, Settings};
+pub use cookies::{ACCESS_COOKIE, BINDING_COOKIE, REFRESH_COOKIE};
+pub use error::ErrorCode;
+pub use startup::Application;

@@ -1,0 +1,228 @@
+//! The warp filters: one per route, each matching its path before its method
+//! (so a wrong method is 405 and an unknown path 404), then a `recover` that
+//! turns every rejection into a small JSON answer, and a last step that adds
+//! the headers every response carries (`nosniff`, CORS for allowed origins,
+//! `no-store` unless the route chose a cache policy).
+
+use std::{convert::Infallible, sync::Arc};
+
+use http::{
+    HeaderMap, HeaderValue, Method,
+    header::{CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS},
+};
+use warp::{Filter, Rejection, reject::MethodNotAllowed, reply::Response};
+
+use crate::{
+    error::ApiError,
+    handlers::{self, Ctx},
+    origins,
+    startup::AppState,
+};
+
+/// Every route of the edge, with rejections recovered and common headers set.
+pub(crate) fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    let api = login(state.clone())
+        .or(callback(state.clone()))
+        .unify()
+        .or(me(state.clone()))
+        .unify()
+        .or(refresh(state.clone()))
+        .unify()
+        .or(logout(state.clone()))
+        .unify()
+        .or(preflight(state.clone()))
+        .unify()
+        .or(jwks(state.clone()))
+        .unify()
+        .or(healthz())
+        .unify()
+        .or(demo(state.settings.demo_page))
+        .unify()
+        .recover(recover)
+        .unify();
+    warp::header::headers_cloned()
+        .and(api)
+        .map(move |request: HeaderMap, response| finish(response, &request, &state))
+}
+
+/// GET /auth/kakao/login[?return_to=...]
+fn login(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("auth" / "kakao" / "login")
+        .and(warp::get())
+        .and(with_ctx(state))
+        .and(raw_query())
+        .and(warp::header::headers_cloned())
+        .then(handlers::login)
+}
+
+/// GET /auth/kakao/callback?code=...&state=... (or ?error=...)
+fn callback(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("auth" / "kakao" / "callback")
+        .and(warp::get())
+        .and(with_ctx(state))
+        .and(raw_query())
+        .and(warp::header::headers_cloned())
+        .then(handlers::callback)
+}
+
+/// GET /auth/me
+fn me(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("auth" / "me")
+        .and(warp::get())
+        .and(with_ctx(state))
+        .and(warp::header::headers_cloned())
+        .then(handlers::me)
+}
+
+/// POST /auth/refresh
+fn refresh(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("auth" / "refresh")
+        .and(warp::post())
+        .and(same_site(state.clone()))
+        .and(with_ctx(state))
+        .and(warp::header::headers_cloned())
+        .then(handlers::refresh)
+}
+
+/// POST /auth/logout
+fn logout(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("auth" / "logout")
+        .and(warp::post())
+        .and(same_site(state.clone()))
+        .and(with_ctx(state))
+        .and(warp::header::headers_cloned())
+        .then(handlers::logout)
+}
+
+/// OPTIONS /auth/... (CORS preflight)
+fn preflight(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path("auth")
+        .and(method_is(Method::OPTIONS))
+        .and(with_ctx(state))
+        .and(warp::header::headers_cloned())
+        .then(handlers::preflight)
+}
+
+/// GET /.well-known/jwks.json
+fn jwks(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!(".well-known" / "jwks.json")
+        .and(warp::get())
+        .and(with_ctx(state))
+        .then(handlers::jwks)
+}
+
+/// GET /healthz
+fn healthz() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("healthz")
+        .and(warp::get())
+        .then(handlers::healthz)
+}
+
+/// GET /, GET /demo.js, GET /demo.css (only when `DEMO_PAGE` is on)
+fn demo(enabled: bool) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let page = warp::path::end().and(warp::get()).then(handlers::demo_page);
+    let script = warp::path!("demo.js")
+        .and(warp::get())
+        .then(handlers::demo_script);
+    let style = warp::path!("demo.css")
+        .and(warp::get())
+        .then(handlers::demo_style);
+    warp::any()
+        .and_then(move || async move {
+            if enabled {
+                Ok(())
+            } else {
+                Err(warp::reject::not_found())
+            }
+        })
+        .untuple_one()
+        .and(page.or(script).unify().or(style).unify())
+}
+
+/// Refuses a cross-site request (see [`origins::is_cross_site`]).
+fn same_site(state: Arc<AppState>) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::header::headers_cloned()
+        .and_then(move |headers: HeaderMap| {
+            let refused = origins::is_cross_site(&headers, &state.settings.allowed_origins);
+            async move {
+                if refused {
+                    Err(warp::reject::custom(CrossSite))
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .untuple_one()
+}
+
+/// Matches one method, rejecting others as "not found" rather than 405, so
+/// that a catch-all like the preflight route does not turn 404s into 405s.
+fn method_is(expected: Method) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::method()
+        .and_then(move |method: Method| {
+            let matches = method == expected;
+            async move {
+                if matches {
+                    Ok(())
+                } else {
+                    Err(warp::reject::not_found())
+                }
+            }
+        })
+        .untuple_one()
+}
+
+fn with_ctx(state: Arc<AppState>) -> impl Filter<Extract = (Ctx,), Error = Infallible> + Clone {
+    warp::any().map(move || Ctx::new(state.clone()))
+}
+
+/// The raw query string, empty when there is none. Parsed by the handlers
+/// themselves, so a malformed query never becomes a warp rejection (and is
+/// never logged: it may hold an authorization code).
+fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
+    warp::query::raw().or(warp::any().map(String::new)).unify()
+}
+
+/// A POST refused by [`same_site`].
+#[derive(Debug)]
+struct CrossSite;
+
+impl warp::reject::Reject for CrossSite {}
+
+async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    let error = if rejection.find::<CrossSite>().is_some() {
+        ApiError::CrossSite
+    } else if rejection.find::<MethodNotAllowed>().is_some() {
+        ApiError::MethodNotAllowed
+    } else if rejection.find::<warp::reject::InvalidHeader>().is_some()
+        || rejection.find::<warp::reject::MissingHeader>().is_some()
+        || rejection.find::<warp::reject::InvalidQuery>().is_some()
+    {
+        ApiError::BadRequest
+    } else {
+        ApiError::NotFound
+    };
+    let outcome = error.as_str();
+    let response = error.into_response();
+    tracing::info!(
+        route = "-",
+        outcome,
+        status = response.status().as_u16(),
+        "request"
+    );
+    Ok(response)
+}
+
+fn finish(mut response: Response, request: &HeaderMap, state: &AppState) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers
+        .entry(CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    origins::add_cors_headers(headers, request, &state.settings.allowed_origins);
+    response
+}

@@ -1,0 +1,80 @@
+//! Response builders shared by the handlers, and the fault gate every
+//! emulated endpoint passes first.
+
+use warp::Reply;
+use warp::http::header::{CONTENT_TYPE, LOCATION};
+use warp::http::{HeaderValue, StatusCode};
+use warp::reply::Response;
+
+use crate::control::{Endpoint, Fault};
+use crate::state::Shared;
+
+const JSON: &str = "application/json;charset=UTF-8";
+const HTML: &str = "text/html;charset=utf-8";
+
+/// Build a response with a body, status and content type.
+fn with_body(status: StatusCode, content_type: &'static str, body: String) -> Response {
+    let mut response = body.into_response();
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// A JSON body, as Kakao sends it (`application/json;charset=UTF-8`).
+pub(crate) fn json(status: StatusCode, body: &serde_json::Value) -> Response {
+    with_body(status, JSON, body.to_string())
+}
+
+/// An HTML page.
+pub(crate) fn html(status: StatusCode, page: String) -> Response {
+    with_body(status, HTML, page)
+}
+
+/// A kapi error: `{"msg":...,"code":...}`.
+pub(crate) fn api_error(status: StatusCode, code: i64, msg: &str) -> Response {
+    json(status, &serde_json::json!({ "msg": msg, "code": code }))
+}
+
+/// A 302 to `location` (already a serialized absolute URL).
+pub(crate) fn found(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => {
+            let mut response = StatusCode::FOUND.into_response();
+            response.headers_mut().insert(LOCATION, value);
+            response
+        }
+        Err(_) => html(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "<html><body>redirect URL is not a valid header value</body></html>".to_owned(),
+        ),
+    }
+}
+
+/// Count the call and apply the endpoint's fault: `Some(response)` answers
+/// instead of the endpoint, `None` lets the endpoint do its work.
+pub(crate) async fn fault_gate(shared: &Shared, endpoint: Endpoint) -> Option<Response> {
+    let fault = shared.lock().record_call(endpoint);
+    match fault? {
+        Fault::Status { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            Some(json(status, &body))
+        }
+        Fault::Delay(delay) => {
+            shared.sleep_unless_shutdown(delay).await;
+            None
+        }
+        Fault::Hang => {
+            shared
+                .sleep_unless_shutdown(std::time::Duration::from_secs(3600))
+                .await;
+            Some(api_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                -9798,
+                "emulator shutting down",
+            ))
+        }
+        Fault::Garbage => Some(html(StatusCode::OK, "<html>oops</html>".to_owned())),
+    }
+}
