@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     AuthCore,
     domain::{AuthorizationCode, BrowserBinding, LoginState, RefreshToken, ReturnTo},
-    error::{AuthError, db},
+    error::AuthError,
     login,
     persistence::users,
     sessions::{self, SessionTokens},
@@ -174,14 +174,12 @@ impl AuthService for AuthGrpc {
         &self,
         request: Request<GetUserRequest>,
     ) -> Result<Response<GetUserResponse>, Status> {
-        let id = request.into_inner().user_id;
-        if id.is_empty() || id.len() > 64 {
+        let req = request.into_inner();
+        if req.user_id.is_empty() || req.user_id.len() > 64 || req.session_id.len() > 64 {
             return Err(invalid_request("user_id is missing or malformed").into());
         }
-        let user = users::find(&self.core.db, &id)
-            .await
-            .map_err(db("find user"))?
-            .ok_or_else(|| AuthError::not_found("user_not_found", "no such user"))?;
+        let session_id = Some(req.session_id.as_str()).filter(|s| !s.is_empty());
+        let user = sessions::user_of_live_session(&self.core, &req.user_id, session_id).await?;
         Ok(Response::new(GetUserResponse {
             user: Some(user_message(user)),
         }))

@@ -15,7 +15,7 @@ use crate::{
     configuration::Settings,
     domain::RefreshToken,
     error::{AuthError, db},
-    persistence::{ms, now_ms, refresh_tokens, sessions},
+    persistence::{ms, now_ms, refresh_tokens, sessions, users},
     tokens::{AccessClaims, IssuedAccessToken, VerifyError},
 };
 
@@ -191,11 +191,36 @@ pub async fn revoke(core: &AuthCore, presented: RefreshToken) -> Result<(), Auth
 /// Verifies an access token and that its session is still live.
 pub async fn verify_access_token(core: &AuthCore, token: &str) -> Result<AccessClaims, AuthError> {
     let claims = core.keys.verify(&core.db, token).await?;
-    let family = sessions::find(&core.db, &claims.sid)
+    ensure_live_session(core, &claims.sid, &claims.sub).await?;
+    Ok(claims)
+}
+
+/// The user `user_id`; when `session_id` is given, only if that session
+/// is this user's and still live (revocation checked in the same call).
+pub async fn user_of_live_session(
+    core: &AuthCore,
+    user_id: &str,
+    session_id: Option<&str>,
+) -> Result<users::Model, AuthError> {
+    if let Some(sid) = session_id {
+        ensure_live_session(core, sid, user_id).await?;
+    }
+    users::find(&core.db, user_id)
+        .await
+        .map_err(db("find user"))?
+        .ok_or_else(|| AuthError::not_found("user_not_found", "no such user"))
+}
+
+/// Refuses (as a revoked token) a session that is unknown, another user's,
+/// revoked or past its absolute lifetime.
+async fn ensure_live_session(core: &AuthCore, sid: &str, user_id: &str) -> Result<(), AuthError> {
+    let family = sessions::find(&core.db, sid)
         .await
         .map_err(db("find session of access token"))?;
     match family {
-        Some(f) if f.revoked_at.is_none() && f.user_id == claims.sub => Ok(claims),
+        Some(f) if f.user_id == user_id && f.revoked_at.is_none() && f.expires_at > now_ms() => {
+            Ok(())
+        }
         _ => Err(VerifyError::Revoked.into()),
     }
 }

@@ -9,6 +9,8 @@ use tonic::{Code, Status};
 use url::Url;
 use warp::reply::Response;
 
+use crate::jwks::{JwksError, VerifyError};
+
 /// The metadata key in which the auth-service names the reason of an error.
 pub const AUTH_ERROR_KEY: &str = "x-auth-error";
 
@@ -197,6 +199,26 @@ impl ApiError {
             reason,
         };
         json_response(self.status(), &body)
+    }
+}
+
+/// A token the edge refused itself, or a key set it could not get.
+impl From<VerifyError> for ApiError {
+    fn from(error: VerifyError) -> Self {
+        match error {
+            VerifyError::Invalid => ApiError::Unauthenticated("invalid_token".into()),
+            VerifyError::Expired => ApiError::Unauthenticated("token_expired".into()),
+            VerifyError::Keys(error) => error.into(),
+        }
+    }
+}
+
+impl From<JwksError> for ApiError {
+    fn from(error: JwksError) -> Self {
+        match error {
+            JwksError::Unavailable => ApiError::Unavailable,
+            JwksError::Malformed => ApiError::ServerError,
+        }
     }
 }
 

@@ -1,13 +1,16 @@
 //! One handler per route: decode the request, make one auth-service call,
 //! encode the answer as a redirect with cookies or as JSON. Tokens, codes and
 //! bindings are passed through, never logged or put in a URL or body.
+//! Access tokens are verified locally against the cached key set
+//! ([`crate::jwks`]); the login funnel and refresh outcomes are counted in
+//! [`crate::metrics`].
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use auth_proto::v1::{
-    BuildLoginUrlRequest, BuildLoginUrlResponse, CompleteLoginRequest, GetJwksRequest,
-    GetUserRequest, RefreshSessionRequest, RevokeSessionRequest, TokenPair, User,
-    VerifyAccessTokenRequest, auth_service_client::AuthServiceClient,
+    BuildLoginUrlRequest, BuildLoginUrlResponse, CompleteLoginRequest, GetUserRequest,
+    RefreshSessionRequest, RevokeSessionRequest, TokenPair, User,
+    auth_service_client::AuthServiceClient, auth_service_server::SERVICE_NAME,
 };
 use http::{
     HeaderMap, HeaderValue, StatusCode,
@@ -17,6 +20,7 @@ use http::{
 };
 use serde::Serialize;
 use tonic::{Status, metadata::MetadataValue, transport::Channel};
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 use url::Url;
 use warp::reply::Response;
 
@@ -24,9 +28,13 @@ use crate::{
     configuration::Settings,
     cookies::{self, ACCESS_COOKIE, BINDING_COOKIE, Cookies, REFRESH_COOKIE, UnsafeCookieValue},
     error::{ApiError, ErrorCode, auth_error_word, error_route_url, json_response},
+    metrics::{self, FunnelStep, Metrics, RefreshOutcome},
     origins,
     startup::AppState,
 };
+
+/// How long `/readyz` waits for the auth-service's health answer.
+const READY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Per-request context: the shared state and this request's id, which is
 /// sent to the auth-service as `x-request-id` and appears in log lines.
@@ -49,6 +57,10 @@ impl Ctx {
 
     fn cookies(&self) -> &Cookies {
         &self.state.cookies
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.state.metrics
     }
 
     fn request<T>(&self, message: T) -> tonic::Request<T> {
@@ -104,7 +116,10 @@ pub(crate) async fn login(ctx: Ctx, query: String, headers: HeaderMap) -> Respon
     let answer = ctx.client().build_login_url(ctx.request(request)).await;
     let (outcome, response) = match answer.map_err(|s| ctx.failed(s)) {
         Ok(answer) => match to_kakao(ctx.cookies(), answer.into_inner()) {
-            Some(response) => ("redirect_to_kakao", response),
+            Some(response) => {
+                ctx.metrics().funnel(FunnelStep::Started);
+                ("redirect_to_kakao", response)
+            }
             None => error_outcome(&ctx, ErrorCode::ServerError, vec![]),
         },
         // A binding the service refuses would fail every retry: drop it.
@@ -166,6 +181,8 @@ async fn complete_login(ctx: &Ctx, request: CompleteLoginRequest) -> Result<Resp
         landing_url(&ctx.state.settings, &answer.return_to).ok_or(ErrorCode::ServerError)?;
     let [access, refresh] =
         token_cookies(ctx.cookies(), &tokens).map_err(|_| ErrorCode::ServerError)?;
+    ctx.metrics().funnel(FunnelStep::Completed);
+    ctx.metrics().login(answer.new_user);
     Ok(redirect(
         location,
         [access, refresh, ctx.cookies().clear_binding()],
@@ -176,7 +193,7 @@ async fn complete_login(ctx: &Ctx, request: CompleteLoginRequest) -> Result<Resp
 pub(crate) async fn me(ctx: Ctx, headers: HeaderMap) -> Response {
     let result = match cookies::read(&headers, ACCESS_COOKIE) {
         None => Err(ApiError::missing_token()),
-        Some(access_token) => profile(&ctx, access_token).await,
+        Some(access_token) => profile(&ctx, &access_token).await,
     };
     let (outcome, response) = match result {
         Ok(profile) => ("ok", json_response(StatusCode::OK, &profile)),
@@ -185,21 +202,19 @@ pub(crate) async fn me(ctx: Ctx, headers: HeaderMap) -> Response {
     ctx.finish("me", outcome, response)
 }
 
-async fn profile(ctx: &Ctx, access_token: String) -> Result<Profile, ApiError> {
-    let api_error = |s| ApiError::from_status(&ctx.failed(s));
-    let mut client = ctx.client();
-    let verified = client
-        .verify_access_token(ctx.request(VerifyAccessTokenRequest { access_token }))
-        .await
-        .map_err(api_error)?
-        .into_inner();
+/// Verifies the token locally, then asks for the user in one call that also
+/// checks that the token's session is still live.
+async fn profile(ctx: &Ctx, access_token: &str) -> Result<Profile, ApiError> {
+    let claims = ctx.state.jwks.verify(access_token).await?;
     let request = GetUserRequest {
-        user_id: verified.user_id,
+        user_id: claims.sub,
+        session_id: claims.sid,
     };
-    let answer = client
+    let answer = ctx
+        .client()
         .get_user(ctx.request(request))
         .await
-        .map_err(api_error)?;
+        .map_err(|s| ApiError::from_status(&ctx.failed(s)))?;
     answer
         .into_inner()
         .user
@@ -213,6 +228,10 @@ pub(crate) async fn refresh(ctx: Ctx, headers: HeaderMap) -> Response {
         None => Err(ApiError::missing_token()),
         Some(refresh_token) => rotate(&ctx, refresh_token).await,
     };
+    let counted = result
+        .as_ref()
+        .map_or_else(RefreshOutcome::of_error, |_| RefreshOutcome::Rotated);
+    ctx.metrics().refresh(counted);
     let (outcome, response) = match result {
         Ok(cookies) => ("refreshed", no_content(cookies)),
         Err(error @ ApiError::Unauthenticated(_)) => {
@@ -261,11 +280,11 @@ async fn revoke(ctx: &Ctx, refresh_token: String) -> Result<(), ApiError> {
     }
 }
 
-/// GET /.well-known/jwks.json
+/// GET /.well-known/jwks.json (from the key cache, as received)
 pub(crate) async fn jwks(ctx: Ctx) -> Response {
-    let (outcome, response) = match ctx.client().get_jwks(ctx.request(GetJwksRequest {})).await {
-        Ok(answer) => {
-            let mut response = Response::new(answer.into_inner().jwks_json.into());
+    let (outcome, response) = match ctx.state.jwks.json().await {
+        Ok(json) => {
+            let mut response = Response::new(json.to_string().into());
             let headers = response.headers_mut();
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             headers.insert(
@@ -274,10 +293,10 @@ pub(crate) async fn jwks(ctx: Ctx) -> Response {
             );
             ("ok", response)
         }
-        Err(s) => match ApiError::from_status(&ctx.failed(s)) {
-            ApiError::Unavailable => ("unavailable", ApiError::Unavailable.into_response()),
-            _ => ("server_error", ApiError::ServerError.into_response()),
-        },
+        Err(error) => {
+            let error = ApiError::from(error);
+            (error.as_str(), error.into_response())
+        }
     };
     ctx.finish("jwks", outcome, response)
 }
@@ -299,6 +318,49 @@ pub(crate) async fn preflight(ctx: Ctx, headers: HeaderMap) -> Response {
 /// GET /healthz
 pub(crate) async fn healthz() -> Response {
     static_response("text/plain; charset=utf-8", "ok")
+}
+
+/// GET /readyz (only a failure is logged: probes come every few seconds)
+pub(crate) async fn readyz(ctx: Ctx) -> Response {
+    let (status, word) = if auth_service_serving(&ctx).await {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    };
+    let response = json_response(status, &serde_json::json!({ "status": word }));
+    match status {
+        StatusCode::OK => response,
+        _ => ctx.finish("readyz", word, response),
+    }
+}
+
+/// Whether the auth-service's health service says `auth.v1.AuthService` is
+/// SERVING within [`READY_TIMEOUT`].
+async fn auth_service_serving(ctx: &Ctx) -> bool {
+    let mut request = ctx.request(HealthCheckRequest {
+        service: SERVICE_NAME.into(),
+    });
+    request.set_timeout(READY_TIMEOUT);
+    let mut health = ctx.state.health.clone();
+    match tokio::time::timeout(READY_TIMEOUT, health.check(request)).await {
+        Ok(Ok(answer)) => answer.into_inner().status() == ServingStatus::Serving,
+        _ => false,
+    }
+}
+
+/// GET /metrics (not logged: scraped every few seconds)
+pub(crate) async fn metrics(ctx: Ctx) -> Response {
+    match ctx.metrics().encode() {
+        Ok(text) => {
+            let mut response = Response::new(text.into());
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(metrics::CONTENT_TYPE),
+            );
+            response
+        }
+        Err(_) => ApiError::ServerError.into_response(),
+    }
 }
 
 const DEMO_HTML: &str = include_str!("../assets/demo.html");
@@ -386,12 +448,14 @@ fn first_param(query: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// The `(outcome, response)` of a navigation that failed.
+/// The `(outcome, response)` of a login or callback that failed, counted
+/// at its step of the login funnel.
 fn error_outcome(
     ctx: &Ctx,
     code: ErrorCode,
     cookies: Vec<HeaderValue>,
 ) -> (&'static str, Response) {
+    ctx.metrics().funnel(FunnelStep::of_error(code));
     (code.as_str(), ctx.error_redirect(code, cookies))
 }
 

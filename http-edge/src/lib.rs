@@ -1,8 +1,11 @@
 //! The HTTP edge of Kakao login: the only server browsers talk to.
 //!
 //! It owns cookies, redirects, CORS and CSRF checks, and nothing else: it
-//! holds no state and no database, and asks the auth-service (over one shared
-//! gRPC channel) for every decision. A login ends in a 302 to the frontend
+//! holds no session state and no database, and asks the auth-service (over
+//! one shared gRPC channel) for every decision. The only things it keeps in
+//! memory are the auth-service's public keys, so that it verifies access
+//! tokens locally (`/auth/me`, `/.well-known/jwks.json`), and its own
+//! Prometheus metrics (`/metrics`). A login ends in a 302 to the frontend
 //! with the tokens in `HttpOnly; Secure; SameSite=Lax` cookies, and every
 //! failure of a navigation in a 302 to the frontend's error route with
 //! `?error=<code>` (see [`ErrorCode`]). Tokens never appear in a URL, a body
@@ -12,6 +15,8 @@ mod configuration;
 mod cookies;
 mod error;
 mod handlers;
+mod jwks;
+mod metrics;
 mod origins;
 mod routes;
 mod startup;

@@ -2,7 +2,8 @@
 //! (so a wrong method is 405 and an unknown path 404), then a `recover` that
 //! turns every rejection into a small JSON answer, and a last step that adds
 //! the headers every response carries (`nosniff`, CORS for allowed origins,
-//! `no-store` unless the route chose a cache policy).
+//! `no-store` unless the route chose a cache policy). Every request, matched
+//! or not, is counted in flight and timed by route ([`crate::metrics`]).
 
 use std::{convert::Infallible, sync::Arc};
 
@@ -10,11 +11,12 @@ use http::{
     HeaderMap, HeaderValue, Method,
     header::{CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS},
 };
-use warp::{Filter, Rejection, reject::MethodNotAllowed, reply::Response};
+use warp::{Filter, Rejection, path::FullPath, reject::MethodNotAllowed, reply::Response};
 
 use crate::{
     error::ApiError,
     handlers::{self, Ctx},
+    metrics::InFlight,
     origins,
     startup::AppState,
 };
@@ -38,13 +40,24 @@ pub(crate) fn routes(
         .unify()
         .or(healthz())
         .unify()
+        .or(readyz(state.clone()))
+        .unify()
+        .or(metrics(state.clone()))
+        .unify()
         .or(demo(state.settings.demo_page))
         .unify()
         .recover(recover)
         .unify();
-    warp::header::headers_cloned()
+    let tracked = state.clone();
+    warp::path::full()
+        .map(move |path: FullPath| tracked.metrics.track(path.as_str()))
+        .and(warp::header::headers_cloned())
         .and(api)
-        .map(move |request: HeaderMap, response| finish(response, &request, &state))
+        .map(move |in_flight: InFlight, request: HeaderMap, response| {
+            let response = finish(response, &request, &state);
+            drop(in_flight);
+            response
+        })
 }
 
 /// GET /auth/kakao/login[?return_to=...]
@@ -67,7 +80,8 @@ fn callback(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = 
         .then(handlers::callback)
 }
 
-/// GET /auth/me
+/// GET /auth/me (token verified locally against the cached JWKS, then one
+/// GetUser call that also checks the session is live)
 fn me(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("auth" / "me")
         .and(warp::get())
@@ -107,7 +121,7 @@ fn preflight(
         .then(handlers::preflight)
 }
 
-/// GET /.well-known/jwks.json
+/// GET /.well-known/jwks.json (the cached key set, `max-age=300`)
 fn jwks(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!(".well-known" / "jwks.json")
         .and(warp::get())
@@ -115,11 +129,27 @@ fn jwks(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Reje
         .then(handlers::jwks)
 }
 
-/// GET /healthz
+/// GET /healthz (liveness: the process answers)
 fn healthz() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("healthz")
         .and(warp::get())
         .then(handlers::healthz)
+}
+
+/// GET /readyz (readiness: the auth-service's health check says SERVING)
+fn readyz(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("readyz")
+        .and(warp::get())
+        .and(with_ctx(state))
+        .then(handlers::readyz)
+}
+
+/// GET /metrics (Prometheus text format 0.0.4)
+fn metrics(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("metrics")
+        .and(warp::get())
+        .and(with_ctx(state))
+        .then(handlers::metrics)
 }
 
 /// GET /, GET /demo.js, GET /demo.css (only when `DEMO_PAGE` is on)

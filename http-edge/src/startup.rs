@@ -1,6 +1,7 @@
 //! `Application`: binds the listener first (so tests can ask for port 0),
-//! prepares the one shared gRPC channel to the auth-service, and serves the
-//! routes until the shutdown future completes.
+//! prepares the one shared gRPC channel to the auth-service (used by the
+//! auth client, the health client and the key cache), and serves the routes
+//! until the shutdown future completes.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -8,15 +9,22 @@ use anyhow::Context;
 use auth_proto::v1::auth_service_client::AuthServiceClient;
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::health_client::HealthClient;
 
-use crate::{configuration::Settings, cookies::Cookies, routes};
+use crate::{configuration::Settings, cookies::Cookies, jwks::Jwks, metrics::Metrics, routes};
 
-/// What every request shares: settings, the cookie builder and the client.
+/// What every request shares: settings, the cookie builder, the clients,
+/// the key cache and the metrics.
 pub(crate) struct AppState {
     pub(crate) settings: Settings,
     pub(crate) cookies: Cookies,
     /// Cloned per request; all clones share one lazily connected channel.
     pub(crate) auth: AuthServiceClient<Channel>,
+    /// `grpc.health.v1.Health` on the same channel, for `/readyz`.
+    pub(crate) health: HealthClient<Channel>,
+    /// The auth-service's public keys, to verify access tokens locally.
+    pub(crate) jwks: Arc<Jwks>,
+    pub(crate) metrics: Metrics,
 }
 
 /// The HTTP edge, bound and ready to serve.
@@ -45,10 +53,15 @@ impl Application {
             .connect_lazy();
         let cookies = Cookies::new(settings.cookie_domain.clone())
             .context("COOKIE_DOMAIN: not usable in a cookie")?;
+        let auth = AuthServiceClient::new(channel.clone());
+        let jwks = Jwks::new(auth.clone(), &settings.jwt_issuer, &settings.jwt_audience);
         let state = AppState {
             settings,
             cookies,
-            auth: AuthServiceClient::new(channel),
+            auth,
+            health: HealthClient::new(channel),
+            jwks: Arc::new(jwks),
+            metrics: Metrics::new(),
         };
         Ok(Application {
             port,
@@ -63,6 +76,7 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Meanwhile the key cache is refreshed in the background.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -73,11 +87,13 @@ impl Application {
             auth_service = %self.state.settings.auth_service_url,
             "http-edge listening"
         );
+        let refresher = tokio::spawn(self.state.jwks.clone().refresh_periodically());
         warp::serve(routes::routes(self.state))
             .incoming(self.listener)
             .graceful(shutdown)
             .run()
             .await;
+        refresher.abort();
         tracing::info!("http-edge stopped");
         Ok(())
     }

@@ -1,11 +1,22 @@
 //! The real edge on port 0 in front of a fake auth-service (a tonic server
-//! with canned answers and `x-auth-error` errors), driven with reqwest with
-//! redirects disabled.
+//! with canned answers and `x-auth-error` errors, a real Ed25519 key set that
+//! signs real access tokens, and tonic-health's health service), driven with
+//! reqwest with redirects disabled.
 
 use std::{
     net::SocketAddr,
     sync::{Arc, Mutex},
+    time::{SystemTime, UNIX_EPOCH},
 };
+
+use aws_lc_rs::{
+    rand::SystemRandom,
+    signature::{Ed25519KeyPair, KeyPair},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use tonic_health::server::HealthReporter;
 
 use auth_proto::v1::{
     BuildLoginUrlRequest, BuildLoginUrlResponse, CompleteLoginRequest, CompleteLoginResponse,
@@ -24,13 +35,87 @@ use url::Url;
 const FRONTEND: &str = "https://app.example.com";
 const ERROR_ROUTE: &str = "https://app.example.com/login/error?lang=ko";
 const AUTHORIZE_URL: &str = "https://kauth.kakao.com/oauth/authorize?client_id=demo&state=s1";
+const ISSUER: &str = "kakao-login-auth-service";
+const AUDIENCE: &str = "kakao-login";
+
+// ---------------------------------------------------------------- signing keys
+
+/// An Ed25519 signing key as the auth-service holds one.
+#[derive(Clone)]
+struct SigningKey {
+    kid: String,
+    pkcs8: Vec<u8>,
+    public: Vec<u8>,
+}
+
+impl SigningKey {
+    fn generate(kid: &str) -> SigningKey {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        SigningKey {
+            kid: kid.into(),
+            pkcs8: pkcs8.as_ref().to_vec(),
+            public: pair.public_key().as_ref().to_vec(),
+        }
+    }
+
+    /// The public JWK, as GetJwks publishes it.
+    fn jwk(&self) -> Value {
+        json!({
+            "kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(&self.public),
+            "kid": self.kid, "alg": "EdDSA", "use": "sig"
+        })
+    }
+
+    /// An EdDSA JWT over `claims` with this key's `kid`.
+    fn sign(&self, claims: &Value) -> String {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(&self.pkcs8)).unwrap()
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// The claims of a fresh access token of `sub`'s session `sid`.
+fn claims(sub: &str, sid: &str) -> Value {
+    json!({
+        "iss": ISSUER, "aud": AUDIENCE, "sub": sub, "sid": sid,
+        "iat": now(), "exp": now() + 900, "jti": "jti-1"
+    })
+}
+
+fn with(mut claims: Value, name: &str, value: Value) -> Value {
+    claims[name] = value;
+    claims
+}
+
+fn b64_json(value: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(value.to_string())
+}
 
 // ---------------------------------------------------------------- fake service
 
 /// Canned answers keyed by the input; records what it was asked.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct FakeAuth {
     calls: Arc<Mutex<Vec<String>>>,
+    /// The keys GetJwks publishes; the first signs [`FakeAuth::token`].
+    keys: Arc<Mutex<Vec<SigningKey>>>,
+}
+
+impl Default for FakeAuth {
+    fn default() -> Self {
+        FakeAuth {
+            calls: Arc::default(),
+            keys: Arc::new(Mutex::new(vec![SigningKey::generate("k1")])),
+        }
+    }
 }
 
 impl FakeAuth {
@@ -40,6 +125,28 @@ impl FakeAuth {
 
     fn calls(&self) -> Vec<String> {
         self.calls.lock().unwrap().clone()
+    }
+
+    /// How many calls began with `prefix`.
+    fn count(&self, prefix: &str) -> usize {
+        self.calls()
+            .iter()
+            .filter(|c| c.starts_with(prefix))
+            .count()
+    }
+
+    fn key(&self) -> SigningKey {
+        self.keys.lock().unwrap()[0].clone()
+    }
+
+    /// A valid access token of user `u1`'s live session `sess-1`.
+    fn token(&self) -> String {
+        self.key().sign(&claims("u1", "sess-1"))
+    }
+
+    /// Adds a key to the published set (a rotation).
+    fn publish(&self, key: SigningKey) {
+        self.keys.lock().unwrap().push(key);
     }
 }
 
@@ -154,30 +261,27 @@ impl AuthService for FakeAuth {
         }
     }
 
+    /// The edge verifies tokens itself: it must never ask.
     async fn verify_access_token(
         &self,
-        request: Request<VerifyAccessTokenRequest>,
+        _request: Request<VerifyAccessTokenRequest>,
     ) -> Result<Response<VerifyAccessTokenResponse>, Status> {
-        let user_id = match request.into_inner().access_token.as_str() {
-            "acc.jwt.sig" => "u1",
-            "orphan.jwt.sig" => "u-deleted",
-            _ => return Err(failure(Code::Unauthenticated, "token_expired")),
-        };
-        Ok(Response::new(VerifyAccessTokenResponse {
-            user_id: user_id.into(),
-            session_id: "sess-1".into(),
-            token_id: "jti-1".into(),
-            expires_at: 1_700_000_900,
-            issued_at: 1_700_000_000,
-        }))
+        self.record("verify_access_token".into());
+        Err(Status::unimplemented("the edge verifies locally"))
     }
 
     async fn get_user(
         &self,
         request: Request<GetUserRequest>,
     ) -> Result<Response<GetUserResponse>, Status> {
-        match request.into_inner().user_id.as_str() {
-            "u1" => Ok(Response::new(GetUserResponse { user: Some(user()) })),
+        let r = request.into_inner();
+        self.record(format!(
+            "get_user user_id={} session_id={}",
+            r.user_id, r.session_id
+        ));
+        match (r.user_id.as_str(), r.session_id.as_str()) {
+            ("u1", "sess-1") => Ok(Response::new(GetUserResponse { user: Some(user()) })),
+            ("u1", _) => Err(failure(Code::Unauthenticated, "session_revoked")),
             _ => Err(failure(Code::NotFound, "user_not_found")),
         }
     }
@@ -186,8 +290,10 @@ impl AuthService for FakeAuth {
         &self,
         _request: Request<GetJwksRequest>,
     ) -> Result<Response<GetJwksResponse>, Status> {
+        self.record("get_jwks".into());
+        let keys: Vec<Value> = self.keys.lock().unwrap().iter().map(|k| k.jwk()).collect();
         Ok(Response::new(GetJwksResponse {
-            jwks_json: r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"abc","kid":"k1"}]}"#.into(),
+            jwks_json: json!({ "keys": keys }).to_string(),
         }))
     }
 }
@@ -198,19 +304,27 @@ struct TestEdge {
     base: String,
     client: reqwest::Client,
     fake: FakeAuth,
+    /// The fake's health service (absent when the service is down).
+    health: Option<HealthReporter>,
 }
 
 impl TestEdge {
-    /// The edge in front of a running fake auth-service.
+    /// The edge in front of a running fake auth-service that reports
+    /// `auth.v1.AuthService` as SERVING.
     async fn start() -> TestEdge {
         let fake = FakeAuth::default();
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_serving::<AuthServiceServer<FakeAuth>>().await;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = tonic::transport::Server::builder()
+            .add_service(health_service)
             .add_service(AuthServiceServer::new(fake.clone()))
             .serve_with_incoming(TcpListenerStream::new(listener));
         tokio::spawn(server);
-        Self::with_service(format!("http://{addr}"), fake).await
+        let mut edge = Self::with_service(format!("http://{addr}"), fake).await;
+        edge.health = Some(health);
+        edge
     }
 
     /// The edge pointed at a port where nothing listens.
@@ -230,8 +344,8 @@ impl TestEdge {
             frontend_error_url: Url::parse(ERROR_ROUTE).unwrap(),
             allowed_origins: vec![FRONTEND.into()],
             cookie_domain: None,
-            jwt_issuer: "kakao-login-auth-service".into(),
-            jwt_audience: "kakao-login".into(),
+            jwt_issuer: ISSUER.into(),
+            jwt_audience: AUDIENCE.into(),
             demo_page: true,
         };
         let app = Application::build(settings).await.unwrap();
@@ -241,7 +355,29 @@ impl TestEdge {
             .redirect(Policy::none())
             .build()
             .unwrap();
-        TestEdge { base, client, fake }
+        TestEdge {
+            base,
+            client,
+            fake,
+            health: None,
+        }
+    }
+
+    /// `GET /auth/me` with `token` in the access cookie.
+    async fn me(&self, token: &str) -> reqwest::Response {
+        self.get("/auth/me", Some(&format!("access_token={token}")))
+            .await
+    }
+
+    async fn metrics(&self) -> String {
+        let response = self.get("/metrics", None).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            header(response.headers(), "content-type")
+                .unwrap()
+                .starts_with("text/plain; version=0.0.4")
+        );
+        response.text().await.unwrap()
     }
 
     async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
@@ -508,10 +644,20 @@ async fn callback_with_the_service_down_redirects_to_unavailable() {
 
 // ---------------------------------------------------------------- /auth/me
 
+async fn assert_unauthenticated(response: reqwest::Response, reason: &str, case: &str) {
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{case}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"error": "unauthenticated", "reason": reason}),
+        "{case}"
+    );
+}
+
 #[tokio::test]
-async fn me_answers_the_profile_of_the_access_cookie() {
+async fn me_answers_the_profile_of_a_valid_token_with_one_get_user_call() {
     let edge = TestEdge::start().await;
-    let response = edge.get("/auth/me", Some("access_token=acc.jwt.sig")).await;
+    let response = edge.me(&edge.fake.token()).await;
 
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
@@ -522,10 +668,10 @@ async fn me_answers_the_profile_of_the_access_cookie() {
         header(response.headers(), "content-type"),
         Some("application/json")
     );
-    let body: serde_json::Value = response.json().await.unwrap();
+    let body: Value = response.json().await.unwrap();
     assert_eq!(
         body,
-        serde_json::json!({
+        json!({
             "id": "u1",
             "kakao_id": "4000000001",
             "nickname": "라이언",
@@ -536,33 +682,192 @@ async fn me_answers_the_profile_of_the_access_cookie() {
             "last_login_at": 1_700_000_100
         })
     );
+    assert_eq!(
+        edge.fake.calls(),
+        vec![
+            "get_jwks".to_owned(),
+            "get_user user_id=u1 session_id=sess-1".to_owned()
+        ]
+    );
+
+    // The key set stays cached: the next request is one call.
+    assert_eq!(edge.me(&edge.fake.token()).await.status(), StatusCode::OK);
+    assert_eq!(edge.fake.count("get_jwks"), 1);
+    assert_eq!(edge.fake.count("get_user"), 2);
 }
 
 #[tokio::test]
-async fn me_without_a_valid_token_is_401_with_a_reason() {
+async fn me_refuses_bad_tokens_without_asking_for_the_user() {
     let edge = TestEdge::start().await;
-    for (cookie, reason) in [
-        (None, "missing_token"),
-        (Some("access_token=stale"), "token_expired"),
-        (Some("access_token=orphan.jwt.sig"), "user_not_found"),
-    ] {
-        let response = edge.get("/auth/me", cookie).await;
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{cookie:?}");
-        let body: serde_json::Value = response.json().await.unwrap();
-        assert_eq!(
-            body,
-            serde_json::json!({"error": "unauthenticated", "reason": reason})
-        );
+    let key = edge.fake.key();
+    let valid = edge.fake.token();
+    let parts: Vec<&str> = valid.split('.').collect();
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64_json(&claims("u2", "sess-1")),
+        parts[2]
+    );
+    let alg_none = format!(
+        "{}.{}.",
+        b64_json(&json!({"alg": "none", "typ": "JWT", "kid": "k1"})),
+        b64_json(&claims("u1", "sess-1"))
+    );
+    let hs256_with_the_public_key = {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("k1".into());
+        let secret = EncodingKey::from_secret(&key.public);
+        jsonwebtoken::encode(&header, &claims("u1", "sess-1"), &secret).unwrap()
+    };
+    let hs256_with_the_jwk_x = {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("k1".into());
+        let x = URL_SAFE_NO_PAD.encode(&key.public);
+        let secret = EncodingKey::from_secret(x.as_bytes());
+        jsonwebtoken::encode(&header, &claims("u1", "sess-1"), &secret).unwrap()
+    };
+    let forged_k1 = SigningKey::generate("k1").sign(&claims("u1", "sess-1"));
+    let unknown_kid = SigningKey::generate("k-unknown").sign(&claims("u1", "sess-1"));
+    let no_kid = {
+        let header = Header::new(Algorithm::EdDSA);
+        let signer = EncodingKey::from_ed_der(&key.pkcs8);
+        jsonwebtoken::encode(&header, &claims("u1", "sess-1"), &signer).unwrap()
+    };
+    let fresh = claims("u1", "sess-1");
+    let expired = key.sign(&with(
+        with(fresh.clone(), "exp", json!(now() - 120)),
+        "iat",
+        json!(now() - 1020),
+    ));
+    let wrong_issuer = key.sign(&with(fresh.clone(), "iss", json!("someone-else")));
+    let wrong_audience = key.sign(&with(fresh.clone(), "aud", json!("another-app")));
+    let without_sid = {
+        let mut c = fresh.clone();
+        c.as_object_mut().unwrap().remove("sid");
+        key.sign(&c)
+    };
+    let without_aud = {
+        let mut c = fresh.clone();
+        c.as_object_mut().unwrap().remove("aud");
+        key.sign(&c)
+    };
+
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("tampered payload", tampered, "invalid_token"),
+        ("alg none", alg_none, "invalid_token"),
+        (
+            "HS256 with the public key",
+            hs256_with_the_public_key,
+            "invalid_token",
+        ),
+        (
+            "HS256 with the JWK x",
+            hs256_with_the_jwk_x,
+            "invalid_token",
+        ),
+        ("another key claiming k1", forged_k1, "invalid_token"),
+        ("unknown kid", unknown_kid, "invalid_token"),
+        ("no kid", no_kid, "invalid_token"),
+        ("expired", expired, "token_expired"),
+        ("wrong issuer", wrong_issuer, "invalid_token"),
+        ("wrong audience", wrong_audience, "invalid_token"),
+        ("no sid", without_sid, "invalid_token"),
+        ("no aud", without_aud, "invalid_token"),
+        ("garbage", "not-a-jwt".into(), "invalid_token"),
+        ("three garbage parts", "a.b.c".into(), "invalid_token"),
+    ];
+    for (case, token, reason) in cases {
+        assert_unauthenticated(edge.me(&token).await, reason, case).await;
     }
+    assert_unauthenticated(edge.get("/auth/me", None).await, "missing_token", "none").await;
+    assert_eq!(edge.fake.count("get_user"), 0);
+    assert_eq!(edge.fake.count("verify_access_token"), 0);
+}
+
+#[tokio::test]
+async fn a_token_with_the_wrong_alg_is_refused_before_any_key_lookup() {
+    let edge = TestEdge::start().await;
+    let alg_none = format!(
+        "{}.{}.",
+        b64_json(&json!({"alg": "none", "kid": "k1"})),
+        b64_json(&claims("u1", "sess-1"))
+    );
+    let hs256 = {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("k1".into());
+        let secret = EncodingKey::from_secret(&edge.fake.key().public);
+        jsonwebtoken::encode(&header, &claims("u1", "sess-1"), &secret).unwrap()
+    };
+    for token in [alg_none, hs256, "garbage".into()] {
+        assert_unauthenticated(edge.me(&token).await, "invalid_token", &token).await;
+    }
+    assert!(edge.fake.calls().is_empty(), "{:?}", edge.fake.calls());
+}
+
+#[tokio::test]
+async fn me_for_a_revoked_session_is_401_session_revoked() {
+    let edge = TestEdge::start().await;
+    let token = edge.fake.key().sign(&claims("u1", "sess-revoked"));
+    assert_unauthenticated(edge.me(&token).await, "session_revoked", "revoked").await;
+    assert_eq!(
+        edge.fake.calls().last().unwrap(),
+        "get_user user_id=u1 session_id=sess-revoked"
+    );
+}
+
+#[tokio::test]
+async fn me_for_a_deleted_user_is_401_user_not_found() {
+    let edge = TestEdge::start().await;
+    let token = edge.fake.key().sign(&claims("u-deleted", "sess-1"));
+    assert_unauthenticated(edge.me(&token).await, "user_not_found", "deleted").await;
+}
+
+#[tokio::test]
+async fn me_picks_up_a_key_rotated_in_after_the_cache_was_filled() {
+    let edge = TestEdge::start().await;
+    assert_eq!(edge.me(&edge.fake.token()).await.status(), StatusCode::OK);
+
+    let rotated = SigningKey::generate("k2");
+    edge.fake.publish(rotated.clone());
+    let response = edge.me(&rotated.sign(&claims("u1", "sess-1"))).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(edge.fake.count("get_jwks"), 2);
+    // The old key still verifies, from the refreshed cache.
+    assert_eq!(edge.me(&edge.fake.token()).await.status(), StatusCode::OK);
+    assert_eq!(edge.fake.count("get_jwks"), 2);
+}
+
+#[tokio::test]
+async fn concurrent_unknown_kids_share_one_refetch_and_later_ones_wait_for_the_window() {
+    let edge = TestEdge::start().await;
+    let stranger = SigningKey::generate("k-unknown").sign(&claims("u1", "sess-1"));
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let request = edge
+            .client
+            .get(format!("{}/auth/me", edge.base))
+            .header("cookie", format!("access_token={stranger}"));
+        requests.spawn(async move { request.send().await.unwrap() });
+    }
+    while let Some(response) = requests.join_next().await {
+        assert_unauthenticated(response.unwrap(), "invalid_token", "concurrent").await;
+    }
+    // One load of the empty cache, one refetch for the unknown kid.
+    assert_eq!(edge.fake.count("get_jwks"), 2);
+
+    assert_unauthenticated(edge.me(&stranger).await, "invalid_token", "again").await;
+    assert_eq!(edge.fake.count("get_jwks"), 2);
+    assert_eq!(edge.fake.count("get_user"), 0);
 }
 
 #[tokio::test]
 async fn me_with_the_service_down_is_503() {
     let edge = TestEdge::with_service_down().await;
-    let response = edge.get("/auth/me", Some("access_token=acc.jwt.sig")).await;
+    let response = edge.me(&edge.fake.token()).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body, serde_json::json!({"error": "unavailable"}));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({"error": "unavailable"}));
 }
 
 // ---------------------------------------------------------------- refresh / logout
@@ -766,7 +1071,7 @@ async fn a_preflight_from_another_origin_is_403_without_cors_headers() {
 // ---------------------------------------------------------------- the rest
 
 #[tokio::test]
-async fn jwks_is_served_as_cacheable_json() {
+async fn jwks_is_served_from_the_cache_as_received() {
     let edge = TestEdge::start().await;
     let response = edge.get("/.well-known/jwks.json", None).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -778,8 +1083,23 @@ async fn jwks_is_served_as_cacheable_json() {
         header(response.headers(), "cache-control"),
         Some("public, max-age=300")
     );
-    let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body["keys"][0]["kid"], "k1");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({ "keys": [edge.fake.key().jwk()] }));
+
+    // Verifying a token and serving the set again use the same fetch.
+    assert_eq!(edge.me(&edge.fake.token()).await.status(), StatusCode::OK);
+    let again = edge.get("/.well-known/jwks.json", None).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(edge.fake.count("get_jwks"), 1);
+}
+
+#[tokio::test]
+async fn jwks_with_the_service_down_is_503() {
+    let edge = TestEdge::with_service_down().await;
+    let response = edge.get("/.well-known/jwks.json", None).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({"error": "unavailable"}));
 }
 
 #[tokio::test]
@@ -788,6 +1108,121 @@ async fn healthz_answers_ok_even_with_the_service_down() {
     let response = edge.get("/healthz", None).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.text().await.unwrap(), "ok");
+}
+
+#[tokio::test]
+async fn readyz_is_ready_when_the_auth_service_is_serving() {
+    let edge = TestEdge::start().await;
+    let response = edge.get("/readyz", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        header(response.headers(), "cache-control"),
+        Some("no-store")
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({"status": "ready"}));
+}
+
+#[tokio::test]
+async fn readyz_is_503_when_the_auth_service_is_not_serving() {
+    let edge = TestEdge::start().await;
+    edge.health
+        .as_ref()
+        .unwrap()
+        .set_not_serving::<AuthServiceServer<FakeAuth>>()
+        .await;
+    let response = edge.get("/readyz", None).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({"status": "unavailable"}));
+}
+
+#[tokio::test]
+async fn readyz_is_503_with_the_service_down_while_healthz_stays_ok() {
+    let edge = TestEdge::with_service_down().await;
+    let response = edge.get("/readyz", None).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({"status": "unavailable"}));
+    assert_eq!(edge.get("/healthz", None).await.status(), StatusCode::OK);
+}
+
+// ---------------------------------------------------------------- /metrics
+
+fn assert_has_line(text: &str, line: &str) {
+    assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
+}
+
+#[tokio::test]
+async fn metrics_count_the_login_funnel_and_logins() {
+    let edge = TestEdge::start().await;
+    edge.get("/auth/kakao/login?return_to=%2Fdashboard", None)
+        .await;
+    edge.get(
+        "/auth/kakao/callback?code=good-code&state=s1",
+        Some("kakao_login_binding=new-binding"),
+    )
+    .await;
+    edge.get("/auth/kakao/callback?error=access_denied", None)
+        .await;
+    edge.get("/auth/kakao/callback?code=c&state=reused", None)
+        .await;
+    edge.get("/auth/kakao/callback?code=c&state=expired", None)
+        .await;
+    edge.get("/auth/kakao/callback?code=c&state=kakao-down", None)
+        .await;
+    edge.get("/auth/kakao/callback?state=s1", None).await;
+    edge.get(
+        "/auth/kakao/login?return_to=https%3A%2F%2Fevil.example%2F",
+        None,
+    )
+    .await;
+
+    let text = edge.metrics().await;
+    for line in [
+        r#"edge_login_funnel_total{step="started"} 1"#,
+        r#"edge_login_funnel_total{step="completed"} 1"#,
+        r#"edge_login_funnel_total{step="cancelled"} 1"#,
+        r#"edge_login_funnel_total{step="state_rejected"} 2"#,
+        r#"edge_login_funnel_total{step="upstream_failed"} 1"#,
+        r#"edge_login_funnel_total{step="invalid_request"} 2"#,
+        r#"edge_logins_total{user="new"} 1"#,
+        r#"edge_logins_total{user="returning"} 0"#,
+        r#"edge_http_request_duration_seconds_count{route="/auth/kakao/login"} 2"#,
+        r#"edge_http_request_duration_seconds_count{route="/auth/kakao/callback"} 6"#,
+        // The scrape being answered.
+        "edge_http_requests_in_flight 1",
+    ] {
+        assert_has_line(&text, line);
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_refresh_outcomes_and_time_requests_by_route() {
+    let edge = TestEdge::start().await;
+    for token in ["refresh-1", "old", "db-down"] {
+        edge.post(
+            "/auth/refresh",
+            &[("cookie", &format!("refresh_token={token}"))],
+        )
+        .await;
+    }
+    edge.post("/auth/refresh", &[]).await;
+    edge.get("/no/such/page", None).await;
+
+    let text = edge.metrics().await;
+    for line in [
+        r#"edge_refresh_total{outcome="rotated"} 1"#,
+        r#"edge_refresh_total{outcome="reuse_detected"} 1"#,
+        r#"edge_refresh_total{outcome="refused"} 1"#,
+        r#"edge_refresh_total{outcome="unavailable"} 1"#,
+        "# TYPE edge_http_request_duration_seconds histogram",
+        r#"edge_http_request_duration_seconds_count{route="/auth/refresh"} 4"#,
+        r#"edge_http_request_duration_seconds_count{route="other"} 1"#,
+    ] {
+        assert_has_line(&text, line);
+    }
+    assert!(!text.contains("/no/such/page"));
 }
 
 #[tokio::test]

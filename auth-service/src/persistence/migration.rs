@@ -9,221 +9,245 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial)]
+        vec![Box::new(m20261127_000001_initial::Migration)]
     }
 }
 
-/// Applies pending migrations.
+/// Arbitrary constant naming our PostgreSQL advisory lock.
+const MIGRATION_LOCK: i64 = 0x6b61_6b61_6f5f_6d69;
+
+/// Applies pending migrations. On PostgreSQL they run in one transaction
+/// holding an advisory lock, so replicas starting at once apply them one
+/// after the other (the second finds nothing pending). SQLite serializes
+/// writers itself.
 pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    use sea_orm::TransactionTrait;
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let txn = db.begin().await?;
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+            .await?;
+        Migrator::up(&txn, None).await?;
+        txn.commit().await
+    } else {
+        Migrator::up(db, None).await
+    }
 }
 
-#[derive(DeriveMigrationName)]
-struct Initial;
+mod m20261127_000001_initial {
+    use super::*;
 
-#[derive(DeriveIden)]
-enum Users {
-    Table,
-    Id,
-    KakaoId,
-    Nickname,
-    ProfileImageUrl,
-    ThumbnailImageUrl,
-    Email,
-    CreatedAt,
-    LastLoginAt,
-    UnlinkedAt,
-}
+    pub struct Migration;
 
-#[derive(DeriveIden)]
-enum LoginAttempts {
-    Table,
-    State,
-    BindingHash,
-    Nonce,
-    ReturnTo,
-    CreatedAt,
-    ExpiresAt,
-    ClaimedAt,
-}
-
-#[derive(DeriveIden)]
-enum Sessions {
-    Table,
-    Id,
-    UserId,
-    CreatedAt,
-    ExpiresAt,
-    RevokedAt,
-    RevokedReason,
-}
-
-#[derive(DeriveIden)]
-enum RefreshTokens {
-    Table,
-    Id,
-    SessionId,
-    TokenHash,
-    CreatedAt,
-    ExpiresAt,
-    RotatedAt,
-    SuccessorSealed,
-}
-
-#[derive(DeriveIden)]
-enum SigningKeys {
-    Table,
-    Kid,
-    Algorithm,
-    PrivateKey,
-    PublicKey,
-    CreatedAt,
-    RetiredAt,
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for Initial {
-    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.create_table(
-            Table::create()
-                .table(Users::Table)
-                .if_not_exists()
-                .col(string_len(Users::Id, 36).primary_key())
-                .col(big_integer_uniq(Users::KakaoId))
-                .col(string(Users::Nickname))
-                .col(text_null(Users::ProfileImageUrl))
-                .col(text_null(Users::ThumbnailImageUrl))
-                .col(string_null(Users::Email))
-                .col(big_integer(Users::CreatedAt))
-                .col(big_integer(Users::LastLoginAt))
-                .col(big_integer_null(Users::UnlinkedAt))
-                .to_owned(),
-        )
-        .await?;
-        m.create_table(
-            Table::create()
-                .table(LoginAttempts::Table)
-                .if_not_exists()
-                .col(string_len(LoginAttempts::State, 64).primary_key())
-                .col(string_len(LoginAttempts::BindingHash, 64))
-                .col(string_len(LoginAttempts::Nonce, 64))
-                .col(text(LoginAttempts::ReturnTo))
-                .col(big_integer(LoginAttempts::CreatedAt))
-                .col(big_integer(LoginAttempts::ExpiresAt))
-                .col(big_integer_null(LoginAttempts::ClaimedAt))
-                .to_owned(),
-        )
-        .await?;
-        m.create_index(
-            Index::create()
-                .if_not_exists()
-                .name("idx_login_attempts_expires_at")
-                .table(LoginAttempts::Table)
-                .col(LoginAttempts::ExpiresAt)
-                .to_owned(),
-        )
-        .await?;
-        m.create_table(
-            Table::create()
-                .table(Sessions::Table)
-                .if_not_exists()
-                .col(string_len(Sessions::Id, 36).primary_key())
-                .col(string_len(Sessions::UserId, 36))
-                .col(big_integer(Sessions::CreatedAt))
-                .col(big_integer(Sessions::ExpiresAt))
-                .col(big_integer_null(Sessions::RevokedAt))
-                .col(string_len_null(Sessions::RevokedReason, 32))
-                .foreign_key(
-                    ForeignKey::create()
-                        .name("fk_sessions_user")
-                        .from(Sessions::Table, Sessions::UserId)
-                        .to(Users::Table, Users::Id)
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
-                .to_owned(),
-        )
-        .await?;
-        m.create_index(
-            Index::create()
-                .if_not_exists()
-                .name("idx_sessions_user_id")
-                .table(Sessions::Table)
-                .col(Sessions::UserId)
-                .to_owned(),
-        )
-        .await?;
-        m.create_table(
-            Table::create()
-                .table(RefreshTokens::Table)
-                .if_not_exists()
-                .col(string_len(RefreshTokens::Id, 36).primary_key())
-                .col(string_len(RefreshTokens::SessionId, 36))
-                .col(string_len_uniq(RefreshTokens::TokenHash, 64))
-                .col(big_integer(RefreshTokens::CreatedAt))
-                .col(big_integer(RefreshTokens::ExpiresAt))
-                .col(big_integer_null(RefreshTokens::RotatedAt))
-                .col(string_len_null(RefreshTokens::SuccessorSealed, 64))
-                .foreign_key(
-                    ForeignKey::create()
-                        .name("fk_refresh_tokens_session")
-                        .from(RefreshTokens::Table, RefreshTokens::SessionId)
-                        .to(Sessions::Table, Sessions::Id)
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
-                .to_owned(),
-        )
-        .await?;
-        m.create_index(
-            Index::create()
-                .if_not_exists()
-                .name("idx_refresh_tokens_session_id")
-                .table(RefreshTokens::Table)
-                .col(RefreshTokens::SessionId)
-                .to_owned(),
-        )
-        .await?;
-        m.create_table(
-            Table::create()
-                .table(SigningKeys::Table)
-                .if_not_exists()
-                .col(string_len(SigningKeys::Kid, 64).primary_key())
-                .col(string_len(SigningKeys::Algorithm, 16))
-                .col(text(SigningKeys::PrivateKey))
-                .col(text(SigningKeys::PublicKey))
-                .col(big_integer(SigningKeys::CreatedAt))
-                .col(big_integer_null(SigningKeys::RetiredAt))
-                .to_owned(),
-        )
-        .await?;
-        Ok(())
+    impl MigrationName for Migration {
+        fn name(&self) -> &str {
+            "m20261127_000001_initial"
+        }
     }
 
-    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(
-            Table::drop()
-                .table(RefreshTokens::Table)
-                .if_exists()
-                .to_owned(),
-        )
-        .await?;
-        m.drop_table(Table::drop().table(Sessions::Table).if_exists().to_owned())
+    #[derive(DeriveIden)]
+    enum Users {
+        Table,
+        Id,
+        KakaoId,
+        Nickname,
+        ProfileImageUrl,
+        ThumbnailImageUrl,
+        Email,
+        CreatedAt,
+        LastLoginAt,
+        UnlinkedAt,
+    }
+
+    #[derive(DeriveIden)]
+    enum LoginAttempts {
+        Table,
+        State,
+        BindingHash,
+        Nonce,
+        ReturnTo,
+        CreatedAt,
+        ExpiresAt,
+        ClaimedAt,
+    }
+
+    #[derive(DeriveIden)]
+    enum Sessions {
+        Table,
+        Id,
+        UserId,
+        CreatedAt,
+        ExpiresAt,
+        RevokedAt,
+        RevokedReason,
+    }
+
+    #[derive(DeriveIden)]
+    enum RefreshTokens {
+        Table,
+        Id,
+        SessionId,
+        TokenHash,
+        CreatedAt,
+        ExpiresAt,
+        RotatedAt,
+        SuccessorSealed,
+    }
+
+    #[derive(DeriveIden)]
+    enum SigningKeys {
+        Table,
+        Kid,
+        Algorithm,
+        PrivateKey,
+        PublicKey,
+        CreatedAt,
+        RetiredAt,
+    }
+
+    #[async_trait::async_trait]
+    impl MigrationTrait for Migration {
+        async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+            m.create_table(
+                Table::create()
+                    .table(Users::Table)
+                    .if_not_exists()
+                    .col(string_len(Users::Id, 36).primary_key())
+                    .col(big_integer_uniq(Users::KakaoId))
+                    .col(string(Users::Nickname))
+                    .col(text_null(Users::ProfileImageUrl))
+                    .col(text_null(Users::ThumbnailImageUrl))
+                    .col(string_null(Users::Email))
+                    .col(big_integer(Users::CreatedAt))
+                    .col(big_integer(Users::LastLoginAt))
+                    .col(big_integer_null(Users::UnlinkedAt))
+                    .to_owned(),
+            )
             .await?;
-        m.drop_table(
-            Table::drop()
-                .table(LoginAttempts::Table)
-                .if_exists()
-                .to_owned(),
-        )
-        .await?;
-        m.drop_table(
-            Table::drop()
-                .table(SigningKeys::Table)
-                .if_exists()
-                .to_owned(),
-        )
-        .await?;
-        m.drop_table(Table::drop().table(Users::Table).if_exists().to_owned())
+            m.create_table(
+                Table::create()
+                    .table(LoginAttempts::Table)
+                    .if_not_exists()
+                    .col(string_len(LoginAttempts::State, 64).primary_key())
+                    .col(string_len(LoginAttempts::BindingHash, 64))
+                    .col(string_len(LoginAttempts::Nonce, 64))
+                    .col(text(LoginAttempts::ReturnTo))
+                    .col(big_integer(LoginAttempts::CreatedAt))
+                    .col(big_integer(LoginAttempts::ExpiresAt))
+                    .col(big_integer_null(LoginAttempts::ClaimedAt))
+                    .to_owned(),
+            )
             .await?;
-        Ok(())
+            m.create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("idx_login_attempts_expires_at")
+                    .table(LoginAttempts::Table)
+                    .col(LoginAttempts::ExpiresAt)
+                    .to_owned(),
+            )
+            .await?;
+            m.create_table(
+                Table::create()
+                    .table(Sessions::Table)
+                    .if_not_exists()
+                    .col(string_len(Sessions::Id, 36).primary_key())
+                    .col(string_len(Sessions::UserId, 36))
+                    .col(big_integer(Sessions::CreatedAt))
+                    .col(big_integer(Sessions::ExpiresAt))
+                    .col(big_integer_null(Sessions::RevokedAt))
+                    .col(string_len_null(Sessions::RevokedReason, 32))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_sessions_user")
+                            .from(Sessions::Table, Sessions::UserId)
+                            .to(Users::Table, Users::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+            m.create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("idx_sessions_user_id")
+                    .table(Sessions::Table)
+                    .col(Sessions::UserId)
+                    .to_owned(),
+            )
+            .await?;
+            m.create_table(
+                Table::create()
+                    .table(RefreshTokens::Table)
+                    .if_not_exists()
+                    .col(string_len(RefreshTokens::Id, 36).primary_key())
+                    .col(string_len(RefreshTokens::SessionId, 36))
+                    .col(string_len_uniq(RefreshTokens::TokenHash, 64))
+                    .col(big_integer(RefreshTokens::CreatedAt))
+                    .col(big_integer(RefreshTokens::ExpiresAt))
+                    .col(big_integer_null(RefreshTokens::RotatedAt))
+                    .col(string_len_null(RefreshTokens::SuccessorSealed, 64))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_refresh_tokens_session")
+                            .from(RefreshTokens::Table, RefreshTokens::SessionId)
+                            .to(Sessions::Table, Sessions::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+            m.create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("idx_refresh_tokens_session_id")
+                    .table(RefreshTokens::Table)
+                    .col(RefreshTokens::SessionId)
+                    .to_owned(),
+            )
+            .await?;
+            m.create_table(
+                Table::create()
+                    .table(SigningKeys::Table)
+                    .if_not_exists()
+                    .col(string_len(SigningKeys::Kid, 64).primary_key())
+                    .col(string_len(SigningKeys::Algorithm, 16))
+                    .col(text(SigningKeys::PrivateKey))
+                    .col(text(SigningKeys::PublicKey))
+                    .col(big_integer(SigningKeys::CreatedAt))
+                    .col(big_integer_null(SigningKeys::RetiredAt))
+                    .to_owned(),
+            )
+            .await?;
+            Ok(())
+        }
+
+        async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+            m.drop_table(
+                Table::drop()
+                    .table(RefreshTokens::Table)
+                    .if_exists()
+                    .to_owned(),
+            )
+            .await?;
+            m.drop_table(Table::drop().table(Sessions::Table).if_exists().to_owned())
+                .await?;
+            m.drop_table(
+                Table::drop()
+                    .table(LoginAttempts::Table)
+                    .if_exists()
+                    .to_owned(),
+            )
+            .await?;
+            m.drop_table(
+                Table::drop()
+                    .table(SigningKeys::Table)
+                    .if_exists()
+                    .to_owned(),
+            )
+            .await?;
+            m.drop_table(Table::drop().table(Users::Table).if_exists().to_owned())
+                .await?;
+            Ok(())
+        }
     }
 }

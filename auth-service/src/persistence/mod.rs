@@ -14,7 +14,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr, sqlx};
-use sea_orm_migration::MigratorTrait;
 use secrecy::{ExposeSecret, SecretString};
 
 /// Now, in Unix milliseconds.
@@ -49,11 +48,6 @@ pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<DatabaseC
         .await
         .context("apply database migrations")?;
     Ok(db)
-}
-
-/// Applies migrations only (used by tests that prepare a database).
-pub async fn migrate_only(db: &DatabaseConnection) -> Result<(), DbErr> {
-    migration::Migrator::up(db, None).await
 }
 
 /// Whether a database error means "cannot reach or use the database right

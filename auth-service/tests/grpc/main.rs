@@ -6,5 +6,6 @@ mod support;
 
 mod login;
 mod reflection;
+mod replicas;
 mod sessions;
 mod tokens;

@@ -252,15 +252,18 @@ async fn a_rotated_key_keeps_old_tokens_valid_until_it_is_retired() {
 }
 
 #[tokio::test]
-async fn get_user_returns_the_profile_or_not_found() {
+async fn get_user_returns_the_profile_and_checks_the_session_when_asked() {
     let stack = Stack::start().await;
     let done = login(&stack, users::CAT).await;
     let id = done.user.unwrap().id;
+    let tokens = done.tokens.unwrap();
     let mut client = stack.auth.client().await;
+    let get = |user_id: &str, session_id: &str| GetUserRequest {
+        user_id: user_id.into(),
+        session_id: session_id.into(),
+    };
     let user = client
-        .get_user(GetUserRequest {
-            user_id: id.clone(),
-        })
+        .get_user(get(&id, ""))
         .await
         .unwrap()
         .into_inner()
@@ -268,21 +271,35 @@ async fn get_user_returns_the_profile_or_not_found() {
         .unwrap();
     assert_eq!(user.nickname, "🐱 고양이 😺");
     assert_eq!(user.kakao_id, users::CAT.to_string());
-    let err = client
-        .get_user(GetUserRequest {
-            user_id: "missing".into(),
-        })
-        .await
-        .unwrap_err();
+    assert!(client.get_user(get(&id, &tokens.session_id)).await.is_ok());
+    let err = client.get_user(get("missing", "")).await.unwrap_err();
     assert_eq!(
         (err.code(), reason(&err)),
         (Code::NotFound, "user_not_found")
     );
-    let err = client
-        .get_user(GetUserRequest {
-            user_id: String::new(),
+    let err = client.get_user(get("", "")).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    // Another user's session, an unknown session, then a revoked one.
+    let other = login(&stack, users::HONG).await.tokens.unwrap();
+    for sid in [other.session_id.as_str(), "unknown"] {
+        let err = client.get_user(get(&id, sid)).await.unwrap_err();
+        assert_eq!(
+            (err.code(), reason(&err)),
+            (Code::Unauthenticated, "session_revoked")
+        );
+    }
+    client
+        .revoke_session(auth_proto::v1::RevokeSessionRequest {
+            refresh_token: tokens.refresh_token,
         })
         .await
+        .unwrap();
+    let err = client
+        .get_user(get(&id, &tokens.session_id))
+        .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        (err.code(), reason(&err)),
+        (Code::Unauthenticated, "session_revoked")
+    );
 }

@@ -1,0 +1,256 @@
+//! Local verification of access tokens against the auth-service's public
+//! keys, so `/auth/me` needs no verification RPC.
+//!
+//! The key set comes from the `GetJwks` RPC and is kept in memory: loaded on
+//! first use, refreshed in the background every [`REFRESH_EVERY`], and
+//! refetched when a token names an unknown `kid` (a key rotation), at most
+//! once per [`UNKNOWN_KID_REFETCH_EVERY`] so forged `kid`s cannot turn into
+//! a flood of RPCs. Concurrent misses share one fetch.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use auth_proto::v1::{GetJwksRequest, auth_service_client::AuthServiceClient};
+use jsonwebtoken::{
+    Algorithm, DecodingKey, Validation,
+    errors::ErrorKind,
+    jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm},
+};
+use serde::Deserialize;
+use tokio::{sync::Mutex, time::Instant};
+use tonic::transport::Channel;
+
+/// How often the key set is refreshed in the background.
+pub(crate) const REFRESH_EVERY: Duration = Duration::from_secs(300);
+/// The least time between two refetches caused by an unknown `kid`.
+pub(crate) const UNKNOWN_KID_REFETCH_EVERY: Duration = Duration::from_secs(5);
+/// Allowed clock skew on `exp`.
+const LEEWAY_SECONDS: u64 = 30;
+
+/// The claims of an access token, as the auth-service issues them. `exp`,
+/// `iss` and `aud` are checked by the validation; all are required.
+#[derive(Debug, Deserialize)]
+#[expect(
+    dead_code,
+    reason = "deserialized so that a token lacking one is refused"
+)]
+pub(crate) struct AccessClaims {
+    pub(crate) iss: String,
+    pub(crate) aud: String,
+    /// Our user id.
+    pub(crate) sub: String,
+    pub(crate) iat: i64,
+    pub(crate) exp: i64,
+    pub(crate) jti: String,
+    /// The session family id.
+    pub(crate) sid: String,
+}
+
+/// Why a token was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum VerifyError {
+    /// Malformed, wrong algorithm, unknown `kid`, bad signature, wrong `iss`
+    /// or `aud`, missing claims.
+    #[error("invalid access token")]
+    Invalid,
+    /// Well signed but past its `exp` (plus leeway).
+    #[error("expired access token")]
+    Expired,
+    /// The key set could not be fetched.
+    #[error(transparent)]
+    Keys(#[from] JwksError),
+}
+
+/// Why the key set could not be had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum JwksError {
+    /// The auth-service did not answer `GetJwks`.
+    #[error("the auth-service's key set cannot be fetched")]
+    Unavailable,
+    /// It answered something that is not a JWK set.
+    #[error("the auth-service's key set is not a JWK set")]
+    Malformed,
+}
+
+/// The in-memory key set, as parsed keys and as the JSON text received.
+#[derive(Default)]
+struct Cached {
+    keys: HashMap<String, DecodingKey>,
+    json: Option<Arc<str>>,
+}
+
+/// The key cache and the token verifier built on it.
+pub(crate) struct Jwks {
+    client: AuthServiceClient<Channel>,
+    validation: Validation,
+    /// Only ever held for a map lookup or swap, never across an `.await`.
+    cached: RwLock<Cached>,
+    /// Serializes fetches; holds when the last unknown-`kid` refetch began.
+    fetching: Mutex<Option<Instant>>,
+}
+
+impl Jwks {
+    /// A cache that loads nothing until first used.
+    pub(crate) fn new(client: AuthServiceClient<Channel>, issuer: &str, audience: &str) -> Self {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = LEEWAY_SECONDS;
+        Self {
+            client,
+            validation,
+            cached: RwLock::new(Cached::default()),
+            fetching: Mutex::new(None),
+        }
+    }
+
+    /// Verifies an access token: the header's `alg` must be EdDSA (checked
+    /// before any key lookup, so `none` and HS256-with-the-public-key never
+    /// reach one), its `kid` known, then signature, `exp`, `iss`, `aud`.
+    pub(crate) async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Invalid)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(VerifyError::Invalid);
+        }
+        let kid = header.kid.ok_or(VerifyError::Invalid)?;
+        let key = self.key(&kid).await?.ok_or(VerifyError::Invalid)?;
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key, &self.validation)
+            .map_err(|err| match err.kind() {
+                ErrorKind::ExpiredSignature => VerifyError::Expired,
+                _ => VerifyError::Invalid,
+            })?
+            .claims;
+        if claims.sub.is_empty() || claims.sid.is_empty() {
+            return Err(VerifyError::Invalid);
+        }
+        Ok(claims)
+    }
+
+    /// The key set's JSON text as received, fetched first if none is cached.
+    pub(crate) async fn json(&self) -> Result<Arc<str>, JwksError> {
+        if let Some(json) = self.read(|c| c.json.clone()) {
+            return Ok(json);
+        }
+        let _guard = self.fetching.lock().await;
+        match self.read(|c| c.json.clone()) {
+            Some(json) => Ok(json),
+            None => self.fetch().await,
+        }
+    }
+
+    /// Refreshes the key set every [`REFRESH_EVERY`], forever; a failure is
+    /// logged and the keys already cached stay in use.
+    pub(crate) async fn refresh_periodically(self: Arc<Self>) {
+        let mut ticks = tokio::time::interval_at(Instant::now() + REFRESH_EVERY, REFRESH_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let _guard = self.fetching.lock().await;
+            if let Err(err) = self.fetch().await {
+                tracing::warn!("background JWKS refresh failed: {err}");
+            }
+        }
+    }
+
+    /// The key named `kid`: from the cache, else after loading the cache (if
+    /// empty) or refetching it (if this `kid` is new and no refetch happened
+    /// in the last [`UNKNOWN_KID_REFETCH_EVERY`]). `None` if still unknown.
+    async fn key(&self, kid: &str) -> Result<Option<DecodingKey>, JwksError> {
+        if let Some(key) = self.read(|c| c.keys.get(kid).cloned()) {
+            return Ok(Some(key));
+        }
+        // Single flight: whoever waited here may find the key already fetched.
+        let mut last_refetch = self.fetching.lock().await;
+        let (key, loaded) = self.read(|c| (c.keys.get(kid).cloned(), c.json.is_some()));
+        if key.is_some() {
+            return Ok(key);
+        }
+        if loaded {
+            if last_refetch.is_some_and(|at| at.elapsed() < UNKNOWN_KID_REFETCH_EVERY) {
+                return Ok(None);
+            }
+            *last_refetch = Some(Instant::now());
+        }
+        self.fetch().await?;
+        Ok(self.read(|c| c.keys.get(kid).cloned()))
+    }
+
+    /// Fetches the key set and replaces the cache with it (so retired keys
+    /// go). Callers hold `fetching`.
+    async fn fetch(&self) -> Result<Arc<str>, JwksError> {
+        let answer = self
+            .client
+            .clone()
+            .get_jwks(GetJwksRequest {})
+            .await
+            .map_err(|status| {
+                tracing::warn!(grpc_code = ?status.code(), "GetJwks failed");
+                JwksError::Unavailable
+            })?;
+        let json: Arc<str> = answer.into_inner().jwks_json.into();
+        let keys = parse_keys(&json)?;
+        tracing::debug!(keys = keys.len(), "JWKS loaded");
+        let mut cached = self.cached.write().unwrap_or_else(|e| e.into_inner());
+        *cached = Cached {
+            keys,
+            json: Some(json.clone()),
+        };
+        Ok(json)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Cached) -> T) -> T {
+        f(&self.cached.read().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// The Ed25519 verification keys of a JWK set, by `kid`. Keys of any other
+/// type, curve or algorithm, or without a `kid`, are skipped: they could
+/// never verify an EdDSA token, and an `oct` key must never become an HMAC
+/// secret.
+fn parse_keys(json: &str) -> Result<HashMap<String, DecodingKey>, JwksError> {
+    let set: JwkSet = serde_json::from_str(json).map_err(|_| JwksError::Malformed)?;
+    Ok(set.keys.iter().filter_map(ed25519_key).collect())
+}
+
+fn ed25519_key(jwk: &Jwk) -> Option<(String, DecodingKey)> {
+    let AlgorithmParameters::OctetKeyPair(params) = &jwk.algorithm else {
+        return None;
+    };
+    let alg_ok = matches!(jwk.common.key_algorithm, None | Some(KeyAlgorithm::EdDSA));
+    if params.curve != EllipticCurve::Ed25519 || !alg_ok {
+        return None;
+    }
+    let kid = jwk.common.key_id.clone()?;
+    let key = DecodingKey::from_jwk(jwk).ok()?;
+    Some((kid, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_ed25519_keys_with_a_kid_are_kept() {
+        let json = r#"{"keys":[
+            {"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"k1","alg":"EdDSA","use":"sig"},
+            {"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"k2"},
+            {"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+            {"kty":"oct","k":"c2VjcmV0","kid":"hmac"},
+            {"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"ec"}
+        ]}"#;
+        let mut kids: Vec<_> = parse_keys(json).unwrap().into_keys().collect();
+        kids.sort();
+        assert_eq!(kids, ["k1", "k2"]);
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_jwk_set_is_malformed() {
+        for json in ["", "[]", r#"{"keys":"no"}"#, "not json"] {
+            assert_eq!(parse_keys(json).err(), Some(JwksError::Malformed), "{json}");
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! The edge's Prometheus metrics, served at `GET /metrics` in the text
+//! exposition format 0.0.4. Each [`Metrics`] owns its registry (no global),
+//! so every `Application` (and every test) counts on its own.
+//!
+//! | metric | labels |
+//! |---|---|
+//! | `edge_login_funnel_total` | `step`: see [`FunnelStep`] |
+//! | `edge_logins_total` | `user`: `new` or `returning` |
+//! | `edge_refresh_total` | `outcome`: see [`RefreshOutcome`] |
+//! | `edge_http_requests_in_flight` | none |
+//! | `edge_http_request_duration_seconds` | `route`: the route's path, or `other` |
+
+use std::time::Instant;
+
+use prometheus_client::{
+    encoding::prometheus_text,
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+
+use crate::error::{ApiError, ErrorCode};
+
+/// `Content-Type` of `GET /metrics`.
+pub(crate) const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+/// Buckets of the request duration histogram, in seconds.
+const DURATION_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Every path a route answers; anything else is labelled `other`, so a
+/// scanner cannot grow the label set.
+const ROUTES: [&str; 12] = [
+    "/auth/kakao/login",
+    "/auth/kakao/callback",
+    "/auth/me",
+    "/auth/refresh",
+    "/auth/logout",
+    "/.well-known/jwks.json",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/",
+    "/demo.js",
+    "/demo.css",
+];
+
+type Label = [(&'static str, &'static str); 1];
+
+/// A step of the login funnel (`edge_login_funnel_total{step=..}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FunnelStep {
+    /// The browser was sent to Kakao.
+    Started,
+    /// The callback ended in a session and a landing redirect.
+    Completed,
+    /// The user cancelled at Kakao (`access_denied`).
+    Cancelled,
+    /// `invalid_state` or `login_expired`.
+    StateRejected,
+    /// `unavailable`, `kakao_error` or `server_error`.
+    UpstreamFailed,
+    /// `invalid_request` or `invalid_return_to`.
+    InvalidRequest,
+}
+
+impl FunnelStep {
+    const ALL: [FunnelStep; 6] = [
+        FunnelStep::Started,
+        FunnelStep::Completed,
+        FunnelStep::Cancelled,
+        FunnelStep::StateRejected,
+        FunnelStep::UpstreamFailed,
+        FunnelStep::InvalidRequest,
+    ];
+
+    /// The step a login or callback that failed with `code` ends at.
+    pub(crate) fn of_error(code: ErrorCode) -> FunnelStep {
+        match code {
+            ErrorCode::AccessDenied => FunnelStep::Cancelled,
+            ErrorCode::InvalidState | ErrorCode::LoginExpired => FunnelStep::StateRejected,
+            ErrorCode::Unavailable | ErrorCode::KakaoError | ErrorCode::ServerError => {
+                FunnelStep::UpstreamFailed
+            }
+            ErrorCode::InvalidRequest | ErrorCode::InvalidReturnTo => FunnelStep::InvalidRequest,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            FunnelStep::Started => "started",
+            FunnelStep::Completed => "completed",
+            FunnelStep::Cancelled => "cancelled",
+            FunnelStep::StateRejected => "state_rejected",
+            FunnelStep::UpstreamFailed => "upstream_failed",
+            FunnelStep::InvalidRequest => "invalid_request",
+        }
+    }
+}
+
+/// How a `POST /auth/refresh` ended (`edge_refresh_total{outcome=..}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefreshOutcome {
+    /// New tokens were issued.
+    Rotated,
+    /// A retired refresh token was presented (`token_reused`): the session
+    /// family is revoked.
+    ReuseDetected,
+    /// Any other 401 (missing, unknown, expired or revoked token).
+    Refused,
+    /// The auth-service could not answer (503, and 500s too).
+    Unavailable,
+}
+
+impl RefreshOutcome {
+    /// The outcome of a refresh that failed with `error`.
+    pub(crate) fn of_error(error: &ApiError) -> RefreshOutcome {
+        match error {
+            ApiError::Unauthenticated(reason) if reason == "token_reused" => {
+                RefreshOutcome::ReuseDetected
+            }
+            ApiError::Unauthenticated(_) => RefreshOutcome::Refused,
+            _ => RefreshOutcome::Unavailable,
+        }
+    }
+
+    const ALL: [RefreshOutcome; 4] = [
+        RefreshOutcome::Rotated,
+        RefreshOutcome::ReuseDetected,
+        RefreshOutcome::Refused,
+        RefreshOutcome::Unavailable,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            RefreshOutcome::Rotated => "rotated",
+            RefreshOutcome::ReuseDetected => "reuse_detected",
+            RefreshOutcome::Refused => "refused",
+            RefreshOutcome::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// The registry and every metric in it.
+pub(crate) struct Metrics {
+    registry: Registry,
+    login_funnel: Family<Label, Counter>,
+    logins: Family<Label, Counter>,
+    refresh: Family<Label, Counter>,
+    in_flight: Gauge,
+    duration: Family<Label, Histogram, fn() -> Histogram>,
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered and every known label
+    /// value present at zero (so rates work from the first scrape).
+    pub(crate) fn new() -> Self {
+        let mut registry = Registry::default();
+        let login_funnel = Family::<Label, Counter>::default();
+        let logins = Family::<Label, Counter>::default();
+        let refresh = Family::<Label, Counter>::default();
+        let in_flight = Gauge::default();
+        let duration =
+            Family::<Label, Histogram, fn() -> Histogram>::new_with_constructor(duration_histogram);
+        registry.register(
+            "edge_login_funnel",
+            "Browser logins by the step they ended at",
+            login_funnel.clone(),
+        );
+        registry.register(
+            "edge_logins",
+            "Completed logins, by new or returning user",
+            logins.clone(),
+        );
+        registry.register(
+            "edge_refresh",
+            "Refresh token rotations by outcome",
+            refresh.clone(),
+        );
+        registry.register(
+            "edge_http_requests_in_flight",
+            "HTTP requests being answered",
+            in_flight.clone(),
+        );
+        registry.register(
+            "edge_http_request_duration_seconds",
+            "HTTP request duration by route, in seconds",
+            duration.clone(),
+        );
+        for step in FunnelStep::ALL {
+            login_funnel.get_or_create_owned(&[("step", step.as_str())]);
+        }
+        for user in ["new", "returning"] {
+            logins.get_or_create_owned(&[("user", user)]);
+        }
+        for outcome in RefreshOutcome::ALL {
+            refresh.get_or_create_owned(&[("outcome", outcome.as_str())]);
+        }
+        Self {
+            registry,
+            login_funnel,
+            logins,
+            refresh,
+            in_flight,
+            duration,
+        }
+    }
+
+    /// Counts a login reaching `step`.
+    pub(crate) fn funnel(&self, step: FunnelStep) {
+        self.login_funnel
+            .get_or_create(&[("step", step.as_str())])
+            .inc();
+    }
+
+    /// Counts a completed login of a new or a returning user.
+    pub(crate) fn login(&self, new_user: bool) {
+        let user = if new_user { "new" } else { "returning" };
+        self.logins.get_or_create(&[("user", user)]).inc();
+    }
+
+    /// Counts a refresh that ended with `outcome`.
+    pub(crate) fn refresh(&self, outcome: RefreshOutcome) {
+        self.refresh
+            .get_or_create(&[("outcome", outcome.as_str())])
+            .inc();
+    }
+
+    /// Starts timing a request for `path`; it counts as in flight until the
+    /// returned guard is dropped (also when the client goes away).
+    pub(crate) fn track(&self, path: &str) -> InFlight {
+        let route = ROUTES
+            .iter()
+            .copied()
+            .find(|route| *route == path)
+            .unwrap_or("other");
+        self.in_flight.inc();
+        InFlight {
+            in_flight: self.in_flight.clone(),
+            duration: self.duration.get_or_create_owned(&[("route", route)]),
+            started: Instant::now(),
+        }
+    }
+
+    /// Every metric in the Prometheus text format 0.0.4.
+    pub(crate) fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
+}
+
+/// A request being answered: see [`Metrics::track`].
+pub(crate) struct InFlight {
+    in_flight: Gauge,
+    duration: Histogram,
+    started: Instant,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.in_flight.dec();
+        self.duration.observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_code_ends_at_a_funnel_step() {
+        use ErrorCode::*;
+        let table = [
+            (AccessDenied, FunnelStep::Cancelled),
+            (InvalidState, FunnelStep::StateRejected),
+            (LoginExpired, FunnelStep::StateRejected),
+            (Unavailable, FunnelStep::UpstreamFailed),
+            (KakaoError, FunnelStep::UpstreamFailed),
+            (ServerError, FunnelStep::UpstreamFailed),
+            (InvalidRequest, FunnelStep::InvalidRequest),
+            (InvalidReturnTo, FunnelStep::InvalidRequest),
+        ];
+        assert_eq!(table.len(), ErrorCode::ALL.len());
+        for (code, step) in table {
+            assert_eq!(FunnelStep::of_error(code), step, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn counters_appear_in_the_text_format_with_all_labels_at_zero() {
+        let metrics = Metrics::new();
+        metrics.funnel(FunnelStep::Started);
+        metrics.login(false);
+        metrics.refresh(RefreshOutcome::ReuseDetected);
+        drop(metrics.track("/auth/me"));
+        drop(metrics.track("/wp-admin.php"));
+        let text = metrics.encode().unwrap();
+        for line in [
+            "# TYPE edge_login_funnel_total counter",
+            r#"edge_login_funnel_total{step="started"} 1"#,
+            r#"edge_login_funnel_total{step="state_rejected"} 0"#,
+            r#"edge_logins_total{user="returning"} 1"#,
+            r#"edge_logins_total{user="new"} 0"#,
+            r#"edge_refresh_total{outcome="reuse_detected"} 1"#,
+            r#"edge_refresh_total{outcome="rotated"} 0"#,
+            "# TYPE edge_http_requests_in_flight gauge",
+            "edge_http_requests_in_flight 0",
+            "# TYPE edge_http_request_duration_seconds histogram",
+            r#"edge_http_request_duration_seconds_count{route="/auth/me"} 1"#,
+            r#"edge_http_request_duration_seconds_count{route="other"} 1"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+        assert!(!text.contains("wp-admin"));
+    }
+}

@@ -1,0 +1,585 @@
+//! End to end, as a browser lives it: the real edge, the real auth-service,
+//! the Kakao emulator and a fresh database (SQLite, or PostgreSQL when
+//! `TEST_DATABASE_URL` is set), all on port 0, driven over HTTP without
+//! following redirects.
+
+#[path = "../../auth-service/tests/support/mod.rs"]
+mod support;
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use auth_service::persistence::{login_attempts, users as user_rows};
+use http_edge::{Application, Settings};
+use kakao_emulator::{Endpoint, Fault};
+use reqwest::{Response, header};
+use sea_orm::{EntityTrait, PaginatorTrait, sea_query::Expr};
+use support::{FRONTEND_URL, Stack, consent, http, query, users};
+use tokio::sync::oneshot;
+use url::Url;
+
+/// A running edge in front of a stack.
+struct Edge {
+    base: String,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Edge {
+    async fn start(auth_url: String) -> Edge {
+        let settings = Settings {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            auth_service_url: auth_url,
+            frontend_url: Url::parse(FRONTEND_URL).unwrap(),
+            frontend_error_url: Url::parse("http://localhost:3000/login-error?lang=ko").unwrap(),
+            allowed_origins: vec![
+                "http://localhost:3000".into(),
+                "https://admin.example.com".into(),
+            ],
+            cookie_domain: None,
+            jwt_issuer: "kakao-login-auth-service".into(),
+            jwt_audience: "kakao-login".into(),
+            demo_page: true,
+        };
+        let app = Application::build(settings).await.expect("edge builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async {
+            let _ = rx.await;
+        }));
+        Edge { base, _stop: tx }
+    }
+}
+
+/// The whole system.
+struct World {
+    stack: Stack,
+    edge: Edge,
+    http: reqwest::Client,
+}
+
+impl World {
+    async fn start() -> World {
+        let stack = Stack::start().await;
+        let edge = Edge::start(stack.auth.url()).await;
+        World {
+            stack,
+            edge,
+            http: http(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.edge.base)
+    }
+
+    async fn get(&self, path: &str, cookies: &str) -> Response {
+        let mut req = self.http.get(self.url(path));
+        if !cookies.is_empty() {
+            req = req.header(header::COOKIE, cookies);
+        }
+        req.send().await.expect("edge answers")
+    }
+
+    async fn post(&self, path: &str, cookies: &str, origin: Option<&str>) -> Response {
+        let mut req = self.http.post(self.url(path));
+        if !cookies.is_empty() {
+            req = req.header(header::COOKIE, cookies);
+        }
+        if let Some(origin) = origin {
+            req = req.header(header::ORIGIN, origin);
+        }
+        req.send().await.expect("edge answers")
+    }
+
+    /// Step 1: the login redirect. Returns (authorize URL, binding cookie pair).
+    async fn begin(&self, return_to: &str) -> (String, String) {
+        let path = if return_to.is_empty() {
+            "/auth/kakao/login".to_owned()
+        } else {
+            format!("/auth/kakao/login?return_to={}", urlencode(return_to))
+        };
+        let res = self.get(&path, "").await;
+        assert_eq!(res.status(), 302);
+        let cookies = set_cookies(&res);
+        let binding = cookies
+            .get("kakao_login_binding")
+            .expect("binding cookie")
+            .clone();
+        (
+            location(&res),
+            format!("kakao_login_binding={}", binding.value),
+        )
+    }
+
+    /// Step 3: Kakao's redirect arrives at the edge's callback.
+    async fn callback(&self, kakao_redirect: &str, cookies: &str) -> Response {
+        let url = Url::parse(kakao_redirect).unwrap();
+        assert_eq!(url.path(), "/auth/kakao/callback");
+        self.get(
+            &format!("/auth/kakao/callback?{}", url.query().unwrap_or("")),
+            cookies,
+        )
+        .await
+    }
+
+    /// A full login; returns the callback response.
+    async fn login(&self, user: i64, return_to: &str) -> Response {
+        let (authorize, binding) = self.begin(return_to).await;
+        let redirect = consent(&authorize, user, true).await;
+        self.callback(&redirect, &binding).await
+    }
+
+    async fn token_calls(&self) -> usize {
+        self.stack.kakao.control().calls(Endpoint::Token)
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn location(res: &Response) -> String {
+    res.headers()
+        .get(header::LOCATION)
+        .expect("Location")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[derive(Debug, Clone)]
+struct SetCookie {
+    value: String,
+    attrs: Vec<String>,
+    raw: String,
+}
+
+fn set_cookies(res: &Response) -> HashMap<String, SetCookie> {
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| {
+            let raw = v.to_str().unwrap().to_owned();
+            let mut parts = raw.split(';').map(str::trim);
+            let (name, value) = parts.next().unwrap().split_once('=').unwrap();
+            let attrs = parts.map(str::to_owned).collect();
+            (
+                name.to_owned(),
+                SetCookie {
+                    value: value.to_owned(),
+                    attrs,
+                    raw: raw.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+fn has_attr(c: &SetCookie, attr: &str) -> bool {
+    c.attrs.iter().any(|a| a.eq_ignore_ascii_case(attr))
+}
+
+fn cookie_header(res: &Response) -> String {
+    set_cookies(res)
+        .iter()
+        .filter(|(_, c)| !c.value.is_empty())
+        .map(|(n, c)| format!("{n}={}", c.value))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Asserts an error redirect to the frontend's error route with `code`.
+fn assert_error_redirect(res: &Response, code: &str) {
+    assert_eq!(res.status(), 302, "a navigation always ends in a redirect");
+    let loc = Url::parse(&location(res)).unwrap();
+    assert_eq!(
+        loc.origin(),
+        Url::parse(FRONTEND_URL).unwrap().origin(),
+        "lands on the frontend"
+    );
+    assert_eq!(loc.path(), "/login-error");
+    let q: HashMap<_, _> = loc.query_pairs().into_owned().collect();
+    assert_eq!(q.get("error").map(String::as_str), Some(code), "{loc}");
+    assert_eq!(
+        q.get("lang").map(String::as_str),
+        Some("ko"),
+        "other params kept"
+    );
+    assert_eq!(q.len(), 2, "nothing but the error code is added");
+    let cookies = set_cookies(res);
+    assert!(!cookies.contains_key("access_token") && !cookies.contains_key("refresh_token"));
+}
+
+#[tokio::test]
+async fn a_first_login_lands_on_the_frontend_route_with_token_cookies_only() {
+    let w = World::start().await;
+    let (authorize, binding) = w.begin("/dashboard?tab=1").await;
+    assert!(authorize.starts_with(&w.stack.kakao.base_url()));
+    let redirect = consent(&authorize, users::HONG, true).await;
+    let code = query(&redirect)["code"].clone();
+    let res = w.callback(&redirect, &binding).await;
+
+    assert_eq!(res.status(), 302);
+    assert_eq!(location(&res), "http://localhost:3000/dashboard?tab=1");
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+    assert_eq!(res.headers()[header::REFERRER_POLICY], "no-referrer");
+    let cookies = set_cookies(&res);
+    let access = &cookies["access_token"];
+    let refresh = &cookies["refresh_token"];
+    for c in [access, refresh] {
+        for attr in ["HttpOnly", "Secure", "SameSite=Lax"] {
+            assert!(has_attr(c, attr), "{attr} missing in {}", c.raw);
+        }
+        assert!(
+            !c.attrs
+                .iter()
+                .any(|a| a.to_ascii_lowercase().starts_with("domain")),
+            "host-only by default"
+        );
+    }
+    assert!(has_attr(access, "Path=/"));
+    assert!(has_attr(access, "Max-Age=900"));
+    assert!(has_attr(refresh, "Path=/auth"));
+    assert_eq!(access.value.split('.').count(), 3, "a JWT");
+    assert_eq!(refresh.value.len(), 43);
+    let cleared = &cookies["kakao_login_binding"];
+    assert!(
+        cleared.value.is_empty() && has_attr(cleared, "Max-Age=0"),
+        "binding cleared"
+    );
+
+    let loc = location(&res);
+    let body = res.text().await.unwrap();
+    for secret in [&access.value, &refresh.value, &code] {
+        assert!(
+            !loc.contains(secret.as_str()) && !body.contains(secret.as_str()),
+            "no secret in Location or body"
+        );
+    }
+
+    let me = w
+        .get("/auth/me", &format!("access_token={}", access.value))
+        .await;
+    assert_eq!(me.status(), 200);
+    let me: serde_json::Value = me.json().await.unwrap();
+    assert_eq!(me["nickname"], "홍길동 🙂");
+    assert_eq!(me["kakao_id"], users::HONG.to_string());
+    assert_eq!(me["email"], "hong@example.com");
+}
+
+#[tokio::test]
+async fn a_returning_user_logs_in_to_the_same_row() {
+    let w = World::start().await;
+    let first = w.login(users::CAT, "").await;
+    assert_eq!(
+        location(&first),
+        FRONTEND_URL,
+        "no return_to lands on FRONTEND_URL"
+    );
+    let me1: serde_json::Value = w
+        .get("/auth/me", &cookie_header(&first))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second = w.login(users::CAT, "/again").await;
+    assert_eq!(location(&second), "http://localhost:3000/again");
+    let me2: serde_json::Value = w
+        .get("/auth/me", &cookie_header(&second))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me1["id"], me2["id"]);
+    assert_eq!(me2["email"], serde_json::Value::Null);
+    assert_eq!(
+        user_rows::Entity::find()
+            .count(&w.stack.auth.core.db)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn cancelled_consent_lands_on_the_error_route() {
+    let w = World::start().await;
+    let (authorize, binding) = w.begin("/dashboard").await;
+    let redirect = consent(&authorize, users::HONG, false).await;
+    assert_eq!(query(&redirect)["error"], "access_denied");
+    let res = w.callback(&redirect, &binding).await;
+    assert_error_redirect(&res, "access_denied");
+    assert_eq!(w.token_calls().await, 0);
+}
+
+#[tokio::test]
+async fn forged_reused_unbound_and_expired_states_never_reach_the_token_endpoint() {
+    let w = World::start().await;
+    // Forged.
+    let (authorize, binding) = w.begin("").await;
+    let redirect = consent(&authorize, users::HONG, true).await;
+    let code = query(&redirect)["code"].clone();
+    let forged = format!("/auth/kakao/callback?code={code}&state={}", "A".repeat(43));
+    assert_error_redirect(&w.get(&forged, &binding).await, "invalid_state");
+    // Unbound: no binding cookie, then another browser's binding.
+    let (authorize, _) = w.begin("").await;
+    let redirect = consent(&authorize, users::HONG, true).await;
+    assert_error_redirect(&w.callback(&redirect, "").await, "invalid_state");
+    let (authorize, _) = w.begin("").await;
+    let redirect = consent(&authorize, users::HONG, true).await;
+    let (_, other_binding) = w.begin("").await;
+    assert_error_redirect(
+        &w.callback(&redirect, &other_binding).await,
+        "invalid_state",
+    );
+    // Expired.
+    let (authorize, binding2) = w.begin("").await;
+    let redirect = consent(&authorize, users::HONG, true).await;
+    login_attempts::Entity::update_many()
+        .col_expr(login_attempts::Column::ExpiresAt, Expr::value(1i64))
+        .exec(&w.stack.auth.core.db)
+        .await
+        .unwrap();
+    assert_error_redirect(&w.callback(&redirect, &binding2).await, "login_expired");
+    assert_eq!(
+        w.token_calls().await,
+        0,
+        "no refused state cost a Kakao call"
+    );
+    // Reused: a good login, then the same callback again (a reload).
+    let (authorize, binding) = w.begin("").await;
+    let redirect = consent(&authorize, users::HONG, true).await;
+    assert_eq!(w.callback(&redirect, &binding).await.status(), 302);
+    let calls = w.token_calls().await;
+    assert_error_redirect(&w.callback(&redirect, &binding).await, "invalid_state");
+    assert_eq!(w.token_calls().await, calls);
+    let _ = binding; // the first binding stays valid for other tabs
+}
+
+#[tokio::test]
+async fn a_callback_without_code_or_state_is_an_invalid_request() {
+    let w = World::start().await;
+    for q in [
+        "",
+        "?code=abc",
+        "?state=abc",
+        "?code=&state=",
+        "?%zz=1",
+        "?error=server_error&state=x",
+    ] {
+        let res = w.get(&format!("/auth/kakao/callback{q}"), "").await;
+        let expected = if q.contains("error=") {
+            "kakao_error"
+        } else {
+            "invalid_request"
+        };
+        assert_error_redirect(&res, expected);
+    }
+}
+
+/// Every open-redirect trick we know, through the real edge and service.
+#[tokio::test]
+async fn open_redirect_tricks_in_return_to_end_on_the_error_route() {
+    let w = World::start().await;
+    let tricks = [
+        "https://evil.com",
+        "//evil.com",
+        "///evil.com",
+        "/\\evil.com",
+        "\\\\evil.com",
+        "/\t/evil.com",
+        "https:evil.com",
+        "http:/evil.com",
+        "javascript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "https://localhost:3000@evil.com/",
+        "http://localhost:3000.evil.com/",
+        "https://evil.com#@localhost:3000",
+        "http://localhost:3001/",
+        "https://localhost:3000/",
+        "evil.com",
+        "%2F%2Fevil.com",
+        "http://user:pass@localhost:3000/",
+        "ftp://localhost:3000/",
+    ];
+    assert!(tricks.len() >= 15);
+    for trick in tricks {
+        let res = w
+            .get(
+                &format!("/auth/kakao/login?return_to={}", urlencode(trick)),
+                "",
+            )
+            .await;
+        assert_error_redirect(&res, "invalid_return_to");
+    }
+}
+
+#[tokio::test]
+async fn kakao_failures_land_on_the_error_route_with_a_short_code() {
+    let w = World::start().await;
+    let cases = [
+        (
+            Endpoint::Token,
+            Fault::Status {
+                status: 400,
+                body: serde_json::json!({"error":"invalid_grant","error_code":"KOE320"}),
+            },
+            "kakao_error",
+        ),
+        (
+            Endpoint::Token,
+            Fault::Status {
+                status: 500,
+                body: serde_json::json!({}),
+            },
+            "unavailable",
+        ),
+        (
+            Endpoint::Token,
+            Fault::Delay(Duration::from_secs(3)),
+            "unavailable",
+        ),
+        (Endpoint::Token, Fault::Hang, "unavailable"),
+        (
+            Endpoint::UserMe,
+            Fault::Status {
+                status: 401,
+                body: serde_json::json!({"msg":"this access token does not exist","code":-401}),
+            },
+            "kakao_error",
+        ),
+        (Endpoint::UserMe, Fault::Garbage, "unavailable"),
+    ];
+    for (endpoint, fault, code) in cases {
+        let (authorize, binding) = w.begin("").await;
+        let redirect = consent(&authorize, users::HONG, true).await;
+        w.stack.kakao.control().set_fault(endpoint, fault);
+        assert_error_redirect(&w.callback(&redirect, &binding).await, code);
+        w.stack.kakao.control().clear_faults();
+    }
+    assert_eq!(
+        user_rows::Entity::find()
+            .count(&w.stack.auth.core.db)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_auth_service_ends_in_the_error_route_not_a_5xx() {
+    let closed: SocketAddr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let stack = Stack::start().await;
+    let edge = Edge::start(format!("http://{closed}")).await;
+    let w = World {
+        stack,
+        edge,
+        http: http(),
+    };
+    assert_error_redirect(
+        &w.get("/auth/kakao/login?return_to=/x", "").await,
+        "unavailable",
+    );
+    let res = w
+        .get(
+            &format!("/auth/kakao/callback?code=abc&state={}", "A".repeat(43)),
+            "kakao_login_binding=x",
+        )
+        .await;
+    assert_error_redirect(&res, "unavailable");
+    let me = w.get("/auth/me", "access_token=abc").await;
+    assert!(
+        me.status() == 401 || me.status() == 503,
+        "API routes answer JSON statuses: {}",
+        me.status()
+    );
+}
+
+#[tokio::test]
+async fn refresh_rotates_cookies_and_reuse_clears_them() {
+    let stack = Stack::start_with(Default::default(), &[("REFRESH_REUSE_GRACE", "50ms")]).await;
+    let edge = Edge::start(stack.auth.url()).await;
+    let w = World {
+        stack,
+        edge,
+        http: http(),
+    };
+    let login = w.login(users::HONG, "").await;
+    let old = cookie_header(&login);
+    let res = w
+        .post("/auth/refresh", &old, Some("http://localhost:3000"))
+        .await;
+    assert_eq!(res.status(), 204);
+    let rotated = set_cookies(&res);
+    assert!(has_attr(&rotated["refresh_token"], "Path=/auth"));
+    assert!(has_attr(&rotated["access_token"], "HttpOnly"));
+    let new = cookie_header(&res);
+    assert_eq!(w.get("/auth/me", &new).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let reused = w.post("/auth/refresh", &old, None).await;
+    assert_eq!(reused.status(), 401);
+    let cleared = set_cookies(&reused);
+    assert!(cleared["refresh_token"].value.is_empty() && cleared["access_token"].value.is_empty());
+    let after = w.post("/auth/refresh", &new, None).await;
+    assert_eq!(after.status(), 401, "the whole family is revoked");
+    assert_eq!(
+        w.get("/auth/me", &new).await.status(),
+        401,
+        "its access token too"
+    );
+}
+
+#[tokio::test]
+async fn logout_revokes_the_session_and_cross_site_posts_are_refused() {
+    let w = World::start().await;
+    let login = w.login(users::KIM, "").await;
+    let cookies = cookie_header(&login);
+    let forged = w
+        .post("/auth/logout", &cookies, Some("https://evil.example"))
+        .await;
+    assert_eq!(forged.status(), 403);
+    let forged = w
+        .post("/auth/refresh", &cookies, Some("https://evil.example"))
+        .await;
+    assert_eq!(forged.status(), 403);
+    let res = w
+        .post("/auth/logout", &cookies, Some("http://localhost:3000"))
+        .await;
+    assert_eq!(res.status(), 204);
+    let cleared = set_cookies(&res);
+    assert!(has_attr(&cleared["access_token"], "Max-Age=0"));
+    assert!(has_attr(&cleared["refresh_token"], "Max-Age=0"));
+    assert_eq!(w.post("/auth/refresh", &cookies, None).await.status(), 401);
+    assert_eq!(
+        w.get("/auth/me", &cookies).await.status(),
+        401,
+        "revoked session refused at /auth/me"
+    );
+}
+
+#[tokio::test]
+async fn the_demo_page_and_the_jwks_are_served() {
+    let w = World::start().await;
+    let page = w.get("/", "").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("카카오 로그인"));
+    let jwks: serde_json::Value = w
+        .get("/.well-known/jwks.json", "")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key = &jwks["keys"][0];
+    assert_eq!(
+        (
+            key["kty"].as_str(),
+            key["crv"].as_str(),
+            key["alg"].as_str()
+        ),
+        (Some("OKP"), Some("Ed25519"), Some("EdDSA"))
+    );
+    assert!(key["kid"].is_string() && key.get("d").is_none());
+}
