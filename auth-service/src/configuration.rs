@@ -56,6 +56,14 @@ pub struct Settings {
     pub database_url: SecretString,
     /// `AUTH_GRPC_ADDR` (default `127.0.0.1:50051`).
     pub grpc_addr: SocketAddr,
+    /// `METRICS_ADDR` (default `127.0.0.1:9090`): where `GET /metrics` is
+    /// served; `off` turns the metrics port off.
+    pub metrics_addr: Option<SocketAddr>,
+    /// `GRPC_MAX_CONCURRENT` (default 512): RPCs handled at once across all
+    /// connections; further calls wait for a slot (within the 30 s timeout).
+    pub grpc_max_concurrent: usize,
+    /// `DB_PING_INTERVAL` (default 5s): how often readiness pings the database.
+    pub db_ping_interval: Duration,
     /// `FRONTEND_URL`: where logins land when no `return_to` was given.
     pub frontend_url: Url,
     /// `ALLOWED_ORIGINS`: origins `return_to` may point at (default: FRONTEND_URL's).
@@ -90,6 +98,10 @@ pub mod defaults {
     pub const DATABASE_URL: &str = "sqlite://auth.db?mode=rwc";
     /// Default `AUTH_GRPC_ADDR`.
     pub const GRPC_ADDR: &str = "127.0.0.1:50051";
+    /// Default `METRICS_ADDR`.
+    pub const METRICS_ADDR: &str = "127.0.0.1:9090";
+    /// Default `GRPC_MAX_CONCURRENT`.
+    pub const GRPC_MAX_CONCURRENT: usize = 512;
     /// Default `FRONTEND_URL`.
     pub const FRONTEND_URL: &str = "http://localhost:8080/";
     /// Default `JWT_ISSUER`.
@@ -135,6 +147,23 @@ impl Settings {
                     "not a socket address like 127.0.0.1:50051",
                 )
             })?;
+        let metrics_addr = match get("METRICS_ADDR").unwrap_or(defaults::METRICS_ADDR) {
+            "off" => None,
+            addr => Some(addr.parse().map_err(|_| {
+                err(
+                    "METRICS_ADDR",
+                    "not a socket address like 127.0.0.1:9090, or off",
+                )
+            })?),
+        };
+        let grpc_max_concurrent = match get("GRPC_MAX_CONCURRENT") {
+            None => defaults::GRPC_MAX_CONCURRENT,
+            Some(n) => n
+                .parse()
+                .ok()
+                .filter(|n| (1..=100_000).contains(n))
+                .ok_or_else(|| err("GRPC_MAX_CONCURRENT", "not a number from 1 to 100000"))?,
+        };
         let access_token_ttl = ttl("ACCESS_TOKEN_TTL", "15m")?;
         let refresh_token_ttl = ttl("REFRESH_TOKEN_TTL", "14d")?;
         if refresh_token_ttl <= access_token_ttl {
@@ -164,6 +193,9 @@ impl Settings {
             },
             database_url: SecretString::from(get("DATABASE_URL").unwrap_or(defaults::DATABASE_URL)),
             grpc_addr,
+            metrics_addr,
+            grpc_max_concurrent,
+            db_ping_interval: ttl("DB_PING_INTERVAL", "5s")?,
             frontend_url,
             allowed_origins,
             access_token_ttl,
@@ -174,6 +206,31 @@ impl Settings {
             jwt_issuer: issuer,
             jwt_audience: audience,
         })
+    }
+}
+
+/// `LOG_FORMAT`: how log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `human` (the default): one readable line per event.
+    Human,
+    /// `json`: one JSON object per line, for log collectors.
+    Json,
+}
+
+impl LogFormat {
+    /// Reads `LOG_FORMAT` from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::parse(std::env::var("LOG_FORMAT").ok().as_deref())
+    }
+
+    /// Parses a `LOG_FORMAT` value; unset or empty means `human`.
+    pub fn parse(value: Option<&str>) -> Result<Self, ConfigError> {
+        match value.map(str::trim).unwrap_or("") {
+            "" | "human" => Ok(LogFormat::Human),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(err("LOG_FORMAT", "must be human or json")),
+        }
     }
 }
 
@@ -225,6 +282,9 @@ mod tests {
         assert_eq!(s.access_token_ttl, Duration::from_secs(15 * 60));
         assert_eq!(s.refresh_token_ttl, Duration::from_secs(14 * 86400));
         assert_eq!(s.login_attempt_ttl, Duration::from_secs(600));
+        assert_eq!(s.metrics_addr, Some("127.0.0.1:9090".parse().unwrap()));
+        assert_eq!(s.grpc_max_concurrent, 512);
+        assert_eq!(s.db_ping_interval, Duration::from_secs(5));
         assert!(
             s.allowed_origins
                 .contains(&Url::parse("http://localhost:8080/x").unwrap())
@@ -242,6 +302,11 @@ mod tests {
             ("REFRESH_TOKEN_TTL", "1m"),
             ("ALLOWED_ORIGINS", "https://a.example/path"),
             ("KAKAO_TIMEOUT", "0s"),
+            ("METRICS_ADDR", "9090"),
+            ("METRICS_ADDR", "no"),
+            ("GRPC_MAX_CONCURRENT", "0"),
+            ("GRPC_MAX_CONCURRENT", "many"),
+            ("DB_PING_INTERVAL", "often"),
         ];
         for (name, value) in cases {
             let mut v = vars(&[("KAKAO_CLIENT_ID", "abc")]);
@@ -250,6 +315,26 @@ mod tests {
             assert_eq!(e.variable, name, "{name}={value}");
             assert!(e.to_string().starts_with(name) && !e.to_string().contains('\n'));
         }
+    }
+
+    #[test]
+    fn the_metrics_port_can_be_turned_off() {
+        let s = Settings::from_vars(&vars(&[
+            ("KAKAO_CLIENT_ID", "abc"),
+            ("METRICS_ADDR", "off"),
+        ]))
+        .unwrap();
+        assert_eq!(s.metrics_addr, None);
+    }
+
+    #[test]
+    fn log_format_is_human_or_json_and_a_bad_one_names_the_variable() {
+        assert_eq!(LogFormat::parse(None).unwrap(), LogFormat::Human);
+        assert_eq!(LogFormat::parse(Some("")).unwrap(), LogFormat::Human);
+        assert_eq!(LogFormat::parse(Some("json")).unwrap(), LogFormat::Json);
+        let e = LogFormat::parse(Some("xml")).unwrap_err();
+        assert_eq!(e.variable, "LOG_FORMAT");
+        assert!(!e.to_string().contains('\n'));
     }
 
     #[test]

@@ -1,4 +1,9 @@
 //! `auth.v1.AuthService` over tonic: decode → one domain call → encode.
+//!
+//! Each RPC runs in a span named after it that carries the `request_id`
+//! (see [`RequestId`]), so every log line of the call has it; timing, the
+//! gRPC code and the outcome log are recorded around the server by
+//! [`crate::rpc_observer`].
 
 use std::sync::Arc;
 
@@ -15,7 +20,9 @@ use crate::{
     domain::{AuthorizationCode, BrowserBinding, LoginState, RefreshToken, ReturnTo},
     error::AuthError,
     login,
+    metrics::RefreshOutcome,
     persistence::users,
+    rpc_observer::RequestId,
     sessions::{self, SessionTokens},
 };
 
@@ -78,7 +85,7 @@ fn user_message(u: users::Model) -> User {
 
 #[tonic::async_trait]
 impl AuthService for AuthGrpc {
-    #[tracing::instrument(name = "BuildLoginUrl", skip_all)]
+    #[tracing::instrument(name = "BuildLoginUrl", skip_all, fields(request_id = %RequestId::of(&request)))]
     async fn build_login_url(
         &self,
         request: Request<BuildLoginUrlRequest>,
@@ -104,7 +111,7 @@ impl AuthService for AuthGrpc {
         }))
     }
 
-    #[tracing::instrument(name = "CompleteLogin", skip_all)]
+    #[tracing::instrument(name = "CompleteLogin", skip_all, fields(request_id = %RequestId::of(&request)))]
     async fn complete_login(
         &self,
         request: Request<CompleteLoginRequest>,
@@ -123,19 +130,20 @@ impl AuthService for AuthGrpc {
         }))
     }
 
-    #[tracing::instrument(name = "RefreshSession", skip_all)]
+    #[tracing::instrument(name = "RefreshSession", skip_all, fields(request_id = %RequestId::of(&request)))]
     async fn refresh_session(
         &self,
         request: Request<RefreshSessionRequest>,
     ) -> Result<Response<RefreshSessionResponse>, Status> {
-        let token = refresh_token(&request.into_inner().refresh_token)?;
+        let token = refresh_token(&request.into_inner().refresh_token)
+            .inspect_err(|_| self.core.metrics.refresh(RefreshOutcome::Refused))?;
         let tokens = sessions::refresh(&self.core, token).await?;
         Ok(Response::new(RefreshSessionResponse {
             tokens: Some(token_pair(tokens)),
         }))
     }
 
-    #[tracing::instrument(name = "RevokeSession", skip_all)]
+    #[tracing::instrument(name = "RevokeSession", skip_all, fields(request_id = %RequestId::of(&request)))]
     async fn revoke_session(
         &self,
         request: Request<RevokeSessionRequest>,
@@ -150,7 +158,7 @@ impl AuthService for AuthGrpc {
         Ok(Response::new(RevokeSessionResponse {}))
     }
 
-    #[tracing::instrument(name = "VerifyAccessToken", skip_all)]
+    #[tracing::instrument(name = "VerifyAccessToken", skip_all, fields(request_id = %RequestId::of(&request)))]
     async fn verify_access_token(
         &self,
         request: Request<VerifyAccessTokenRequest>,
@@ -169,7 +177,7 @@ impl AuthService for AuthGrpc {
         }))
     }
 
-    #[tracing::instrument(name = "GetUser", skip_all)]
+    #[tracing::instrument(name = "GetUser", skip_all, fields(request_id = %RequestId::of(&request)))]
     async fn get_user(
         &self,
         request: Request<GetUserRequest>,
@@ -185,7 +193,7 @@ impl AuthService for AuthGrpc {
         }))
     }
 
-    #[tracing::instrument(name = "GetJwks", skip_all)]
+    #[tracing::instrument(name = "GetJwks", skip_all, fields(request_id = %RequestId::of(&_request)))]
     async fn get_jwks(
         &self,
         _request: Request<GetJwksRequest>,

@@ -9,21 +9,25 @@ pub mod error;
 pub mod grpc;
 pub mod kakao;
 pub mod login;
+pub mod metrics;
 pub mod persistence;
+pub mod rpc_observer;
 pub mod sessions;
 pub mod startup;
+pub mod telemetry;
 pub mod tokens;
 
 pub use configuration::Settings;
 pub use startup::Application;
 
-/// What every RPC needs: settings, the database, the Kakao client and the
-/// signing keys. One per process, shared behind an `Arc`.
+/// What every RPC needs: settings, the database, the Kakao client, the
+/// signing keys and the metrics. One per process, shared behind an `Arc`.
 pub struct AuthCore {
     pub settings: Settings,
     pub db: sea_orm::DatabaseConnection,
     pub kakao: kakao::KakaoClient,
     pub keys: tokens::TokenKeys,
+    pub metrics: std::sync::Arc<metrics::Metrics>,
 }
 
 /// Resolves on Ctrl-C or SIGTERM: the one shutdown signal of the binary.

@@ -160,6 +160,7 @@ pub async fn complete_login(
     txn.commit().await.map_err(db("commit login"))?;
 
     let tokens = sessions::with_access_token(core, session)?;
+    core.metrics.login(new_user);
     tracing::info!(user_id = %user.id, new_user, "login completed");
     Ok(LoginCompleted {
         tokens,

@@ -3,19 +3,22 @@
 
 use std::process::ExitCode;
 
-use auth_service::{Application, Settings, persistence, shutdown_signal, tokens};
+use auth_service::{
+    Application, Settings, configuration::LogFormat, persistence, shutdown_signal, telemetry,
+    tokens,
+};
 use secrecy::SecretString;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    match LogFormat::from_env() {
+        Ok(format) => telemetry::init(format),
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {

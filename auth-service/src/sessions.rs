@@ -15,6 +15,7 @@ use crate::{
     configuration::Settings,
     domain::RefreshToken,
     error::{AuthError, db},
+    metrics::RefreshOutcome,
     persistence::{ms, now_ms, refresh_tokens, sessions, users},
     tokens::{AccessClaims, IssuedAccessToken, VerifyError},
 };
@@ -72,7 +73,25 @@ fn invalid_token() -> AuthError {
 }
 
 /// Rotates a refresh token. See the module docs for the grace window.
+/// Counts the outcome in `auth_refresh_total`.
 pub async fn refresh(core: &AuthCore, presented: RefreshToken) -> Result<SessionTokens, AuthError> {
+    let result = rotate(core, presented).await;
+    let outcome = match &result {
+        Ok((_, outcome)) => Some(*outcome),
+        Err(e) if e.reason() == "token_reused" => Some(RefreshOutcome::ReuseDetected),
+        Err(AuthError::Refused { .. }) => Some(RefreshOutcome::Refused),
+        Err(_) => None,
+    };
+    if let Some(outcome) = outcome {
+        core.metrics.refresh(outcome);
+    }
+    result.map(|(tokens, _)| tokens)
+}
+
+async fn rotate(
+    core: &AuthCore,
+    presented: RefreshToken,
+) -> Result<(SessionTokens, RefreshOutcome), AuthError> {
     let now = now_ms();
     let row = refresh_tokens::find_by_hash(&core.db, &presented.hash())
         .await
@@ -103,7 +122,7 @@ pub async fn refresh(core: &AuthCore, presented: RefreshToken) -> Result<Session
                 refresh_token: successor,
                 refresh_expires_in: (expires_at - now) / 1000,
             };
-            return with_access_token(core, session);
+            return Ok((with_access_token(core, session)?, RefreshOutcome::Rotated));
         }
         // Another request rotated it first: fall through to the replay path.
         txn.rollback()
@@ -143,7 +162,10 @@ pub async fn refresh(core: &AuthCore, presented: RefreshToken) -> Result<Session
         refresh_token: successor,
         refresh_expires_in: (successor_row.expires_at - now) / 1000,
     };
-    with_access_token(core, session)
+    Ok((
+        with_access_token(core, session)?,
+        RefreshOutcome::GraceReplay,
+    ))
 }
 
 async fn live_family(

@@ -1,21 +1,36 @@
-//! `Application`: binds the gRPC port first, connects and migrates the
-//! database, loads the signing keys, then serves until shut down. The same
-//! path starts production and the tests (which bind port 0).
+//! `Application`: binds the gRPC and metrics ports first, connects and
+//! migrates the database, loads the signing keys, then serves until shut
+//! down. The same path starts production and the tests (which bind port 0).
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use auth_proto::v1::auth_service_server::AuthServiceServer;
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use sea_orm::DatabaseConnection;
+use tokio::{net::TcpListener, sync::oneshot};
+use tonic::transport::server::TcpIncoming;
+use tonic_health::{ServingStatus, server::HealthReporter};
+use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::{
     AuthCore,
     configuration::Settings,
     grpc::AuthGrpc,
     kakao::KakaoClient,
+    metrics::{self, Metrics},
     persistence::{self, login_attempts, now_ms},
+    rpc_observer::RpcObserverLayer,
     tokens::TokenKeys,
 };
+
+/// Largest AuthService request message accepted; every real request is a
+/// few hundred bytes.
+const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// Server-side limit on one call (waiting for a database or Kakao included).
+const RPC_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The health service name of AuthService ("" stands for the whole server).
+const SERVICE_NAME: &str = "auth.v1.AuthService";
 
 /// How often each replica re-reads signing keys and purges expired attempts.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
@@ -24,17 +39,26 @@ const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
 pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
+    metrics_listener: Option<TcpListener>,
+    metrics_addr: Option<SocketAddr>,
     core: Arc<AuthCore>,
 }
 
 impl Application {
-    /// Binds `settings.grpc_addr`, connects to the database, applies
-    /// migrations and loads (or creates) the signing keys.
+    /// Binds `settings.grpc_addr` and `settings.metrics_addr`, connects to
+    /// the database, applies migrations and loads (or creates) the signing
+    /// keys.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.grpc_addr)
             .await
             .map_err(|e| anyhow::anyhow!("bind AUTH_GRPC_ADDR {}: {e}", settings.grpc_addr))?;
         let addr = listener.local_addr()?;
+        let metrics_listener = metrics::bind(settings.metrics_addr).await?;
+        let metrics_addr = metrics_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?;
+        let metrics = Arc::new(Metrics::new());
         let db = persistence::connect_and_migrate(&settings.database_url).await?;
         let keys = TokenKeys::load_or_create(
             &db,
@@ -43,16 +67,19 @@ impl Application {
             settings.access_token_ttl,
         )
         .await?;
-        let kakao = KakaoClient::new(&settings.kakao)?;
+        let kakao = KakaoClient::new(&settings.kakao, metrics.clone())?;
         let core = Arc::new(AuthCore {
             settings,
             db,
             kakao,
             keys,
+            metrics,
         });
         Ok(Application {
             listener,
             addr,
+            metrics_listener,
+            metrics_addr,
             core,
         })
     }
@@ -67,22 +94,48 @@ impl Application {
         self.addr
     }
 
+    /// The bound metrics address, unless `METRICS_ADDR=off`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The bound metrics port, unless `METRICS_ADDR=off`.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_addr.map(|a| a.port())
+    }
+
     /// The shared core (tests inspect the database through it).
     pub fn core(&self) -> Arc<AuthCore> {
         self.core.clone()
     }
 
-    /// Serves gRPC (AuthService, health, reflection) until `shutdown`
-    /// resolves, then lets in-flight calls finish.
+    /// Serves gRPC (AuthService, health, reflection) and `GET /metrics`
+    /// until `shutdown` resolves, then lets in-flight calls finish.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let maintenance = tokio::spawn(maintain(self.core.clone()));
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         health_reporter
-            .set_serving::<AuthServiceServer<AuthGrpc>>()
+            .set_service_status(SERVICE_NAME, ServingStatus::Serving)
             .await;
+        let maintenance = tokio::spawn(maintain(self.core.clone()));
+        let readiness = tokio::spawn(watch_database(
+            self.core.db.clone(),
+            health_reporter,
+            self.core.settings.db_ping_interval,
+        ));
+        let (stop_metrics, metrics_stopped) = oneshot::channel::<()>();
+        let metrics_server = self.metrics_listener.map(|listener| {
+            if let Some(addr) = self.metrics_addr {
+                tracing::info!(%addr, "metrics listening (GET /metrics)");
+            }
+            tokio::spawn(metrics::serve(self.core.metrics.clone(), listener, async {
+                let _ = metrics_stopped.await;
+            }))
+        });
+        let auth_service = AuthServiceServer::new(AuthGrpc::new(self.core.clone()))
+            .max_decoding_message_size(MAX_REQUEST_BYTES);
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(auth_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -92,19 +145,64 @@ impl Application {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
         tracing::info!(addr = %self.addr, "auth-service listening (gRPC)");
+        // A call waiting for a concurrency slot waits in `poll_ready`, before
+        // the timeout starts; the caller's own deadline bounds that wait.
         let result = tonic::transport::Server::builder()
-            .timeout(Duration::from_secs(30))
+            .timeout(RPC_TIMEOUT)
             .concurrency_limit_per_connection(256)
+            .layer(RpcObserverLayer::new(self.core.metrics.clone()))
+            .layer(GlobalConcurrencyLimitLayer::new(
+                self.core.settings.grpc_max_concurrent,
+            ))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(AuthServiceServer::new(AuthGrpc::new(self.core.clone())))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
+            .add_service(auth_service)
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(self.listener).with_nodelay(Some(true)),
+                shutdown,
+            )
             .await;
         maintenance.abort();
+        readiness.abort();
+        let _ = stop_metrics.send(());
+        if let Some(server) = metrics_server {
+            let _ = server.await;
+        }
         result?;
         tracing::info!("auth-service stopped");
         Ok(())
+    }
+}
+
+/// Readiness follows the database: pings it every `interval` and reports
+/// AuthService (and the server as a whole, `""`) NOT_SERVING while the ping
+/// fails or takes longer than `min(interval, 2s)`, SERVING again once it
+/// answers.
+async fn watch_database(db: DatabaseConnection, health: HealthReporter, interval: Duration) {
+    let ping_timeout = interval.min(Duration::from_secs(2));
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut serving = true;
+    loop {
+        tick.tick().await;
+        let ok = matches!(
+            tokio::time::timeout(ping_timeout, db.ping()).await,
+            Ok(Ok(()))
+        );
+        if ok == serving {
+            continue;
+        }
+        serving = ok;
+        let status = if ok {
+            tracing::info!("database reachable again; reporting SERVING");
+            ServingStatus::Serving
+        } else {
+            tracing::warn!("database ping failed; reporting NOT_SERVING");
+            ServingStatus::NotServing
+        };
+        health.set_service_status(SERVICE_NAME, status).await;
+        health.set_service_status("", status).await;
     }
 }
 

@@ -128,6 +128,8 @@ pub enum ApiError {
     MethodNotAllowed,
     /// 400 `{"error":"bad_request"}`.
     BadRequest,
+    /// 413 `{"error":"payload_too_large"}`.
+    PayloadTooLarge,
     /// 503 `{"error":"unavailable"}`.
     Unavailable,
     /// 500 `{"error":"server_error"}`.
@@ -169,6 +171,7 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -182,6 +185,7 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::BadRequest => "bad_request",
+            ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Unavailable => "unavailable",
             ApiError::ServerError => "server_error",
         }

@@ -3,7 +3,8 @@
 //! bindings are passed through, never logged or put in a URL or body.
 //! Access tokens are verified locally against the cached key set
 //! ([`crate::jwks`]); the login funnel and refresh outcomes are counted in
-//! [`crate::metrics`].
+//! [`crate::metrics`]. Every log line here runs in the request's span, which
+//! carries its `request_id` ([`crate::server`]).
 
 use std::{sync::Arc, time::Duration};
 
@@ -30,25 +31,29 @@ use crate::{
     error::{ApiError, ErrorCode, auth_error_word, error_route_url, json_response},
     metrics::{self, FunnelStep, Metrics, RefreshOutcome},
     origins,
-    startup::AppState,
+    request_id::RequestId,
+    single_flight,
+    startup::{AppState, Rotation},
 };
 
 /// How long `/readyz` waits for the auth-service's health answer.
 const READY_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// The longest query string `/auth/kakao/login` and `/auth/kakao/callback`
+/// accept; a longer one ends on the error route as `invalid_request`.
+const MAX_QUERY_LEN: usize = 4096;
+
 /// Per-request context: the shared state and this request's id, which is
-/// sent to the auth-service as `x-request-id` and appears in log lines.
+/// sent to the auth-service as `x-request-id`.
+#[derive(Clone)]
 pub(crate) struct Ctx {
     state: Arc<AppState>,
-    request_id: String,
+    request_id: RequestId,
 }
 
 impl Ctx {
-    pub(crate) fn new(state: Arc<AppState>) -> Self {
-        Self {
-            state,
-            request_id: uuid::Uuid::new_v4().to_string(),
-        }
+    pub(crate) fn new(state: Arc<AppState>, request_id: RequestId) -> Self {
+        Self { state, request_id }
     }
 
     fn client(&self) -> AuthServiceClient<Channel> {
@@ -75,7 +80,6 @@ impl Ctx {
     /// message) and hands the status on.
     fn failed(&self, status: Status) -> Status {
         tracing::info!(
-            request_id = %self.request_id,
             grpc_code = ?status.code(),
             reason = auth_error_word(&status).unwrap_or("-"),
             "auth-service call failed"
@@ -85,7 +89,6 @@ impl Ctx {
 
     fn finish(&self, route: &'static str, outcome: &str, response: Response) -> Response {
         tracing::info!(
-            request_id = %self.request_id,
             route,
             outcome,
             status = response.status().as_u16(),
@@ -109,28 +112,39 @@ impl Ctx {
 
 /// GET /auth/kakao/login[?return_to=...]
 pub(crate) async fn login(ctx: Ctx, query: String, headers: HeaderMap) -> Response {
+    let (outcome, response) = match parse_login(&query) {
+        Ok(return_to) => start_login(&ctx, return_to, &headers).await,
+        Err(code) => error_outcome(&ctx, code, vec![]),
+    };
+    ctx.finish("login", outcome, response)
+}
+
+async fn start_login(
+    ctx: &Ctx,
+    return_to: String,
+    headers: &HeaderMap,
+) -> (&'static str, Response) {
     let request = BuildLoginUrlRequest {
-        return_to: first_param(&query, "return_to").unwrap_or_default(),
-        binding: cookies::read(&headers, BINDING_COOKIE).unwrap_or_default(),
+        return_to,
+        binding: cookies::read(headers, BINDING_COOKIE).unwrap_or_default(),
     };
     let answer = ctx.client().build_login_url(ctx.request(request)).await;
-    let (outcome, response) = match answer.map_err(|s| ctx.failed(s)) {
+    match answer.map_err(|s| ctx.failed(s)) {
         Ok(answer) => match to_kakao(ctx.cookies(), answer.into_inner()) {
             Some(response) => {
                 ctx.metrics().funnel(FunnelStep::Started);
                 ("redirect_to_kakao", response)
             }
-            None => error_outcome(&ctx, ErrorCode::ServerError, vec![]),
+            None => error_outcome(ctx, ErrorCode::ServerError, vec![]),
         },
         // A binding the service refuses would fail every retry: drop it.
         Err(s) if auth_error_word(&s) == Some("invalid_binding") => error_outcome(
-            &ctx,
+            ctx,
             ErrorCode::from_status(&s),
             vec![ctx.cookies().clear_binding()],
         ),
-        Err(s) => error_outcome(&ctx, ErrorCode::from_status(&s), vec![]),
-    };
-    ctx.finish("login", outcome, response)
+        Err(s) => error_outcome(ctx, ErrorCode::from_status(&s), vec![]),
+    }
 }
 
 fn to_kakao(cookies: &Cookies, answer: BuildLoginUrlResponse) -> Option<Response> {
@@ -243,7 +257,17 @@ pub(crate) async fn refresh(ctx: Ctx, headers: HeaderMap) -> Response {
     ctx.finish("refresh", outcome, response)
 }
 
-async fn rotate(ctx: &Ctx, refresh_token: String) -> Result<[HeaderValue; 2], ApiError> {
+/// Rotates the token, or joins the rotation of the same token already in
+/// flight (see [`crate::single_flight`]) and answers with its cookies.
+async fn rotate(ctx: &Ctx, refresh_token: String) -> Rotation {
+    let key = single_flight::key_of(&refresh_token);
+    let leader = ctx.clone();
+    let call = async move { rotate_once(&leader, refresh_token).await };
+    let rotation = ctx.state.refreshes.run(key, call).await;
+    rotation.unwrap_or(Err(ApiError::ServerError))
+}
+
+async fn rotate_once(ctx: &Ctx, refresh_token: String) -> Rotation {
     let answer = ctx
         .client()
         .refresh_session(ctx.request(RefreshSessionRequest { refresh_token }))
@@ -396,10 +420,23 @@ enum Callback {
     Refused(ErrorCode),
 }
 
+/// The `return_to` of a login query (empty when none), or `invalid_request`
+/// for a query over [`MAX_QUERY_LEN`].
+fn parse_login(query: &str) -> Result<String, ErrorCode> {
+    if query.len() > MAX_QUERY_LEN {
+        return Err(ErrorCode::InvalidRequest);
+    }
+    Ok(first_param(query, "return_to").unwrap_or_default())
+}
+
 /// Parses a callback query leniently: bad percent-encoding is decoded
 /// lossily, unknown parameters are ignored, and any shape ends in a
-/// decision (never a rejection).
+/// decision (never a rejection). A query over [`MAX_QUERY_LEN`] is refused
+/// unread.
 fn parse_callback(query: &str) -> Callback {
+    if query.len() > MAX_QUERY_LEN {
+        return Callback::Refused(ErrorCode::InvalidRequest);
+    }
     let (mut code, mut state, mut error, mut repeated) = (None, None, None, false);
     for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
         let slot = match name.as_ref() {
@@ -578,6 +615,10 @@ mod tests {
                 Callback::Refused(InvalidRequest),
             ),
             ("%%%&&&===", Callback::Refused(InvalidRequest)),
+            (
+                &format!("code=c1&state=s1&pad={}", "x".repeat(MAX_QUERY_LEN)),
+                Callback::Refused(InvalidRequest),
+            ),
         ];
         for (query, expected) in table {
             assert_eq!(parse_callback(query), expected, "{query}");
@@ -635,6 +676,18 @@ mod tests {
             Some("/dashboard?tab=1")
         );
         assert_eq!(first_param("", "return_to"), None);
+    }
+
+    #[test]
+    fn a_login_query_is_read_up_to_its_limit() {
+        let pad = |n: usize| format!("return_to=%2Fa&pad={}", "x".repeat(n));
+        let longest = pad(MAX_QUERY_LEN - pad(0).len());
+        assert_eq!(parse_login(&longest).as_deref(), Ok("/a"));
+        assert_eq!(
+            parse_login(&pad(MAX_QUERY_LEN)),
+            Err(ErrorCode::InvalidRequest)
+        );
+        assert_eq!(parse_login("").as_deref(), Ok(""));
     }
 
     #[test]

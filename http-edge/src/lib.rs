@@ -10,6 +10,12 @@
 //! failure of a navigation in a 302 to the frontend's error route with
 //! `?error=<code>` (see [`ErrorCode`]). Tokens never appear in a URL, a body
 //! or a log line.
+//!
+//! Every request gets an id (the caller's `X-Request-Id` when it is a plain
+//! token, else a UUID) that is echoed in the response, passed to the
+//! auth-service and carried by each of its log lines; request heads are
+//! capped at 16 KiB, POST bodies at 4 KiB and login/callback queries at
+//! 4 KiB. Concurrent refreshes with one cookie share one rotation.
 
 mod configuration;
 mod cookies;
@@ -18,10 +24,13 @@ mod handlers;
 mod jwks;
 mod metrics;
 mod origins;
+mod request_id;
 mod routes;
+mod server;
+mod single_flight;
 mod startup;
 
-pub use configuration::{ConfigError, Settings};
+pub use configuration::{ConfigError, LogFormat, Settings};
 pub use cookies::{ACCESS_COOKIE, BINDING_COOKIE, REFRESH_COOKIE};
 pub use error::ErrorCode;
 pub use startup::Application;

@@ -1,9 +1,10 @@
-//! Starts the HTTP edge: telemetry, settings (a bad value stops it with one
-//! line and exit code 2), then serve until Ctrl-C or SIGTERM.
+//! Starts the HTTP edge: telemetry (`LOG_FORMAT` = `human` or `json`,
+//! `RUST_LOG` filter, default `info`), settings (a bad value stops it with
+//! one line and exit code 2), then serve until Ctrl-C or SIGTERM.
 
 use std::process::ExitCode;
 
-use http_edge::{Application, Settings};
+use http_edge::{Application, LogFormat, Settings};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -16,11 +17,13 @@ async fn main() -> ExitCode {
         eprintln!(".env: cannot be read or parsed");
         return ExitCode::from(2);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    match LogFormat::from_env() {
+        Ok(format) => init_telemetry(format),
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    }
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(err) => {
@@ -38,6 +41,16 @@ async fn main() -> ExitCode {
             tracing::error!("http-edge failed: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs to stdout in `format`, filtered by `RUST_LOG` (default `info`).
+fn init_telemetry(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Human => logs.init(),
+        LogFormat::Json => logs.json().init(),
     }
 }
 

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `edge_login_funnel_total` | `step`: see [`FunnelStep`] |
 //! | `edge_logins_total` | `user`: `new` or `returning` |
-//! | `edge_refresh_total` | `outcome`: see [`RefreshOutcome`] |
+//! | `edge_refresh_total` | `outcome`: see [`RefreshOutcome`] (one per request: requests that joined a rotation in flight count with its outcome) |
 //! | `edge_http_requests_in_flight` | none |
 //! | `edge_http_request_duration_seconds` | `route`: the route's path, or `other` |
 

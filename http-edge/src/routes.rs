@@ -4,22 +4,29 @@
 //! the headers every response carries (`nosniff`, CORS for allowed origins,
 //! `no-store` unless the route chose a cache policy). Every request, matched
 //! or not, is counted in flight and timed by route ([`crate::metrics`]).
+//! The POST routes read no body, and refuse one over [`MAX_BODY`] bytes.
 
-use std::{convert::Infallible, sync::Arc};
+use std::{convert::Infallible, future::poll_fn, pin::pin, sync::Arc};
 
 use http::{
     HeaderMap, HeaderValue, Method,
-    header::{CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS},
+    header::{CACHE_CONTROL, CONTENT_LENGTH, X_CONTENT_TYPE_OPTIONS},
 };
-use warp::{Filter, Rejection, path::FullPath, reject::MethodNotAllowed, reply::Response};
+use warp::{
+    Buf, Filter, Rejection, Stream, path::FullPath, reject::MethodNotAllowed, reply::Response,
+};
 
 use crate::{
     error::ApiError,
     handlers::{self, Ctx},
     metrics::InFlight,
     origins,
+    request_id::RequestId,
     startup::AppState,
 };
+
+/// The largest request body a POST route accepts, in bytes.
+const MAX_BODY: usize = 4096;
 
 /// Every route of the edge, with rejections recovered and common headers set.
 pub(crate) fn routes(
@@ -94,6 +101,7 @@ fn me(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Reject
 fn refresh(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("auth" / "refresh")
         .and(warp::post())
+        .and(small_body())
         .and(same_site(state.clone()))
         .and(with_ctx(state))
         .and(warp::header::headers_cloned())
@@ -104,6 +112,7 @@ fn refresh(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = R
 fn logout(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("auth" / "logout")
         .and(warp::post())
+        .and(small_body())
         .and(same_site(state.clone()))
         .and(with_ctx(state))
         .and(warp::header::headers_cloned())
@@ -206,8 +215,47 @@ fn method_is(expected: Method) -> impl Filter<Extract = (), Error = Rejection> +
         .untuple_one()
 }
 
+/// The request's context, with the id [`crate::server`] gave the request
+/// (a fresh one if none was given, e.g. when the routes are served alone).
 fn with_ctx(state: Arc<AppState>) -> impl Filter<Extract = (Ctx,), Error = Infallible> + Clone {
-    warp::any().map(move || Ctx::new(state.clone()))
+    warp::ext::optional::<RequestId>().map(move |id: Option<RequestId>| {
+        Ctx::new(state.clone(), id.unwrap_or_else(RequestId::generate))
+    })
+}
+
+/// Refuses a body over [`MAX_BODY`] bytes: by its `Content-Length` before
+/// reading it, or while reading one of undeclared length (chunked).
+fn small_body() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    let declared = warp::header::optional::<u64>(CONTENT_LENGTH.as_str()).and_then(
+        |length: Option<u64>| async move {
+            match length {
+                Some(length) if length > MAX_BODY as u64 => Err(warp::reject::custom(TooLarge)),
+                _ => Ok(()),
+            }
+        },
+    );
+    declared
+        .untuple_one()
+        .and(warp::body::stream())
+        .and_then(|body| async move { read_at_most(body, MAX_BODY).await })
+        .untuple_one()
+}
+
+/// Reads and drops `body`, refusing it once it passes `limit` bytes.
+async fn read_at_most<B: Buf>(
+    body: impl Stream<Item = Result<B, warp::Error>>,
+    limit: usize,
+) -> Result<(), Rejection> {
+    let mut body = pin!(body);
+    let mut read = 0usize;
+    while let Some(chunk) = poll_fn(|cx| body.as_mut().poll_next(cx)).await {
+        let chunk = chunk.map_err(|_| warp::reject::custom(UnreadableBody))?;
+        read = read.saturating_add(chunk.remaining());
+        if read > limit {
+            return Err(warp::reject::custom(TooLarge));
+        }
+    }
+    Ok(())
 }
 
 /// The raw query string, empty when there is none. Parsed by the handlers
@@ -223,14 +271,29 @@ struct CrossSite;
 
 impl warp::reject::Reject for CrossSite {}
 
+/// A body refused by [`small_body`].
+#[derive(Debug)]
+struct TooLarge;
+
+impl warp::reject::Reject for TooLarge {}
+
+/// A body that broke off while [`small_body`] read it.
+#[derive(Debug)]
+struct UnreadableBody;
+
+impl warp::reject::Reject for UnreadableBody {}
+
 async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     let error = if rejection.find::<CrossSite>().is_some() {
         ApiError::CrossSite
+    } else if rejection.find::<TooLarge>().is_some() {
+        ApiError::PayloadTooLarge
     } else if rejection.find::<MethodNotAllowed>().is_some() {
         ApiError::MethodNotAllowed
     } else if rejection.find::<warp::reject::InvalidHeader>().is_some()
         || rejection.find::<warp::reject::MissingHeader>().is_some()
         || rejection.find::<warp::reject::InvalidQuery>().is_some()
+        || rejection.find::<UnreadableBody>().is_some()
     {
         ApiError::BadRequest
     } else {

@@ -1,20 +1,27 @@
 //! `Application`: binds the listener first (so tests can ask for port 0),
 //! prepares the one shared gRPC channel to the auth-service (used by the
 //! auth client, the health client and the key cache), and serves the routes
-//! until the shutdown future completes.
+//! ([`crate::server`]) until the shutdown future completes.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use auth_proto::v1::auth_service_client::AuthServiceClient;
+use http::HeaderValue;
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::{configuration::Settings, cookies::Cookies, jwks::Jwks, metrics::Metrics, routes};
+use crate::{
+    configuration::Settings, cookies::Cookies, error::ApiError, jwks::Jwks, metrics::Metrics,
+    routes, server, single_flight::SingleFlight,
+};
+
+/// The answer of one refresh rotation: the new access and refresh cookies.
+pub(crate) type Rotation = Result<[HeaderValue; 2], ApiError>;
 
 /// What every request shares: settings, the cookie builder, the clients,
-/// the key cache and the metrics.
+/// the key cache, the metrics and the refreshes in flight.
 pub(crate) struct AppState {
     pub(crate) settings: Settings,
     pub(crate) cookies: Cookies,
@@ -25,6 +32,9 @@ pub(crate) struct AppState {
     /// The auth-service's public keys, to verify access tokens locally.
     pub(crate) jwks: Arc<Jwks>,
     pub(crate) metrics: Metrics,
+    /// Refresh rotations in flight, by the SHA-256 of the refresh token, so
+    /// that concurrent refreshes with one cookie share one rotation.
+    pub(crate) refreshes: SingleFlight<Rotation>,
 }
 
 /// The HTTP edge, bound and ready to serve.
@@ -62,6 +72,7 @@ impl Application {
             health: HealthClient::new(channel),
             jwks: Arc::new(jwks),
             metrics: Metrics::new(),
+            refreshes: SingleFlight::new(),
         };
         Ok(Application {
             port,
@@ -88,11 +99,7 @@ impl Application {
             "http-edge listening"
         );
         let refresher = tokio::spawn(self.state.jwks.clone().refresh_periodically());
-        warp::serve(routes::routes(self.state))
-            .incoming(self.listener)
-            .graceful(shutdown)
-            .run()
-            .await;
+        server::serve(self.listener, routes::routes(self.state), shutdown).await;
         refresher.abort();
         tracing::info!("http-edge stopped");
         Ok(())

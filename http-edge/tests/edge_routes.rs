@@ -6,7 +6,7 @@
 use std::{
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::{SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use aws_lc_rs::{
@@ -27,7 +27,10 @@ use auth_proto::v1::{
 };
 use http_edge::{Application, Settings};
 use reqwest::{StatusCode, header::HeaderMap, redirect::Policy};
-use tokio::net::TcpListener;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Code, Request, Response, Status, metadata::MetadataValue};
 use url::Url;
@@ -101,10 +104,16 @@ fn b64_json(value: &Value) -> String {
 
 // ---------------------------------------------------------------- fake service
 
+/// How long the fake takes to rotate a refresh token, so that concurrent
+/// refreshes overlap.
+const REFRESH_DELAY: Duration = Duration::from_millis(200);
+
 /// Canned answers keyed by the input; records what it was asked.
 #[derive(Clone)]
 struct FakeAuth {
     calls: Arc<Mutex<Vec<String>>>,
+    /// The `x-request-id` metadata of every BuildLoginUrl call.
+    request_ids: Arc<Mutex<Vec<String>>>,
     /// The keys GetJwks publishes; the first signs [`FakeAuth::token`].
     keys: Arc<Mutex<Vec<SigningKey>>>,
 }
@@ -113,6 +122,7 @@ impl Default for FakeAuth {
     fn default() -> Self {
         FakeAuth {
             calls: Arc::default(),
+            request_ids: Arc::default(),
             keys: Arc::new(Mutex::new(vec![SigningKey::generate("k1")])),
         }
     }
@@ -187,6 +197,9 @@ impl AuthService for FakeAuth {
         &self,
         request: Request<BuildLoginUrlRequest>,
     ) -> Result<Response<BuildLoginUrlResponse>, Status> {
+        let id = request.metadata().get("x-request-id");
+        let id = id.map_or("-", |id| id.to_str().unwrap()).to_owned();
+        self.request_ids.lock().unwrap().push(id);
         let r = request.into_inner();
         self.record(format!(
             "build_login_url return_to={} binding={}",
@@ -240,9 +253,13 @@ impl AuthService for FakeAuth {
     ) -> Result<Response<RefreshSessionResponse>, Status> {
         let r = request.into_inner();
         self.record(format!("refresh_session {}", r.refresh_token));
+        tokio::time::sleep(REFRESH_DELAY).await;
         match r.refresh_token.as_str() {
             "refresh-1" => Ok(Response::new(RefreshSessionResponse {
                 tokens: Some(tokens("acc2.jwt.sig", "refresh-2")),
+            })),
+            "refresh-a" => Ok(Response::new(RefreshSessionResponse {
+                tokens: Some(tokens("acc-b.jwt.sig", "refresh-b")),
             })),
             "db-down" => Err(failure(Code::Unavailable, "unavailable")),
             _ => Err(failure(Code::Unauthenticated, "token_reused")),
@@ -1292,4 +1309,285 @@ async fn the_demo_page_is_served_with_a_strict_csp() {
     let js = script.text().await.unwrap();
     assert!(js.contains("credentials: 'include'"));
     assert!(!js.contains("innerHTML ="));
+}
+
+// ---------------------------------------------------------------- refresh single-flight
+
+/// Fires `n` concurrent `POST /auth/refresh`, each with the refresh cookie
+/// `tokens[i % tokens.len()]`, and answers (status, Set-Cookie values) by
+/// request.
+async fn concurrent_refreshes(
+    edge: &TestEdge,
+    n: usize,
+    tokens: &[&str],
+) -> Vec<(StatusCode, Vec<String>)> {
+    let requests = (0..n).map(|i| {
+        edge.client
+            .post(format!("{}/auth/refresh", edge.base))
+            .header(
+                "cookie",
+                format!("refresh_token={}", tokens[i % tokens.len()]),
+            )
+            .send()
+    });
+    let responses = join_all(requests).await;
+    responses
+        .into_iter()
+        .map(|r| {
+            let r = r.unwrap();
+            (r.status(), set_cookies(r.headers()))
+        })
+        .collect()
+}
+
+/// Awaits every future, concurrently, in order.
+async fn join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut outputs = Vec::new();
+    for handle in handles {
+        outputs.push(handle.await.unwrap());
+    }
+    outputs
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_with_one_cookie_share_one_rotation() {
+    let edge = TestEdge::start().await;
+    let answers = concurrent_refreshes(&edge, 5, &["refresh-1"]).await;
+
+    let rotated = vec![
+        "access_token=acc2.jwt.sig; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=900".to_owned(),
+        "refresh_token=refresh-2; HttpOnly; SameSite=Lax; Secure; Path=/auth; Max-Age=1209600"
+            .to_owned(),
+    ];
+    for (status, cookies) in &answers {
+        assert_eq!(*status, StatusCode::NO_CONTENT);
+        assert_eq!(cookies, &rotated);
+    }
+    assert_eq!(edge.fake.count("refresh_session"), 1);
+    let text = edge.metrics().await;
+    assert_has_line(&text, r#"edge_refresh_total{outcome="rotated"} 5"#);
+
+    // Once the rotation has finished, the same cookie makes a new call (the
+    // real service would refuse it as a reuse; the fake rotates again).
+    let again = edge
+        .post("/auth/refresh", &[("cookie", "refresh_token=refresh-1")])
+        .await;
+    assert_eq!(again.status(), StatusCode::NO_CONTENT);
+    assert_eq!(edge.fake.count("refresh_session"), 2);
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_with_different_cookies_are_not_joined() {
+    let edge = TestEdge::start().await;
+    let answers = concurrent_refreshes(&edge, 2, &["refresh-1", "refresh-a"]).await;
+
+    assert!(answers.iter().all(|(s, _)| *s == StatusCode::NO_CONTENT));
+    assert!(answers[0].1[1].starts_with("refresh_token=refresh-2;"));
+    assert!(answers[1].1[1].starts_with("refresh_token=refresh-b;"));
+    let mut calls = edge.fake.calls();
+    calls.sort();
+    assert_eq!(
+        calls,
+        vec![
+            "refresh_session refresh-1".to_owned(),
+            "refresh_session refresh-a".to_owned()
+        ]
+    );
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_with_a_refused_cookie_all_get_the_refusal() {
+    let edge = TestEdge::start().await;
+    let answers = concurrent_refreshes(&edge, 3, &["old"]).await;
+    for (status, cookies) in &answers {
+        assert_eq!(*status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            cookies,
+            &vec![CLEAR_ACCESS.to_owned(), CLEAR_REFRESH.to_owned()]
+        );
+    }
+    assert_eq!(edge.fake.count("refresh_session"), 1);
+}
+
+// ---------------------------------------------------------------- limits
+
+/// Sends `request` as is on a new connection and reads the answer until the
+/// server closes it (or resets it after answering).
+async fn raw(edge: &TestEdge, request: &[u8]) -> String {
+    let addr = edge.base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// A chunked `POST path` of `size` bytes with the refresh cookie `refresh-1`.
+fn chunked_post(path: &str, size: usize) -> Vec<u8> {
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nhost: localhost\r\ncookie: refresh_token=refresh-1\r\n\
+         transfer-encoding: chunked\r\nconnection: close\r\n\r\n{size:x}\r\n"
+    )
+    .into_bytes();
+    request.extend(std::iter::repeat_n(b'x', size));
+    request.extend_from_slice(b"\r\n0\r\n\r\n");
+    request
+}
+
+#[tokio::test]
+async fn a_post_body_over_4_kib_is_413_before_any_call() {
+    let edge = TestEdge::start().await;
+    for path in ["/auth/refresh", "/auth/logout"] {
+        let response = edge
+            .client
+            .post(format!("{}{path}", edge.base))
+            .header("cookie", "refresh_token=refresh-1")
+            .body(vec![b'x'; 4097])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        assert!(set_cookies(response.headers()).is_empty());
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body, json!({"error": "payload_too_large"}));
+
+        let answer = raw(&edge, &chunked_post(path, 5000)).await;
+        assert!(answer.starts_with("HTTP/1.1 413 "), "{path}: {answer}");
+        assert!(
+            answer.ends_with(r#"{"error":"payload_too_large"}"#),
+            "{answer}"
+        );
+    }
+    assert!(edge.fake.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_post_body_of_up_to_4_kib_is_read_and_ignored() {
+    let edge = TestEdge::start().await;
+    let response = edge
+        .client
+        .post(format!("{}/auth/refresh", edge.base))
+        .header("cookie", "refresh_token=refresh-1")
+        .body(vec![b'x'; 4096])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    let answer = raw(&edge, &chunked_post("/auth/logout", 4096)).await;
+    assert!(answer.starts_with("HTTP/1.1 204 "), "{answer}");
+    assert_eq!(edge.fake.count("refresh_session"), 1);
+    assert_eq!(edge.fake.count("revoke_session"), 1);
+}
+
+#[tokio::test]
+async fn a_query_over_4_kib_on_login_or_callback_redirects_to_invalid_request() {
+    let edge = TestEdge::start().await;
+    let pad = "x".repeat(4100);
+    let login = edge
+        .get(&format!("/auth/kakao/login?return_to=%2F&pad={pad}"), None)
+        .await;
+    assert_eq!(login.status(), StatusCode::FOUND);
+    assert_eq!(
+        header(login.headers(), "location"),
+        Some(error_route("invalid_request").as_str())
+    );
+    assert!(set_cookies(login.headers()).is_empty());
+
+    let callback = edge
+        .get(
+            &format!("/auth/kakao/callback?code=good-code&state=s1&pad={pad}"),
+            Some("kakao_login_binding=b-1"),
+        )
+        .await;
+    assert_error_redirect(&callback, "invalid_request");
+    assert!(edge.fake.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_request_head_over_16_kib_is_431_and_a_large_one_below_passes() {
+    let edge = TestEdge::start().await;
+    let below = edge
+        .client
+        .get(format!("{}/healthz", edge.base))
+        .header("x-filler", "a".repeat(12 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(below.status(), StatusCode::OK);
+
+    let filler = "a".repeat(17 * 1024);
+    let request = format!(
+        "GET /healthz HTTP/1.1\r\nhost: localhost\r\nx-filler: {filler}\r\nconnection: close\r\n\r\n"
+    );
+    let answer = raw(&edge, request.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+}
+
+// ---------------------------------------------------------------- request ids
+
+#[tokio::test]
+async fn a_valid_request_id_is_echoed_and_sent_to_the_service() {
+    let edge = TestEdge::start().await;
+    let response = edge
+        .client
+        .get(format!("{}/auth/kakao/login", edge.base))
+        .header("x-request-id", "req-42.A_b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    assert_eq!(
+        header(response.headers(), "x-request-id"),
+        Some("req-42.A_b")
+    );
+    assert_eq!(*edge.fake.request_ids.lock().unwrap(), vec!["req-42.A_b"]);
+}
+
+#[tokio::test]
+async fn an_invalid_or_missing_request_id_is_replaced_by_a_uuid() {
+    let edge = TestEdge::start().await;
+    let too_long = "a".repeat(65);
+    for id in [
+        Some("has space"),
+        Some("semi;colon"),
+        Some(too_long.as_str()),
+        None,
+    ] {
+        let mut request = edge.client.get(format!("{}/auth/kakao/login", edge.base));
+        if let Some(id) = id {
+            request = request.header("x-request-id", id);
+        }
+        let response = request.send().await.unwrap();
+        let echoed = header(response.headers(), "x-request-id")
+            .unwrap()
+            .to_owned();
+        assert!(uuid::Uuid::parse_str(&echoed).is_ok(), "{id:?} -> {echoed}");
+        let sent = edge.fake.request_ids.lock().unwrap().last().cloned();
+        assert_eq!(sent, Some(echoed), "{id:?}");
+    }
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let edge = TestEdge::start().await;
+    for response in [
+        edge.get("/healthz", None).await,
+        edge.get("/no/such/page", None).await,
+        edge.post("/auth/refresh", &[("origin", "https://evil.example")])
+            .await,
+    ] {
+        assert!(header(response.headers(), "x-request-id").is_some());
+    }
 }

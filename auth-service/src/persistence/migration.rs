@@ -18,8 +18,10 @@ const MIGRATION_LOCK: i64 = 0x6b61_6b61_6f5f_6d69;
 
 /// Applies pending migrations. On PostgreSQL they run in one transaction
 /// holding an advisory lock, so replicas starting at once apply them one
-/// after the other (the second finds nothing pending). SQLite serializes
-/// writers itself.
+/// after the other (the second finds nothing pending). On SQLite, with no
+/// such lock, replicas starting at once can both apply a migration (its
+/// tables are created if missing) and race to record it; the loser's
+/// second pass finds it recorded and does nothing.
 pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
     use sea_orm::TransactionTrait;
     if db.get_database_backend() == sea_orm::DbBackend::Postgres {
@@ -28,8 +30,11 @@ pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
             .await?;
         Migrator::up(&txn, None).await?;
         txn.commit().await
-    } else {
+    } else if Migrator::up(db, None).await.is_err() {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         Migrator::up(db, None).await
+    } else {
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@
 mod support;
 
 mod login;
+mod observability;
 mod reflection;
 mod replicas;
 mod sessions;

@@ -22,7 +22,8 @@ async fn refresh(stack: &Stack, token: &str) -> Result<TokenPair, tonic::Status>
         .map(|r| r.into_inner().tokens.expect("tokens"))
 }
 
-async fn verify(stack: &Stack, token: &str) -> Result<String, tonic::Status> {
+/// VerifyAccessToken; the user id on success.
+pub async fn verify(stack: &Stack, token: &str) -> Result<String, tonic::Status> {
     let mut client = stack.auth.client().await;
     client
         .verify_access_token(VerifyAccessTokenRequest {

@@ -1,4 +1,4 @@
-use auth_proto::v1::{GetJwksRequest, GetUserRequest, VerifyAccessTokenRequest};
+use auth_proto::v1::{GetJwksRequest, GetUserRequest};
 use auth_service::tokens::{self, AccessClaims};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -6,18 +6,9 @@ use tonic::Code;
 
 use crate::{
     login::{login, reason},
+    sessions::verify,
     support::{Stack, users},
 };
-
-async fn verify(stack: &Stack, token: &str) -> Result<String, tonic::Status> {
-    let mut client = stack.auth.client().await;
-    client
-        .verify_access_token(VerifyAccessTokenRequest {
-            access_token: token.into(),
-        })
-        .await
-        .map(|r| r.into_inner().user_id)
-}
 
 fn claims_of(token: &str) -> AccessClaims {
     let payload = token.split('.').nth(1).unwrap();
@@ -67,18 +58,7 @@ async fn forged_and_foreign_tokens_are_all_unauthenticated() {
     let [h, p, s]: [&str; 3] = token.split('.').collect::<Vec<_>>().try_into().unwrap();
 
     // The public key (as published) used as an HMAC secret: the classic confusion.
-    let jwks: serde_json::Value = serde_json::from_str(
-        &stack
-            .auth
-            .client()
-            .await
-            .get_jwks(GetJwksRequest {})
-            .await
-            .unwrap()
-            .into_inner()
-            .jwks_json,
-    )
-    .unwrap();
+    let jwks = jwks(&stack).await;
     let x = jwks["keys"][0]["x"].as_str().unwrap().to_owned();
     let mut hs = Header::new(Algorithm::HS256);
     hs.kid = Some(kid.clone());
@@ -226,18 +206,7 @@ async fn a_rotated_key_keeps_old_tokens_valid_until_it_is_retired() {
         verify(&stack, &old).await.is_ok(),
         "old key still published"
     );
-    let jwks: serde_json::Value = serde_json::from_str(
-        &stack
-            .auth
-            .client()
-            .await
-            .get_jwks(GetJwksRequest {})
-            .await
-            .unwrap()
-            .into_inner()
-            .jwks_json,
-    )
-    .unwrap();
+    let jwks = jwks(&stack).await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
     assert!(jwks["keys"][0].get("d").is_none(), "public parts only");
     assert!(
@@ -302,4 +271,16 @@ async fn get_user_returns_the_profile_and_checks_the_session_when_asked() {
         (err.code(), reason(&err)),
         (Code::Unauthenticated, "session_revoked")
     );
+}
+
+/// The JWK set the service publishes.
+async fn jwks(stack: &Stack) -> serde_json::Value {
+    let mut client = stack.auth.client().await;
+    let json = client
+        .get_jwks(GetJwksRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .jwks_json;
+    serde_json::from_str(&json).unwrap()
 }

@@ -116,6 +116,7 @@ pub fn settings(db_url: &str, kakao_base: &str, extra: &[(&str, &str)]) -> Setti
         ("KAKAO_API_BASE_URL", kakao_base),
         ("DATABASE_URL", db_url),
         ("AUTH_GRPC_ADDR", "127.0.0.1:0"),
+        ("METRICS_ADDR", "127.0.0.1:0"),
         ("FRONTEND_URL", FRONTEND_URL),
         ("ALLOWED_ORIGINS", "https://admin.example.com"),
         ("KAKAO_TIMEOUT", "1s"),
@@ -133,6 +134,8 @@ pub fn settings(db_url: &str, kakao_base: &str, extra: &[(&str, &str)]) -> Setti
 /// A running auth-service.
 pub struct AuthHandle {
     pub addr: SocketAddr,
+    /// The metrics port's address (`None` with `METRICS_ADDR=off`).
+    pub metrics_addr: Option<SocketAddr>,
     pub core: Arc<AuthCore>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -145,6 +148,7 @@ impl AuthHandle {
             .await
             .expect("auth-service builds");
         let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr();
         let core = app.core();
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(app.run_until_stopped(async {
@@ -152,6 +156,7 @@ impl AuthHandle {
         }));
         AuthHandle {
             addr,
+            metrics_addr,
             core,
             stop: Some(tx),
             task: Some(task),
@@ -161,6 +166,18 @@ impl AuthHandle {
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The text of `GET /metrics` on the metrics port.
+    pub async fn scrape_metrics(&self) -> String {
+        let addr = self.metrics_addr.expect("metrics port is on");
+        let res = http()
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics");
+        assert_eq!(res.status(), 200, "GET /metrics");
+        res.text().await.expect("metrics text")
     }
 
     /// A fresh gRPC client.

@@ -1,0 +1,344 @@
+//! The auth-service's Prometheus metrics, served at `GET /metrics` on
+//! `METRICS_ADDR` in the text exposition format 0.0.4. Each [`Metrics`]
+//! owns its registry (no global), so every `Application` (and every test)
+//! counts on its own. Labels only ever take values from fixed lists: no
+//! token, code, user id or request text reaches a label.
+//!
+//! | metric | labels |
+//! |---|---|
+//! | `auth_rpc_duration_seconds` | `method` (an `AuthService` RPC, or `other`), `code` (gRPC code name: `OK`, `InvalidArgument`, ...) |
+//! | `auth_rpc_in_flight` | none |
+//! | `auth_kakao_request_duration_seconds` | `endpoint` (`token`, `user_me`), `outcome` (`ok`, `rejected`, `unavailable`, `misconfigured`) |
+//! | `auth_logins_total` | `user` (`new`, `returning`) |
+//! | `auth_refresh_total` | `outcome` (`rotated`, `grace_replay`, `reuse_detected`, `refused`) |
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use prometheus_client::{
+    encoding::prometheus_text,
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+use tokio::net::TcpListener;
+use tonic::Code;
+use warp::Filter;
+
+use crate::kakao::KakaoError;
+
+/// `Content-Type` of `GET /metrics`.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+/// Every RPC of `auth.v1.AuthService`; any other method is labelled `other`,
+/// so a caller cannot grow the label set.
+pub const METHODS: [&str; 7] = [
+    "BuildLoginUrl",
+    "CompleteLogin",
+    "RefreshSession",
+    "RevokeSession",
+    "VerifyAccessToken",
+    "GetUser",
+    "GetJwks",
+];
+
+/// Buckets of the RPC duration histogram, in seconds.
+const RPC_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// Buckets of the Kakao request histogram, in seconds (timeouts are ~5 s).
+const KAKAO_BUCKETS: [f64; 10] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0];
+
+/// A Kakao endpoint we call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KakaoEndpoint {
+    /// `POST /oauth/token` (kauth).
+    Token,
+    /// `GET /v2/user/me` (kapi).
+    UserMe,
+}
+
+impl KakaoEndpoint {
+    fn as_str(self) -> &'static str {
+        match self {
+            KakaoEndpoint::Token => "token",
+            KakaoEndpoint::UserMe => "user_me",
+        }
+    }
+}
+
+/// How a refresh ended (`auth_refresh_total{outcome=..}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// The token was retired and a successor issued.
+    Rotated,
+    /// A just-rotated token came back within the grace window and got the
+    /// successor already issued.
+    GraceReplay,
+    /// A rotated token came back after the grace window: family revoked.
+    ReuseDetected,
+    /// Unknown, expired or revoked token or session (not counted: database
+    /// failures, which show as `Unavailable` in the RPC histogram).
+    Refused,
+}
+
+impl RefreshOutcome {
+    const ALL: [RefreshOutcome; 4] = [
+        RefreshOutcome::Rotated,
+        RefreshOutcome::GraceReplay,
+        RefreshOutcome::ReuseDetected,
+        RefreshOutcome::Refused,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            RefreshOutcome::Rotated => "rotated",
+            RefreshOutcome::GraceReplay => "grace_replay",
+            RefreshOutcome::ReuseDetected => "reuse_detected",
+            RefreshOutcome::Refused => "refused",
+        }
+    }
+}
+
+type Labels<const N: usize> = [(&'static str, &'static str); N];
+type Histograms<const N: usize> = Family<Labels<N>, Histogram, fn() -> Histogram>;
+
+/// The registry and every metric in it.
+pub struct Metrics {
+    registry: Registry,
+    rpc_duration: Histograms<2>,
+    rpc_in_flight: Gauge,
+    kakao_duration: Histograms<2>,
+    logins: Family<Labels<1>, Counter>,
+    refresh: Family<Labels<1>, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered and every counter
+    /// label present at zero (so rates work from the first scrape).
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let rpc_duration = Histograms::<2>::new_with_constructor(rpc_histogram);
+        let rpc_in_flight = Gauge::default();
+        let kakao_duration = Histograms::<2>::new_with_constructor(kakao_histogram);
+        let logins = Family::<Labels<1>, Counter>::default();
+        let refresh = Family::<Labels<1>, Counter>::default();
+        registry.register(
+            "auth_rpc_duration_seconds",
+            "AuthService RPC duration by method and gRPC status code, in seconds",
+            rpc_duration.clone(),
+        );
+        registry.register(
+            "auth_rpc_in_flight",
+            "AuthService RPCs being answered",
+            rpc_in_flight.clone(),
+        );
+        registry.register(
+            "auth_kakao_request_duration_seconds",
+            "Kakao API request duration by endpoint and outcome, in seconds",
+            kakao_duration.clone(),
+        );
+        registry.register(
+            "auth_logins",
+            "Completed logins, by new or returning user",
+            logins.clone(),
+        );
+        registry.register(
+            "auth_refresh",
+            "Refresh token presentations by outcome",
+            refresh.clone(),
+        );
+        for user in ["new", "returning"] {
+            logins.get_or_create_owned(&[("user", user)]);
+        }
+        for outcome in RefreshOutcome::ALL {
+            refresh.get_or_create_owned(&[("outcome", outcome.as_str())]);
+        }
+        Metrics {
+            registry,
+            rpc_duration,
+            rpc_in_flight,
+            kakao_duration,
+            logins,
+            refresh,
+        }
+    }
+
+    /// Counts an RPC as started; see [`Metrics::rpc_finished`].
+    pub fn rpc_started(&self) {
+        self.rpc_in_flight.inc();
+    }
+
+    /// Records an RPC that ended with `code` after `elapsed`. `method` is
+    /// the last path segment; unknown names are recorded as `other`.
+    pub fn rpc_finished(&self, method: &str, code: Code, elapsed: Duration) {
+        self.rpc_in_flight.dec();
+        let method = METHODS
+            .iter()
+            .copied()
+            .find(|m| *m == method)
+            .unwrap_or("other");
+        self.rpc_duration
+            .get_or_create(&[("method", method), ("code", code_name(code))])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one Kakao request and how it ended.
+    pub fn kakao_request<T>(
+        &self,
+        endpoint: KakaoEndpoint,
+        result: &Result<T, KakaoError>,
+        elapsed: Duration,
+    ) {
+        let outcome = match result {
+            Ok(_) => "ok",
+            Err(KakaoError::Rejected(_)) => "rejected",
+            Err(KakaoError::Unavailable(_)) => "unavailable",
+            Err(KakaoError::Misconfigured(_)) => "misconfigured",
+        };
+        self.kakao_duration
+            .get_or_create(&[("endpoint", endpoint.as_str()), ("outcome", outcome)])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a completed login of a new or a returning user.
+    pub fn login(&self, new_user: bool) {
+        let user = if new_user { "new" } else { "returning" };
+        self.logins.get_or_create(&[("user", user)]).inc();
+    }
+
+    /// Counts a refresh that ended with `outcome`.
+    pub fn refresh(&self, outcome: RefreshOutcome) {
+        self.refresh
+            .get_or_create(&[("outcome", outcome.as_str())])
+            .inc();
+    }
+
+    /// Every metric in the Prometheus text format 0.0.4.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+fn rpc_histogram() -> Histogram {
+    Histogram::new(RPC_BUCKETS)
+}
+
+fn kakao_histogram() -> Histogram {
+    Histogram::new(KAKAO_BUCKETS)
+}
+
+/// The gRPC code's name as used in labels (`OK`, `InvalidArgument`, ...).
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "Cancelled",
+        Code::Unknown => "Unknown",
+        Code::InvalidArgument => "InvalidArgument",
+        Code::DeadlineExceeded => "DeadlineExceeded",
+        Code::NotFound => "NotFound",
+        Code::AlreadyExists => "AlreadyExists",
+        Code::PermissionDenied => "PermissionDenied",
+        Code::ResourceExhausted => "ResourceExhausted",
+        Code::FailedPrecondition => "FailedPrecondition",
+        Code::Aborted => "Aborted",
+        Code::OutOfRange => "OutOfRange",
+        Code::Unimplemented => "Unimplemented",
+        Code::Internal => "Internal",
+        Code::Unavailable => "Unavailable",
+        Code::DataLoss => "DataLoss",
+        Code::Unauthenticated => "Unauthenticated",
+    }
+}
+
+/// Serves `GET /metrics` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    metrics: Arc<Metrics>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    // GET /metrics
+    let route = warp::path!("metrics")
+        .and(warp::get())
+        .map(move || match metrics.encode() {
+            Ok(text) => warp::http::Response::builder()
+                .header(warp::http::header::CONTENT_TYPE, CONTENT_TYPE)
+                .body(text),
+            Err(_) => warp::http::Response::builder()
+                .status(warp::http::StatusCode::INTERNAL_SERVER_ERROR)
+                .body(String::new()),
+        });
+    warp::serve(route)
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
+}
+
+/// Binds the metrics port, when one is configured.
+pub async fn bind(addr: Option<SocketAddr>) -> anyhow::Result<Option<TcpListener>> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("bind METRICS_ADDR {addr}: {e}"))?;
+    Ok(Some(listener))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_method_list_matches_the_proto() {
+        let proto = include_str!("../../proto/auth/v1/auth.proto");
+        let mut in_proto: Vec<&str> = proto
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("rpc "))
+            .filter_map(|l| l.split('(').next())
+            .map(str::trim)
+            .collect();
+        let mut listed = METHODS.to_vec();
+        in_proto.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(in_proto, listed);
+    }
+
+    #[test]
+    fn every_metric_appears_in_the_text_format_with_bounded_labels() {
+        let metrics = Metrics::new();
+        metrics.rpc_started();
+        metrics.rpc_finished("CompleteLogin", Code::Ok, Duration::from_millis(3));
+        metrics.rpc_started();
+        metrics.rpc_finished("../../etc/passwd", Code::Unimplemented, Duration::ZERO);
+        metrics.kakao_request::<()>(
+            KakaoEndpoint::Token,
+            &Err(KakaoError::Rejected("KOE320".into())),
+            Duration::from_millis(20),
+        );
+        metrics.login(true);
+        metrics.refresh(RefreshOutcome::GraceReplay);
+        let text = metrics.encode().unwrap();
+        for needle in [
+            r#"auth_rpc_duration_seconds_count{method="CompleteLogin",code="OK"} 1"#,
+            r#"auth_rpc_duration_seconds_count{method="other",code="Unimplemented"} 1"#,
+            "auth_rpc_in_flight 0",
+            r#"auth_kakao_request_duration_seconds_count{endpoint="token",outcome="rejected"} 1"#,
+            r#"auth_logins_total{user="new"} 1"#,
+            r#"auth_logins_total{user="returning"} 0"#,
+            r#"auth_refresh_total{outcome="grace_replay"} 1"#,
+            r#"auth_refresh_total{outcome="reuse_detected"} 0"#,
+        ] {
+            assert!(text.contains(needle), "{needle} missing in\n{text}");
+        }
+        assert!(!text.contains("KOE320") && !text.contains("passwd"));
+    }
+}
