@@ -116,7 +116,9 @@ async fn main() {
             .env("KAKAO_API_BASE_URL", emulator.base_url())
             .env(
                 "DATABASE_URL",
-                format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()),
+                std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| {
+                    format!("sqlite://{}?mode=rwc", dir.join("bench.db").display())
+                }),
             )
             .env("AUTH_GRPC_ADDR", format!("127.0.0.1:{grpc_port}"))
             .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
@@ -178,8 +180,14 @@ async fn main() {
     }
     let (cpu1, _) = usage(pid);
     println!(
-        "\nauth-service (release, SQLite), {} logins then {} calls each:",
-        LOGINS, CALLS
+        "\nauth-service (release, {}), {} logins then {} calls each:",
+        if std::env::var("BENCH_DATABASE_URL").is_ok() {
+            "BENCH_DATABASE_URL"
+        } else {
+            "SQLite"
+        },
+        LOGINS,
+        CALLS
     );
     report("login (Build+Complete)", LOGINS, &mut wall, cpu1 - cpu0);
 

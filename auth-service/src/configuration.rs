@@ -37,6 +37,13 @@ pub struct KakaoSettings {
     pub api_base_url: Url,
     /// `KAKAO_ADMIN_KEY`: authenticates Kakao's unlink callback.
     pub admin_key: Option<SecretString>,
+    /// `KAKAO_APP_ID`: when set, the unlink callback's `app_id` must match.
+    pub app_id: Option<String>,
+    /// `KAKAO_BROWSER_AUTH_BASE_URL`: the kauth host as the browser reaches
+    /// it, for the authorize URL (default: `KAKAO_AUTH_BASE_URL`). Only
+    /// differs when the service reaches Kakao (or the emulator) by another
+    /// name, e.g. inside docker compose.
+    pub browser_auth_base_url: Url,
     /// `KAKAO_SCOPE`: passed through as `scope` when set.
     pub scope: Option<String>,
     /// `KAKAO_PROMPT`: passed through as `prompt` when set.
@@ -178,12 +185,20 @@ impl Settings {
             .unwrap_or(defaults::JWT_AUDIENCE)
             .to_owned();
 
+        let auth_base_url = url("KAKAO_AUTH_BASE_URL", defaults::AUTH_BASE_URL)?;
+        let browser_auth_base_url = match get("KAKAO_BROWSER_AUTH_BASE_URL") {
+            Some(v) => parse_url("KAKAO_BROWSER_AUTH_BASE_URL", v)?,
+            None => auth_base_url.clone(),
+        };
+
         Ok(Settings {
             kakao: KakaoSettings {
                 client_id,
+                app_id: get("KAKAO_APP_ID").map(str::to_owned),
+                browser_auth_base_url,
                 client_secret: get("KAKAO_CLIENT_SECRET").map(SecretString::from),
                 redirect_uri: url("KAKAO_REDIRECT_URI", defaults::REDIRECT_URI)?,
-                auth_base_url: url("KAKAO_AUTH_BASE_URL", defaults::AUTH_BASE_URL)?,
+                auth_base_url,
                 api_base_url: url("KAKAO_API_BASE_URL", defaults::API_BASE_URL)?,
                 admin_key: get("KAKAO_ADMIN_KEY").map(SecretString::from),
                 scope: get("KAKAO_SCOPE").map(str::to_owned),

@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use auth_proto::v1::{
     BuildLoginUrlRequest, BuildLoginUrlResponse, CompleteLoginRequest, CompleteLoginResponse,
-    GetJwksRequest, GetJwksResponse, GetUserRequest, GetUserResponse, RefreshSessionRequest,
-    RefreshSessionResponse, RevokeSessionRequest, RevokeSessionResponse, TokenPair, User,
-    VerifyAccessTokenRequest, VerifyAccessTokenResponse, auth_service_server::AuthService,
+    GetJwksRequest, GetJwksResponse, GetUserRequest, GetUserResponse, HandleUnlinkRequest,
+    HandleUnlinkResponse, RefreshSessionRequest, RefreshSessionResponse, RevokeSessionRequest,
+    RevokeSessionResponse, TokenPair, User, VerifyAccessTokenRequest, VerifyAccessTokenResponse,
+    auth_service_server::AuthService,
 };
 use tonic::{Request, Response, Status};
 
@@ -24,6 +25,7 @@ use crate::{
     persistence::users,
     rpc_observer::RequestId,
     sessions::{self, SessionTokens},
+    unlink,
 };
 
 /// The gRPC face of [`AuthCore`].
@@ -190,6 +192,31 @@ impl AuthService for AuthGrpc {
         let user = sessions::user_of_live_session(&self.core, &req.user_id, session_id).await?;
         Ok(Response::new(GetUserResponse {
             user: Some(user_message(user)),
+        }))
+    }
+
+    #[tracing::instrument(name = "HandleUnlink", skip_all, fields(request_id = %RequestId::of(&request)))]
+    async fn handle_unlink(
+        &self,
+        request: Request<HandleUnlinkRequest>,
+    ) -> Result<Response<HandleUnlinkResponse>, Status> {
+        let req = request.into_inner();
+        let kakao_id: i64 = req
+            .user_id
+            .parse()
+            .map_err(|_| invalid_request("user_id must be a Kakao user id"))?;
+        let referrer: String = req
+            .referrer_type
+            .chars()
+            .filter(|c| c.is_ascii_uppercase() || *c == '_')
+            .take(32)
+            .collect();
+        let done =
+            unlink::handle_unlink(&self.core, &req.admin_key, &req.app_id, kakao_id, &referrer)
+                .await?;
+        Ok(Response::new(HandleUnlinkResponse {
+            known_user: done.known_user,
+            sessions_revoked: i64::try_from(done.sessions_revoked).unwrap_or(i64::MAX),
         }))
     }
 

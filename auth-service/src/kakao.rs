@@ -102,7 +102,7 @@ impl KakaoClient {
             client_id: settings.client_id.clone(),
             client_secret: settings.client_secret.clone(),
             redirect_uri: settings.redirect_uri.to_string(),
-            authorize_url: endpoint(&settings.auth_base_url, "/oauth/authorize")?,
+            authorize_url: endpoint(&settings.browser_auth_base_url, "/oauth/authorize")?,
             token_url: endpoint(&settings.auth_base_url, "/oauth/token")?,
             user_me_url: endpoint(&settings.api_base_url, "/v2/user/me")?,
         })

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod kakao;
+pub mod live_sessions;
 pub mod login;
 pub mod metrics;
 pub mod persistence;
@@ -16,6 +17,7 @@ pub mod sessions;
 pub mod startup;
 pub mod telemetry;
 pub mod tokens;
+pub mod unlink;
 
 pub use configuration::Settings;
 pub use startup::Application;
@@ -28,6 +30,8 @@ pub struct AuthCore {
     pub kakao: kakao::KakaoClient,
     pub keys: tokens::TokenKeys,
     pub metrics: std::sync::Arc<metrics::Metrics>,
+    /// Sessions recently confirmed live (saves a query per verification).
+    pub live_sessions: live_sessions::LiveSessions,
 }
 
 /// Resolves on Ctrl-C or SIGTERM: the one shutdown signal of the binary.

@@ -30,13 +30,14 @@ pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Every RPC of `auth.v1.AuthService`; any other method is labelled `other`,
 /// so a caller cannot grow the label set.
-pub const METHODS: [&str; 7] = [
+pub const METHODS: [&str; 8] = [
     "BuildLoginUrl",
     "CompleteLogin",
     "RefreshSession",
     "RevokeSession",
     "VerifyAccessToken",
     "GetUser",
+    "HandleUnlink",
     "GetJwks",
 ];
 

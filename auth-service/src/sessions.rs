@@ -139,6 +139,7 @@ async fn rotate(
         sessions::revoke(&core.db, &family.id, "reuse_detected", now)
             .await
             .map_err(db("revoke family after reuse"))?;
+        core.live_sessions.forget(&family.id);
         tracing::warn!(session_id = %family.id, user_id = %family.user_id, "refresh token reuse detected; session family revoked");
         return Err(AuthError::unauthenticated(
             "token_reused",
@@ -201,10 +202,11 @@ pub async fn revoke(core: &AuthCore, presented: RefreshToken) -> Result<(), Auth
     else {
         return Ok(());
     };
-    if sessions::revoke(&core.db, &row.session_id, "logout", now_ms())
+    let revoked = sessions::revoke(&core.db, &row.session_id, "logout", now_ms())
         .await
-        .map_err(db("revoke session"))?
-    {
+        .map_err(db("revoke session"))?;
+    core.live_sessions.forget(&row.session_id);
+    if revoked {
         tracing::info!(session_id = %row.session_id, "session revoked by logout");
     }
     Ok(())
@@ -236,11 +238,16 @@ pub async fn user_of_live_session(
 /// Refuses (as a revoked token) a session that is unknown, another user's,
 /// revoked or past its absolute lifetime.
 async fn ensure_live_session(core: &AuthCore, sid: &str, user_id: &str) -> Result<(), AuthError> {
+    let now = now_ms();
+    if core.live_sessions.is_known_live(sid, user_id, now) {
+        return Ok(());
+    }
     let family = sessions::find(&core.db, sid)
         .await
         .map_err(db("find session of access token"))?;
     match family {
-        Some(f) if f.user_id == user_id && f.revoked_at.is_none() && f.expires_at > now_ms() => {
+        Some(f) if f.user_id == user_id && f.revoked_at.is_none() && f.expires_at > now => {
+            core.live_sessions.remember(sid, user_id, f.expires_at);
             Ok(())
         }
         _ => Err(VerifyError::Revoked.into()),

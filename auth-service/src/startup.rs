@@ -74,6 +74,7 @@ impl Application {
             kakao,
             keys,
             metrics,
+            live_sessions: Default::default(),
         });
         Ok(Application {
             listener,

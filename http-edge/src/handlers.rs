@@ -10,7 +10,7 @@ use std::{sync::Arc, time::Duration};
 
 use auth_proto::v1::{
     BuildLoginUrlRequest, BuildLoginUrlResponse, CompleteLoginRequest, GetUserRequest,
-    RefreshSessionRequest, RevokeSessionRequest, TokenPair, User,
+    HandleUnlinkRequest, RefreshSessionRequest, RevokeSessionRequest, TokenPair, User,
     auth_service_client::AuthServiceClient, auth_service_server::SERVICE_NAME,
 };
 use http::{
@@ -302,6 +302,48 @@ async fn revoke(ctx: &Ctx, refresh_token: String) -> Result<(), ApiError> {
             error => Err(error),
         },
     }
+}
+
+/// GET|POST /auth/kakao/unlink: `params` is the query (GET) or the
+/// form body (POST): `app_id`, `user_id`, `referrer_type`.
+pub(crate) async fn unlink(ctx: Ctx, params: String, headers: HeaderMap) -> Response {
+    let admin_key = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("KakaoAK "))
+        .map(|k| k.trim().to_owned())
+        .unwrap_or_default();
+    let request = HandleUnlinkRequest {
+        admin_key,
+        app_id: first_param(&params, "app_id").unwrap_or_default(),
+        user_id: first_param(&params, "user_id").unwrap_or_default(),
+        referrer_type: first_param(&params, "referrer_type").unwrap_or_default(),
+    };
+    let answer = ctx.client().handle_unlink(ctx.request(request)).await;
+    let (outcome, response) = match answer.map_err(|s| ctx.failed(s)) {
+        Ok(_) => ("unlinked", plain_ok()),
+        Err(s) => {
+            let error = match s.code() {
+                tonic::Code::InvalidArgument => ApiError::BadRequest,
+                tonic::Code::FailedPrecondition => ApiError::Unauthenticated(
+                    auth_error_word(&s).unwrap_or("unlink_disabled").to_owned(),
+                ),
+                _ => ApiError::from_status(&s),
+            };
+            (error.as_str(), error.into_response())
+        }
+    };
+    ctx.finish("unlink", outcome, response)
+}
+
+/// 200 `OK`: what Kakao's callback expects.
+fn plain_ok() -> Response {
+    let mut response = Response::new("OK".into());
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
 }
 
 /// GET /.well-known/jwks.json (from the key cache, as received)

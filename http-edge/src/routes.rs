@@ -41,6 +41,8 @@ pub(crate) fn routes(
         .unify()
         .or(logout(state.clone()))
         .unify()
+        .or(unlink(state.clone()))
+        .unify()
         .or(preflight(state.clone()))
         .unify()
         .or(jwks(state.clone()))
@@ -117,6 +119,21 @@ fn logout(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Re
         .and(with_ctx(state))
         .and(warp::header::headers_cloned())
         .then(handlers::logout)
+}
+
+/// GET|POST /auth/kakao/unlink (Kakao's unlink callback, `Authorization:
+/// KakaoAK <admin key>`; server to server, so no Origin check)
+fn unlink(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let get = warp::get().and(raw_query());
+    let post = warp::post()
+        .and(warp::body::content_length_limit(MAX_BODY as u64))
+        .and(warp::body::bytes())
+        .map(|body: hyper::body::Bytes| String::from_utf8_lossy(&body).into_owned());
+    warp::path!("auth" / "kakao" / "unlink")
+        .and(with_ctx(state))
+        .and(get.or(post).unify())
+        .and(warp::header::headers_cloned())
+        .then(handlers::unlink)
 }
 
 /// OPTIONS /auth/... (CORS preflight)

@@ -583,3 +583,200 @@ async fn the_demo_page_and_the_jwks_are_served() {
     );
     assert!(key["kid"].is_string() && key.get("d").is_none());
 }
+
+/// Collects every log line of the current thread's subscriber.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// A whole login, refresh and logout with every component logging at debug
+/// level (this test's runtime is single-threaded, so the thread's
+/// subscriber sees the edge, the service and the emulator alike): no token,
+/// code, binding or client secret may appear anywhere in the output.
+#[tokio::test]
+async fn a_full_flow_logged_at_debug_level_leaks_no_secret() {
+    const CLIENT_SECRET: &str = "client-secret-that-must-never-be-logged";
+    let logs = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter("debug")
+        .with_writer(logs.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::debug!("capture started");
+
+    let emulator = kakao_emulator::EmulatorConfig {
+        client_secret: Some(CLIENT_SECRET.into()),
+        ..Default::default()
+    };
+    let stack = Stack::start_with(emulator, &[("KAKAO_CLIENT_SECRET", CLIENT_SECRET)]).await;
+    let edge = Edge::start(stack.auth.url()).await;
+    let w = World {
+        stack,
+        edge,
+        http: http(),
+    };
+    let (authorize, binding) = w.begin("/dashboard").await;
+    let redirect = consent(&authorize, users::HONG, true).await;
+    let code = query(&redirect)["code"].clone();
+    let res = w.callback(&redirect, &binding).await;
+    assert_eq!(location(&res), "http://localhost:3000/dashboard");
+    let cookies = set_cookies(&res);
+    let (access, refresh) = (
+        cookies["access_token"].value.clone(),
+        cookies["refresh_token"].value.clone(),
+    );
+    let session = cookie_header(&res);
+    assert_eq!(w.get("/auth/me", &session).await.status(), 200);
+    let rotated = w.post("/auth/refresh", &session, None).await;
+    assert_eq!(rotated.status(), 204);
+    let new_refresh = set_cookies(&rotated)["refresh_token"].value.clone();
+    assert_eq!(
+        w.post("/auth/logout", &cookie_header(&rotated), None)
+            .await
+            .status(),
+        204
+    );
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.lines().count() > 20,
+        "debug logs were captured:\n{text}"
+    );
+    assert!(text.contains("request_id"), "request ids are logged");
+    let binding_value = binding.trim_start_matches("kakao_login_binding=");
+    for (what, secret) in [
+        ("authorization code", code.as_str()),
+        ("binding", binding_value),
+        ("access token", access.as_str()),
+        ("access token signature", access.rsplit('.').next().unwrap()),
+        ("refresh token", refresh.as_str()),
+        ("rotated refresh token", new_refresh.as_str()),
+        ("client secret", CLIENT_SECRET),
+    ] {
+        assert!(!text.contains(secret), "the {what} appears in the logs");
+    }
+}
+
+#[tokio::test]
+async fn kakaos_unlink_callback_revokes_the_users_sessions() {
+    const ADMIN_KEY: &str = "admin-key-for-the-unlink-callback";
+    let stack = Stack::start_with(
+        Default::default(),
+        &[("KAKAO_ADMIN_KEY", ADMIN_KEY), ("KAKAO_APP_ID", "1234")],
+    )
+    .await;
+    let edge = Edge::start(stack.auth.url()).await;
+    let w = World {
+        stack,
+        edge,
+        http: http(),
+    };
+    let session = cookie_header(&w.login(users::HONG, "").await);
+    assert_eq!(w.get("/auth/me", &session).await.status(), 200);
+
+    let call = |key: &str, form: String| {
+        w.http
+            .post(w.url("/auth/kakao/unlink"))
+            .header(header::AUTHORIZATION, format!("KakaoAK {key}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+    };
+    let form = |user: i64, app: &str| {
+        format!("app_id={app}&user_id={user}&referrer_type=UNLINK_FROM_APPS")
+    };
+    assert_eq!(
+        call("wrong-key", form(users::HONG, "1234"))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        call(ADMIN_KEY, form(users::HONG, "9999"))
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "another app"
+    );
+    assert_eq!(
+        call(ADMIN_KEY, "user_id=not-a-number".into())
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        w.get("/auth/me", &session).await.status(),
+        200,
+        "refused callbacks change nothing"
+    );
+
+    let ok = call(ADMIN_KEY, form(users::HONG, "1234")).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "OK");
+    let me = w.get("/auth/me", &session).await;
+    assert_eq!(me.status(), 401);
+    assert_eq!(
+        me.json::<serde_json::Value>().await.unwrap()["reason"],
+        "session_revoked"
+    );
+    assert_eq!(w.post("/auth/refresh", &session, None).await.status(), 401);
+    let user = user_rows::Entity::find()
+        .one(&w.stack.auth.core.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(user.unlinked_at.is_some(), "marked unlinked");
+
+    // Kakao may also call with GET; unknown users are acknowledged.
+    let get = w
+        .http
+        .get(w.url(&format!("/auth/kakao/unlink?{}", form(42, "1234"))))
+        .header(header::AUTHORIZATION, format!("KakaoAK {ADMIN_KEY}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200);
+    // Logging in again re-links the user.
+    let again = cookie_header(&w.login(users::HONG, "").await);
+    assert_eq!(w.get("/auth/me", &again).await.status(), 200);
+    let user = user_rows::Entity::find()
+        .one(&w.stack.auth.core.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(user.unlinked_at.is_none());
+}
+
+#[tokio::test]
+async fn the_unlink_callback_is_refused_when_no_admin_key_is_configured() {
+    let w = World::start().await;
+    let res = w
+        .http
+        .post(w.url("/auth/kakao/unlink"))
+        .header(header::AUTHORIZATION, "KakaoAK anything")
+        .body("user_id=3208537903")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}

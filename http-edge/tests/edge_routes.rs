@@ -20,9 +20,9 @@ use tonic_health::server::HealthReporter;
 
 use auth_proto::v1::{
     BuildLoginUrlRequest, BuildLoginUrlResponse, CompleteLoginRequest, CompleteLoginResponse,
-    GetJwksRequest, GetJwksResponse, GetUserRequest, GetUserResponse, RefreshSessionRequest,
-    RefreshSessionResponse, RevokeSessionRequest, RevokeSessionResponse, TokenPair, User,
-    VerifyAccessTokenRequest, VerifyAccessTokenResponse,
+    GetJwksRequest, GetJwksResponse, GetUserRequest, GetUserResponse, HandleUnlinkRequest,
+    HandleUnlinkResponse, RefreshSessionRequest, RefreshSessionResponse, RevokeSessionRequest,
+    RevokeSessionResponse, TokenPair, User, VerifyAccessTokenRequest, VerifyAccessTokenResponse,
     auth_service_server::{AuthService, AuthServiceServer},
 };
 use http_edge::{Application, Settings};
@@ -301,6 +301,20 @@ impl AuthService for FakeAuth {
             ("u1", _) => Err(failure(Code::Unauthenticated, "session_revoked")),
             _ => Err(failure(Code::NotFound, "user_not_found")),
         }
+    }
+
+    async fn handle_unlink(
+        &self,
+        request: Request<HandleUnlinkRequest>,
+    ) -> Result<Response<HandleUnlinkResponse>, Status> {
+        self.record("handle_unlink".into());
+        if request.into_inner().admin_key != "admin-key" {
+            return Err(failure(Code::Unauthenticated, "invalid_admin_key"));
+        }
+        Ok(Response::new(HandleUnlinkResponse {
+            known_user: true,
+            sessions_revoked: 1,
+        }))
     }
 
     async fn get_jwks(

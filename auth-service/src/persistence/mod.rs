@@ -38,6 +38,14 @@ pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<DatabaseC
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
         .sqlx_logging(false);
+    // SQLite: write-ahead logging (readers never wait for the writer) with
+    // synchronous=NORMAL, which stays consistent on a crash and costs one
+    // fsync per checkpoint instead of one per transaction.
+    options.map_sqlx_sqlite_opts(|o| {
+        o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+    });
     if url.expose_secret().starts_with("postgres") {
         options.max_connections(16).min_connections(1);
     }

@@ -94,3 +94,13 @@ pub async fn find_by_kakao_id(
 pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, DbErr> {
     Entity::find_by_id(id.to_owned()).one(db).await
 }
+
+/// Marks the user unlinked (Kakao's unlink callback).
+pub async fn mark_unlinked(db: &impl ConnectionTrait, id: &str, now: i64) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::UnlinkedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
