@@ -226,7 +226,12 @@ impl AuthService for AuthGrpc {
         _request: Request<GetJwksRequest>,
     ) -> Result<Response<GetJwksResponse>, Status> {
         Ok(Response::new(GetJwksResponse {
-            jwks_json: self.core.keys.jwks_json().to_string(),
+            jwks_json: self
+                .core
+                .keys
+                .fresh_jwks_json(&self.core.db)
+                .await
+                .to_string(),
         }))
     }
 }

@@ -94,7 +94,7 @@ const ALGORITHM: &str = "EdDSA";
 /// Clock skew tolerated on `exp`, in seconds.
 const LEEWAY_SECS: u64 = 30;
 /// Unknown `kid`s trigger at most one database reload per this interval.
-const RELOAD_ON_MISS_INTERVAL: Duration = Duration::from_secs(5);
+const RELOAD_ON_MISS_INTERVAL: Duration = Duration::from_secs(1);
 
 struct SigningKey {
     kid: String,
@@ -266,7 +266,19 @@ impl TokenKeys {
         }
     }
 
-    /// The JWK set of every published key, as JSON.
+    /// The JWK set as published in the database right now: what the edge
+    /// asks for when it meets an unknown `kid`, which may have been added by
+    /// another replica or by `keys rotate` since this replica's last
+    /// periodic reload. One small query; edges ask rarely (on an unknown
+    /// `kid`, at most every few seconds, and every few minutes).
+    pub async fn fresh_jwks_json(&self, db: &impl ConnectionTrait) -> Arc<str> {
+        if let Err(e) = self.reload(db).await {
+            tracing::warn!(error = %e, "reloading signing keys failed; serving the cached set");
+        }
+        self.jwks_json()
+    }
+
+    /// The JWK set of every published key, as JSON (from memory).
     pub fn jwks_json(&self) -> Arc<str> {
         self.read_cache().jwks_json.clone()
     }

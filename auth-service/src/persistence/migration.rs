@@ -41,6 +41,30 @@ pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
 mod m20261127_000001_initial {
     use super::*;
 
+    /// `CREATE INDEX IF NOT EXISTS name ON table (col)`.
+    fn index(name: &str, table: impl IntoIden, col: impl IntoIden) -> IndexCreateStatement {
+        Index::create()
+            .if_not_exists()
+            .name(name)
+            .table(table)
+            .col(col)
+            .to_owned()
+    }
+
+    /// A foreign key whose rows go away with their parent.
+    fn cascade(
+        name: &str,
+        from: (impl IntoIden, impl IntoIden),
+        to: (impl IntoIden, impl IntoIden),
+    ) -> ForeignKeyCreateStatement {
+        ForeignKey::create()
+            .name(name)
+            .from(from.0, from.1)
+            .to(to.0, to.1)
+            .on_delete(ForeignKeyAction::Cascade)
+            .to_owned()
+    }
+
     pub struct Migration;
 
     impl MigrationName for Migration {
@@ -142,14 +166,11 @@ mod m20261127_000001_initial {
                     .to_owned(),
             )
             .await?;
-            m.create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_login_attempts_expires_at")
-                    .table(LoginAttempts::Table)
-                    .col(LoginAttempts::ExpiresAt)
-                    .to_owned(),
-            )
+            m.create_index(index(
+                "idx_login_attempts_expires_at",
+                LoginAttempts::Table,
+                LoginAttempts::ExpiresAt,
+            ))
             .await?;
             m.create_table(
                 Table::create()
@@ -161,24 +182,19 @@ mod m20261127_000001_initial {
                     .col(big_integer(Sessions::ExpiresAt))
                     .col(big_integer_null(Sessions::RevokedAt))
                     .col(string_len_null(Sessions::RevokedReason, 32))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_sessions_user")
-                            .from(Sessions::Table, Sessions::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut cascade(
+                        "fk_sessions_user",
+                        (Sessions::Table, Sessions::UserId),
+                        (Users::Table, Users::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
-            m.create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_sessions_user_id")
-                    .table(Sessions::Table)
-                    .col(Sessions::UserId)
-                    .to_owned(),
-            )
+            m.create_index(index(
+                "idx_sessions_user_id",
+                Sessions::Table,
+                Sessions::UserId,
+            ))
             .await?;
             m.create_table(
                 Table::create()
@@ -191,24 +207,19 @@ mod m20261127_000001_initial {
                     .col(big_integer(RefreshTokens::ExpiresAt))
                     .col(big_integer_null(RefreshTokens::RotatedAt))
                     .col(string_len_null(RefreshTokens::SuccessorSealed, 64))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_refresh_tokens_session")
-                            .from(RefreshTokens::Table, RefreshTokens::SessionId)
-                            .to(Sessions::Table, Sessions::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut cascade(
+                        "fk_refresh_tokens_session",
+                        (RefreshTokens::Table, RefreshTokens::SessionId),
+                        (Sessions::Table, Sessions::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
-            m.create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_refresh_tokens_session_id")
-                    .table(RefreshTokens::Table)
-                    .col(RefreshTokens::SessionId)
-                    .to_owned(),
-            )
+            m.create_index(index(
+                "idx_refresh_tokens_session_id",
+                RefreshTokens::Table,
+                RefreshTokens::SessionId,
+            ))
             .await?;
             m.create_table(
                 Table::create()
