@@ -76,11 +76,11 @@ pub struct KakaoClient {
     user_me_url: Url,
 }
 
-fn endpoint(base: &Url, path: &str) -> anyhow::Result<Url> {
+fn endpoint(base: &Url, path: &str) -> Url {
     let mut url = base.clone();
     let joined = format!("{}{}", base.path().trim_end_matches('/'), path);
     url.set_path(&joined);
-    Ok(url)
+    url
 }
 
 impl KakaoClient {
@@ -102,9 +102,9 @@ impl KakaoClient {
             client_id: settings.client_id.clone(),
             client_secret: settings.client_secret.clone(),
             redirect_uri: settings.redirect_uri.to_string(),
-            authorize_url: endpoint(&settings.browser_auth_base_url, "/oauth/authorize")?,
-            token_url: endpoint(&settings.auth_base_url, "/oauth/token")?,
-            user_me_url: endpoint(&settings.api_base_url, "/v2/user/me")?,
+            authorize_url: endpoint(&settings.browser_auth_base_url, "/oauth/authorize"),
+            token_url: endpoint(&settings.auth_base_url, "/oauth/token"),
+            user_me_url: endpoint(&settings.api_base_url, "/v2/user/me"),
         })
     }
 

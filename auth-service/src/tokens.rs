@@ -282,11 +282,6 @@ impl TokenKeys {
     pub fn jwks_json(&self) -> Arc<str> {
         self.read_cache().jwks_json.clone()
     }
-
-    /// The `kid` new tokens are signed with.
-    pub fn current_kid(&self) -> Option<String> {
-        self.read_cache().signing.as_ref().map(|s| s.kid.clone())
-    }
 }
 
 fn public_jwk(kid: &str, x: &str) -> Jwk {

@@ -88,16 +88,3 @@ fn is_busy(e: &sqlx::Error) -> bool {
         _ => false,
     }
 }
-
-/// Whether a database error is a unique-constraint violation.
-pub fn is_unique_violation(err: &DbErr) -> bool {
-    match err {
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            match &**e {
-                sqlx::Error::Database(db) => db.is_unique_violation(),
-                _ => false,
-            }
-        }
-        _ => false,
-    }
-}
