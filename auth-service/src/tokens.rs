@@ -190,7 +190,6 @@ impl TokenKeys {
             .cache
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = cache;
-        *self.last_reload.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         Ok(())
     }
 
