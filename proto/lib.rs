@@ -1,7 +1,10 @@
 //! The `auth.v1` gRPC contract shared by the auth-service, the HTTP edge and
 //! any internal service that calls the API: generated messages, the
 //! `AuthService` client and server traits, and the encoded file descriptor set
-//! that the service registers for server reflection.
+//! that the service registers for server reflection; and the rest of the
+//! wire contract both sides must agree on: the error reason words
+//! ([`reason`]), the request-id key and shape ([`request_id`]), and the
+//! access-token claims with their validation ([`claims`]).
 
 /// Generated code for package `auth.v1` (see `proto/auth/v1/auth.proto`).
 pub mod auth {
@@ -14,3 +17,11 @@ pub use auth::v1;
 
 /// Encoded `FileDescriptorSet` of `auth.v1`, for `tonic-reflection`.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("auth_v1_descriptor");
+
+pub mod claims;
+pub mod reason;
+pub mod request_id;
+
+pub use claims::{AccessClaims, access_token_validation};
+pub use reason::{AUTH_ERROR_KEY, Reason};
+pub use request_id::{REQUEST_ID_KEY, RequestId};

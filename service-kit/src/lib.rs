@@ -1,0 +1,149 @@
+//! How every binary of the workspace starts and stops, written once:
+//! [`load_dotenv`], [`LogFormat`] and [`init_logging`] (one stream, one
+//! `LOG_FORMAT` rule), [`ConfigError`] (one line naming the variable, exit
+//! code 2 through [`ConfigError::exit`]) and [`shutdown_signal`].
+
+use std::{fmt, process::ExitCode};
+
+use tracing_subscriber::EnvFilter;
+
+/// The exit code of a process refused by its configuration.
+pub const CONFIG_ERROR_EXIT: u8 = 2;
+
+/// A configuration value that cannot be used. Its `Display` is one line,
+/// `VARIABLE: problem`, and never quotes the value (it might be a secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl ConfigError {
+    /// `variable` is wrong because of `problem`.
+    pub fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            variable,
+            problem: problem.into(),
+        }
+    }
+
+    /// Prints `program: VARIABLE: problem` on stderr and gives exit code 2.
+    pub fn exit(&self, program: &str) -> ExitCode {
+        eprintln!("{program}: {self}");
+        ExitCode::from(CONFIG_ERROR_EXIT)
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads `.env` from the working directory when there is one. A file that
+/// cannot be parsed is an error whose text never quotes the offending line.
+pub fn load_dotenv() -> Result<(), ConfigError> {
+    match dotenvy::dotenv() {
+        Ok(_) => Ok(()),
+        Err(err) if err.not_found() => Ok(()),
+        Err(_) => Err(ConfigError::new(".env", "cannot be read or parsed")),
+    }
+}
+
+/// How log lines are written (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `human` (the default): one readable line per event.
+    #[default]
+    Human,
+    /// `json`: one JSON object per line, with the current span's fields
+    /// (the request id) and the span list.
+    Json,
+}
+
+impl LogFormat {
+    /// Reads `LOG_FORMAT` from the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::parse(std::env::var("LOG_FORMAT").ok().as_deref())
+    }
+
+    /// `None`, empty or `human` is [`LogFormat::Human`]; `json` is
+    /// [`LogFormat::Json`]; anything else is an error naming `LOG_FORMAT`.
+    pub fn parse(value: Option<&str>) -> Result<Self, ConfigError> {
+        match value.map(str::trim).unwrap_or("") {
+            "" | "human" => Ok(LogFormat::Human),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(ConfigError::new("LOG_FORMAT", "expected human or json")),
+        }
+    }
+}
+
+/// Installs the global subscriber: stderr, filtered by `RUST_LOG` (default
+/// `info`), in `format`. Every binary calls this once, first thing.
+pub fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
+}
+
+/// `.env`, then `LOG_FORMAT`, then logging: the common first steps of every
+/// `main`. On error the caller returns the given exit code.
+pub fn start(program: &str) -> Result<(), ExitCode> {
+    load_dotenv().map_err(|err| err.exit(program))?;
+    let format = LogFormat::from_env().map_err(|err| err.exit(program))?;
+    init_logging(format);
+    Ok(())
+}
+
+/// Completes at the first Ctrl-C or (on Unix) SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_format_accepts_human_and_json_only() {
+        assert_eq!(LogFormat::parse(None), Ok(LogFormat::Human));
+        assert_eq!(LogFormat::parse(Some("")), Ok(LogFormat::Human));
+        assert_eq!(LogFormat::parse(Some("json")), Ok(LogFormat::Json));
+        let err = LogFormat::parse(Some("xml")).unwrap_err();
+        assert_eq!(err.variable, "LOG_FORMAT");
+        assert_eq!(err.to_string(), "LOG_FORMAT: expected human or json");
+    }
+}
