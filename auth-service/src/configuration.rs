@@ -1,26 +1,17 @@
 //! Typed settings read once from the environment (and an optional `.env`).
 //!
 //! Every variable of SPEC.md's configuration table lives here with its
-//! default; a bad value yields a [`ConfigError`] whose `Display` is one line
-//! naming the variable, which `main` prints before exiting non-zero.
+//! default; a bad value yields a [`ConfigError`] (service-kit's: one line
+//! naming the variable, exit code 2).
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
 use secrecy::SecretString;
 use url::Url;
 
-use crate::domain::AllowedOrigins;
+pub use service_kit::ConfigError;
 
-/// A configuration value that could not be used. Displays as one line that
-/// names the variable and never echoes a secret value.
-#[derive(Debug, thiserror::Error)]
-#[error("{variable}: {reason}")]
-pub struct ConfigError {
-    /// The environment variable at fault.
-    pub variable: &'static str,
-    /// What is wrong with it.
-    pub reason: String,
-}
+use crate::domain::AllowedOrigins;
 
 /// How the service talks to Kakao.
 #[derive(Debug, Clone)]
@@ -224,36 +215,8 @@ impl Settings {
     }
 }
 
-/// `LOG_FORMAT`: how log lines are written (to stderr).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// `human` (the default): one readable line per event.
-    Human,
-    /// `json`: one JSON object per line, for log collectors.
-    Json,
-}
-
-impl LogFormat {
-    /// Reads `LOG_FORMAT` from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::parse(std::env::var("LOG_FORMAT").ok().as_deref())
-    }
-
-    /// Parses a `LOG_FORMAT` value; unset or empty means `human`.
-    pub fn parse(value: Option<&str>) -> Result<Self, ConfigError> {
-        match value.map(str::trim).unwrap_or("") {
-            "" | "human" => Ok(LogFormat::Human),
-            "json" => Ok(LogFormat::Json),
-            _ => Err(err("LOG_FORMAT", "must be human or json")),
-        }
-    }
-}
-
-fn err(variable: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError {
-        variable,
-        reason: reason.into(),
-    }
+fn err(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::new(variable, problem)
 }
 
 fn parse_url(variable: &'static str, value: &str) -> Result<Url, ConfigError> {
@@ -340,16 +303,6 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(s.metrics_addr, None);
-    }
-
-    #[test]
-    fn log_format_is_human_or_json_and_a_bad_one_names_the_variable() {
-        assert_eq!(LogFormat::parse(None).unwrap(), LogFormat::Human);
-        assert_eq!(LogFormat::parse(Some("")).unwrap(), LogFormat::Human);
-        assert_eq!(LogFormat::parse(Some("json")).unwrap(), LogFormat::Json);
-        let e = LogFormat::parse(Some("xml")).unwrap_err();
-        assert_eq!(e.variable, "LOG_FORMAT");
-        assert!(!e.to_string().contains('\n'));
     }
 
     #[test]

@@ -1,97 +1,83 @@
-//! The service's error type and its one mapping to `tonic::Status`.
+//! The service's one error type, [`AuthError`], and its one mapping to
+//! `tonic::Status`.
 //!
-//! Inside, errors are typed; outside, the caller gets a precise gRPC code, a
-//! short secret-free message, and a reason word in the `x-auth-error`
-//! metadata. Unexpected errors are logged here with their cause chain and
-//! reach the caller only as `internal error`.
+//! Inside, errors are typed; outside, the caller gets the gRPC code of an
+//! [`auth_proto::Reason`], a short secret-free message, and the reason word
+//! in the [`auth_proto::AUTH_ERROR_KEY`] metadata (both set by
+//! [`Reason::status`]). Unavailable and unexpected errors are logged here
+//! with their cause chain and reach the caller only as a generic message.
 
+use auth_proto::Reason;
 use sea_orm::DbErr;
-use tonic::{Code, Status, metadata::MetadataValue};
+use tonic::Status;
 
-use crate::{kakao::KakaoError, persistence::is_unavailable, tokens::VerifyError};
-
-/// Metadata key carrying the machine-readable reason of an error status.
-pub const REASON_KEY: &str = "x-auth-error";
+use crate::{access_tokens::VerifyError, kakao::KakaoError, persistence::is_unavailable};
 
 /// An RPC failure.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    /// A refusal with a precise code, a reason word and a short message.
+    /// A refusal: the reason (which fixes the gRPC code) and a short message.
     #[error("{message}")]
     Refused {
-        code: Code,
-        reason: &'static str,
+        /// Why, as the contract names it.
+        reason: Reason,
+        /// A short, secret-free explanation for humans.
         message: &'static str,
     },
     /// Kakao could not be used right now.
     #[error("kakao is unavailable")]
     KakaoUnavailable(#[source] KakaoError),
-    /// The database could not be reached.
+    /// The database could not be reached or used right now.
     #[error("database unavailable")]
-    Unavailable(#[source] anyhow::Error),
+    DatabaseUnavailable(#[source] anyhow::Error),
     /// A bug or a misconfiguration.
     #[error("internal error")]
     Unexpected(#[source] anyhow::Error),
 }
 
 impl AuthError {
-    /// INVALID_ARGUMENT.
-    pub fn invalid_argument(reason: &'static str, message: &'static str) -> Self {
-        AuthError::Refused {
-            code: Code::InvalidArgument,
-            reason,
-            message,
-        }
+    /// A refusal for `reason` with a short `message`.
+    pub fn refused(reason: Reason, message: &'static str) -> Self {
+        AuthError::Refused { reason, message }
     }
-    /// FAILED_PRECONDITION.
-    pub fn failed_precondition(reason: &'static str, message: &'static str) -> Self {
-        AuthError::Refused {
-            code: Code::FailedPrecondition,
-            reason,
-            message,
-        }
+
+    /// A field is empty, oversized or malformed ([`Reason::InvalidRequest`]).
+    pub fn bad_field(message: &'static str) -> Self {
+        Self::refused(Reason::InvalidRequest, message)
     }
-    /// UNAUTHENTICATED.
-    pub fn unauthenticated(reason: &'static str, message: &'static str) -> Self {
-        AuthError::Refused {
-            code: Code::Unauthenticated,
-            reason,
-            message,
-        }
-    }
-    /// NOT_FOUND.
-    pub fn not_found(reason: &'static str, message: &'static str) -> Self {
-        AuthError::Refused {
-            code: Code::NotFound,
-            reason,
-            message,
-        }
-    }
-    /// The login state is unknown, reused or bound to another browser.
-    pub fn invalid_state() -> Self {
-        Self::failed_precondition(
-            "invalid_state",
+
+    /// The login state is unknown, malformed, reused or bound to another
+    /// browser ([`Reason::InvalidState`]).
+    pub fn bad_login_state() -> Self {
+        Self::refused(
+            Reason::InvalidState,
             "login state is unknown, already used or not bound to this browser",
         )
     }
 
-    /// The reason word sent in `x-auth-error`.
-    pub fn reason(&self) -> &'static str {
+    /// The refresh token is malformed, unknown or expired
+    /// ([`Reason::InvalidToken`]).
+    pub fn bad_refresh_token() -> Self {
+        Self::refused(Reason::InvalidToken, "refresh token is invalid or expired")
+    }
+
+    /// The reason sent with this error.
+    pub fn reason(&self) -> Reason {
         match self {
-            AuthError::Refused { reason, .. } => reason,
-            AuthError::KakaoUnavailable(_) => "kakao_unavailable",
-            AuthError::Unavailable(_) => "unavailable",
-            AuthError::Unexpected(_) => "server_error",
+            AuthError::Refused { reason, .. } => *reason,
+            AuthError::KakaoUnavailable(_) => Reason::KakaoUnavailable,
+            AuthError::DatabaseUnavailable(_) => Reason::Unavailable,
+            AuthError::Unexpected(_) => Reason::ServerError,
         }
     }
 }
 
-/// Wraps a database error with context, classifying it as "unavailable"
-/// (connection lost, pool exhausted, busy) or unexpected.
+/// Wraps a database error with context, classifying it as "the database is
+/// unavailable" (connection lost, pool exhausted, busy) or unexpected.
 pub fn db(context: &'static str) -> impl FnOnce(DbErr) -> AuthError {
     move |e| {
         if is_unavailable(&e) {
-            AuthError::Unavailable(anyhow::Error::new(e).context(context))
+            AuthError::DatabaseUnavailable(anyhow::Error::new(e).context(context))
         } else {
             AuthError::Unexpected(anyhow::Error::new(e).context(context))
         }
@@ -102,7 +88,7 @@ impl From<KakaoError> for AuthError {
     fn from(e: KakaoError) -> Self {
         match e {
             KakaoError::Rejected(_) => {
-                AuthError::failed_precondition("kakao_rejected", "kakao refused the authorization")
+                AuthError::refused(Reason::KakaoRejected, "kakao refused the authorization")
             }
             KakaoError::Unavailable(_) => AuthError::KakaoUnavailable(e),
             KakaoError::Misconfigured(_) => AuthError::Unexpected(
@@ -124,31 +110,57 @@ impl From<VerifyError> for AuthError {
             VerifyError::WrongAudience => "access token has the wrong audience",
             VerifyError::Malformed => "access token is malformed",
         };
-        AuthError::unauthenticated(e.reason(), message)
+        AuthError::refused(e.reason(), message)
     }
 }
 
 impl From<AuthError> for Status {
     fn from(e: AuthError) -> Self {
         let reason = e.reason();
-        let mut status = match &e {
-            AuthError::Refused { code, message, .. } => Status::new(*code, *message),
+        match &e {
+            AuthError::Refused { message, .. } => reason.status(*message),
             AuthError::KakaoUnavailable(cause) => {
                 tracing::warn!(error = %cause, "kakao unavailable");
-                Status::unavailable("kakao is unavailable, try again later")
+                reason.status("kakao is unavailable, try again later")
             }
-            AuthError::Unavailable(cause) => {
+            AuthError::DatabaseUnavailable(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "database unavailable");
-                Status::unavailable("service temporarily unavailable, try again later")
+                reason.status("service temporarily unavailable, try again later")
             }
             AuthError::Unexpected(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "unexpected error");
-                Status::internal("internal error")
+                reason.status("internal error")
             }
-        };
-        status
-            .metadata_mut()
-            .insert(REASON_KEY, MetadataValue::from_static(reason));
-        status
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_becomes_a_status_with_its_reason_and_code() {
+        let cases = [
+            (AuthError::bad_login_state(), Reason::InvalidState),
+            (
+                AuthError::KakaoUnavailable(KakaoError::Unavailable("timeout".into())),
+                Reason::KakaoUnavailable,
+            ),
+            (
+                AuthError::DatabaseUnavailable(anyhow::anyhow!("pool timed out")),
+                Reason::Unavailable,
+            ),
+            (
+                AuthError::Unexpected(anyhow::anyhow!("secret detail")),
+                Reason::ServerError,
+            ),
+        ];
+        for (error, reason) in cases {
+            let status = Status::from(error);
+            assert_eq!(Reason::of(&status), Some(reason));
+            assert_eq!(status.code(), reason.code());
+            assert!(!status.message().contains("secret detail"));
+        }
     }
 }

@@ -16,7 +16,7 @@ use url::Url;
 use crate::{
     configuration::KakaoSettings,
     domain::AuthorizationCode,
-    metrics::{KakaoEndpoint, Metrics},
+    metrics::{KakaoEndpoint, KakaoOutcome, Metrics},
 };
 
 /// What went wrong talking to Kakao. Messages never include a code, a token
@@ -39,6 +39,7 @@ pub enum KakaoError {
 /// Tokens from Kakao's token endpoint. Only the access token is used: we
 /// read the profile once and issue our own session.
 pub struct KakaoTokens {
+    /// Kakao's access token, used once to read the profile.
     pub access_token: SecretString,
     /// Present when OpenID Connect is on; its `nonce` is checked.
     pub id_token: Option<String>,
@@ -47,9 +48,13 @@ pub struct KakaoTokens {
 /// The profile fields we keep, from `/v2/user/me`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KakaoUser {
+    /// Kakao's user id.
     pub id: i64,
+    /// Nickname; may be empty.
     pub nickname: String,
+    /// Profile image URL, unless Kakao's default image.
     pub profile_image_url: Option<String>,
+    /// Thumbnail URL, unless Kakao's default image.
     pub thumbnail_image_url: Option<String>,
     /// Only when Kakao says it is valid and verified.
     pub email: Option<String>,
@@ -58,8 +63,11 @@ pub struct KakaoUser {
 /// The claims of Kakao's id_token we check.
 #[derive(Debug, Deserialize)]
 pub struct IdTokenClaims {
+    /// Kakao's user id, as a string.
     pub sub: Option<String>,
+    /// The nonce we sent in the authorize URL.
     pub nonce: Option<String>,
+    /// Our client id.
     pub aud: Option<String>,
 }
 
@@ -144,7 +152,7 @@ impl KakaoClient {
         let started = Instant::now();
         let result = self.request_tokens(code, verifier).await;
         self.metrics
-            .kakao_request(KakaoEndpoint::Token, &result, started.elapsed());
+            .kakao_request(KakaoEndpoint::Token, outcome(&result), started.elapsed());
         result
     }
 
@@ -153,7 +161,7 @@ impl KakaoClient {
         let started = Instant::now();
         let result = self.request_user_me(access_token).await;
         self.metrics
-            .kakao_request(KakaoEndpoint::UserMe, &result, started.elapsed());
+            .kakao_request(KakaoEndpoint::UserMe, outcome(&result), started.elapsed());
         result
     }
 
@@ -220,10 +228,15 @@ impl KakaoClient {
 
 /// Per-attempt parameters of the authorize URL.
 pub struct AuthorizeParams<'a> {
+    /// The login state.
     pub state: &'a str,
+    /// The OIDC nonce.
     pub nonce: &'a str,
+    /// The PKCE S256 challenge.
     pub code_challenge: &'a str,
+    /// `KAKAO_SCOPE`, when set.
     pub scope: Option<&'a str>,
+    /// `KAKAO_PROMPT`, when set.
     pub prompt: Option<&'a str>,
 }
 
@@ -234,6 +247,16 @@ pub fn id_token_claims(id_token: &str) -> Option<IdTokenClaims> {
     let payload = id_token.split('.').nth(1)?;
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+/// The metrics label of a Kakao request's result.
+fn outcome<T>(result: &Result<T, KakaoError>) -> KakaoOutcome {
+    match result {
+        Ok(_) => KakaoOutcome::Ok,
+        Err(KakaoError::Rejected(_)) => KakaoOutcome::Rejected,
+        Err(KakaoError::Unavailable(_)) => KakaoOutcome::Unavailable,
+        Err(KakaoError::Misconfigured(_)) => KakaoOutcome::Misconfigured,
+    }
 }
 
 fn transport_error(e: reqwest::Error) -> KakaoError {

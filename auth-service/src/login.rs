@@ -1,10 +1,11 @@
 //! The login flow: the one place that orders
 //! state check → Kakao → database → tokens.
 
+use auth_proto::Reason;
 use sea_orm::TransactionTrait;
 
 use crate::{
-    AuthCore,
+    auth_core::AuthCore,
     domain::{
         AuthorizationCode, BrowserBinding, LoginState, ReturnTo, pkce_challenge, random_token,
     },
@@ -26,10 +27,13 @@ pub struct LoginStarted {
 
 /// A finished login.
 pub struct LoginCompleted {
+    /// The new session's tokens.
     pub tokens: SessionTokens,
+    /// The user, as just stored.
     pub user: users::Model,
     /// True when this login registered the user.
     pub new_user: bool,
+    /// Where to send the browser.
     pub return_to: ReturnTo,
 }
 
@@ -96,13 +100,13 @@ pub async fn complete_login(
     let attempt = login_attempts::claim(&core.db, state.expose(), now)
         .await
         .map_err(db("claim login attempt"))?
-        .ok_or_else(AuthError::invalid_state)?;
+        .ok_or_else(AuthError::bad_login_state)?;
     let Some(binding) = binding.filter(|b| b.matches(&attempt.binding_hash)) else {
-        return Err(AuthError::invalid_state());
+        return Err(AuthError::bad_login_state());
     };
     if attempt.expires_at <= now {
-        return Err(AuthError::failed_precondition(
-            "login_expired",
+        return Err(AuthError::refused(
+            Reason::LoginExpired,
             "login attempt has expired, start again",
         ));
     }
@@ -116,7 +120,7 @@ pub async fn complete_login(
     let kakao_user = core.kakao.fetch_user(&kakao_tokens.access_token).await?;
     if let Some(id_token) = &kakao_tokens.id_token {
         let claims = id_token_claims(id_token).ok_or_else(|| {
-            AuthError::failed_precondition("kakao_rejected", "kakao sent an unreadable id_token")
+            AuthError::refused(Reason::KakaoRejected, "kakao sent an unreadable id_token")
         })?;
         let nonce_ok = claims.nonce.as_deref() == Some(attempt.nonce.as_str());
         let sub_ok = claims
@@ -128,7 +132,7 @@ pub async fn complete_login(
             .as_deref()
             .is_none_or(|a| a == core.kakao.client_id());
         if !(nonce_ok && sub_ok && aud_ok) {
-            return Err(AuthError::invalid_state());
+            return Err(AuthError::bad_login_state());
         }
     }
 
@@ -149,7 +153,7 @@ pub async fn complete_login(
         .await
         .map_err(db("consume login attempt"))?
     {
-        return Err(AuthError::invalid_state());
+        return Err(AuthError::bad_login_state());
     }
     let (user, new_user) = users::upsert_by_kakao_id(&txn, &profile, now)
         .await

@@ -1,23 +1,21 @@
 //! `auth-service`: serve gRPC (no arguments), or manage signing keys:
 //! `auth-service keys rotate | keys list | keys retire <kid>`.
+//!
+//! Starts through service-kit: `.env`, `LOG_FORMAT`, logging to stderr; a
+//! configuration error prints one line naming the variable and exits 2.
 
 use std::process::ExitCode;
 
-use auth_service::{
-    Application, Settings, configuration::LogFormat, persistence, shutdown_signal, telemetry,
-    tokens,
-};
+use auth_service::{Application, Settings, configuration, key_ring, persistence};
 use secrecy::SecretString;
+
+const PROGRAM: &str = "auth-service";
+const USAGE: &str = "auth-service [serve] | keys rotate | keys list | keys retire <kid>";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let _ = dotenvy::dotenv();
-    match LogFormat::from_env() {
-        Ok(format) => telemetry::init(format),
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
+    if let Err(code) = service_kit::start(PROGRAM) {
+        return code;
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -25,14 +23,12 @@ async fn main() -> ExitCode {
         [] | ["serve"] => serve().await,
         ["keys", rest @ ..] => keys(rest).await,
         ["--help"] | ["-h"] | ["help"] => {
-            println!("usage: auth-service [serve] | keys rotate | keys list | keys retire <kid>");
+            println!("usage: {USAGE}");
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!(
-                "unknown arguments; usage: auth-service [serve] | keys rotate | keys list | keys retire <kid>"
-            );
-            ExitCode::from(2)
+            eprintln!("unknown arguments; usage: {USAGE}");
+            ExitCode::from(service_kit::CONFIG_ERROR_EXIT)
         }
     }
 }
@@ -40,22 +36,19 @@ async fn main() -> ExitCode {
 async fn serve() -> ExitCode {
     let settings = match Settings::from_env() {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return e.exit(PROGRAM),
     };
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
-            eprintln!("auth-service failed to start: {e:#}");
+            eprintln!("{PROGRAM} failed to start: {e:#}");
             return ExitCode::FAILURE;
         }
     };
-    match app.run_until_stopped(shutdown_signal()).await {
+    match app.run_until_stopped(service_kit::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("auth-service stopped with an error: {e:#}");
+            eprintln!("{PROGRAM} stopped with an error: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -65,7 +58,7 @@ async fn keys(args: &[&str]) -> ExitCode {
     let url = std::env::var("DATABASE_URL")
         .ok()
         .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| auth_service::configuration::defaults::DATABASE_URL.to_owned());
+        .unwrap_or_else(|| configuration::defaults::DATABASE_URL.to_owned());
     let db = match persistence::connect_and_migrate(&SecretString::from(url)).await {
         Ok(db) => db,
         Err(e) => {
@@ -74,7 +67,7 @@ async fn keys(args: &[&str]) -> ExitCode {
         }
     };
     let result = match args {
-        ["rotate"] => tokens::rotate(&db).await.map(|kid| {
+        ["rotate"] => key_ring::rotate(&db).await.map(|kid| {
             println!("added signing key {kid}; replicas sign with it within a minute, older keys stay published until retired");
         }),
         ["list"] => persistence::signing_keys::all(&db).await.map_err(Into::into).map(|keys| {

@@ -1,5 +1,6 @@
 //! A tower layer on the gRPC server that, for every `AuthService` call,
-//! settles the request id, counts the call in flight, and when the call
+//! settles the request id (see [`crate::request_id`]) and echoes it in the
+//! response headers, counts the call in flight, and when the call
 //! ends (response body finished, or the call dropped) records its duration
 //! and gRPC code and logs the outcome at debug.
 //!
@@ -10,76 +11,24 @@
 //! code is read from whichever comes.
 
 use std::{
-    fmt,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
     time::Instant,
 };
 
+use auth_proto::{REQUEST_ID_KEY, RequestId};
 use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body::{Frame, SizeHint};
 use tonic::{Code, Status, body::Body, codegen::Bytes};
 use tower::{Layer, Service};
 
-use crate::metrics::{METHODS, Metrics, code_name};
-
-/// The metadata key carrying the request id, set by the edge and echoed in
-/// the response headers.
-pub const REQUEST_ID_KEY: &str = "x-request-id";
+use crate::{
+    metrics::{Metrics, code_name, method_label},
+    request_id,
+};
 
 const SERVICE_PATH: &str = "/auth.v1.AuthService/";
-
-/// A request id: the caller's when it is 1 to 64 characters of
-/// `[A-Za-z0-9._-]`, else a fresh one. Safe to log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(String);
-
-impl RequestId {
-    /// Accepts a caller's id only in the safe shape.
-    pub fn parse(raw: &str) -> Option<RequestId> {
-        let ok = (1..=64).contains(&raw.len())
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        ok.then(|| RequestId(raw.to_owned()))
-    }
-
-    /// A fresh random id.
-    pub fn generate() -> RequestId {
-        RequestId(uuid::Uuid::new_v4().simple().to_string())
-    }
-
-    /// The id in `x-request-id` when it is well formed, else a fresh one.
-    pub fn from_headers(headers: &HeaderMap) -> RequestId {
-        headers
-            .get(REQUEST_ID_KEY)
-            .and_then(|v| v.to_str().ok())
-            .and_then(RequestId::parse)
-            .unwrap_or_else(RequestId::generate)
-    }
-
-    /// The id of a tonic request: the one this layer settled (kept in the
-    /// request's extensions), else read from its metadata.
-    pub fn of<T>(request: &tonic::Request<T>) -> RequestId {
-        request
-            .extensions()
-            .get::<RequestId>()
-            .cloned()
-            .unwrap_or_else(|| RequestId::from_headers(request.metadata().as_ref()))
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for RequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// See the module docs.
 #[derive(Clone)]
@@ -132,12 +81,8 @@ where
         let Some(method) = request.uri().path().strip_prefix(SERVICE_PATH) else {
             return Box::pin(self.inner.call(request));
         };
-        let method = METHODS
-            .iter()
-            .copied()
-            .find(|m| *m == method)
-            .unwrap_or("other");
-        let id = RequestId::from_headers(request.headers());
+        let method = method_label(method);
+        let id = request_id::from_headers(request.headers());
         request.extensions_mut().insert(id.clone());
         let mut rpc = Rpc::start(self.metrics.clone(), method, id);
         let response = self.inner.call(request);
@@ -259,36 +204,5 @@ impl http_body::Body for ObservedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_short_safe_request_ids_are_taken_from_the_caller() {
-        let long = "a".repeat(65);
-        let max = "b".repeat(64);
-        let cases = [
-            ("edge-1f3a.9_Z", true),
-            (max.as_str(), true),
-            ("", false),
-            (long.as_str(), false),
-            ("has space", false),
-            ("new\nline", false),
-            ("quote\"", false),
-            ("한글", false),
-        ];
-        for (raw, kept) in cases {
-            assert_eq!(RequestId::parse(raw).is_some(), kept, "{raw:?}");
-            let mut headers = HeaderMap::new();
-            if let Ok(v) = HeaderValue::from_str(raw) {
-                headers.insert(REQUEST_ID_KEY, v);
-            }
-            let id = RequestId::from_headers(&headers);
-            assert_eq!(id.as_str() == raw, kept, "{raw:?}");
-            assert!(RequestId::parse(id.as_str()).is_some());
-        }
     }
 }

@@ -1,4 +1,6 @@
-//! Session families and refresh-token rotation with reuse detection.
+//! Session logic: starting a session family, refresh-token rotation with
+//! reuse detection (and its one count in `auth_refresh_total`), logout,
+//! and the liveness check behind access-token verification and GetUser.
 //!
 //! Each login starts a family. Every refresh retires the presented token
 //! and issues a successor. A retired token presented again within the
@@ -6,24 +8,28 @@
 //! once both succeed); after it, the whole family is revoked, because only
 //! a stolen copy explains a late replay.
 
+use auth_proto::{AccessClaims, Reason};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    AuthCore,
+    access_tokens::{IssuedAccessToken, VerifyError},
+    auth_core::AuthCore,
     configuration::Settings,
-    domain::RefreshToken,
+    domain::{AccessToken, RefreshToken, RefreshTokenError, SessionId, UserId},
     error::{AuthError, db},
     metrics::RefreshOutcome,
-    persistence::{ms, now_ms, refresh_tokens, sessions, users},
-    tokens::{AccessClaims, IssuedAccessToken, VerifyError},
+    persistence::{ms, now_ms, refresh_tokens, session_rows, users},
 };
 
 /// A session's refresh token, just issued.
 pub struct IssuedSession {
+    /// The session family id.
     pub session_id: String,
+    /// Our user id.
     pub user_id: String,
+    /// The new refresh token (only its hash is stored).
     pub refresh_token: RefreshToken,
     /// Seconds until the refresh token expires.
     pub refresh_expires_in: i64,
@@ -31,8 +37,16 @@ pub struct IssuedSession {
 
 /// Everything a client receives for a session.
 pub struct SessionTokens {
+    /// The access token.
     pub access: IssuedAccessToken,
+    /// The session and its refresh token.
     pub session: IssuedSession,
+}
+
+/// A successful rotation and how it came about.
+struct Rotation {
+    tokens: SessionTokens,
+    outcome: RefreshOutcome,
 }
 
 /// Starts a family for `user_id` with its first refresh token (hash only).
@@ -42,7 +56,7 @@ pub async fn start(
     user_id: &str,
     now: i64,
 ) -> Result<IssuedSession, sea_orm::DbErr> {
-    let family = sessions::create(db, user_id, now, ms(settings.session_max_lifetime)).await?;
+    let family = session_rows::create(db, user_id, now, ms(settings.session_max_lifetime)).await?;
     let token = RefreshToken::generate();
     let expires_at = now
         .saturating_add(ms(settings.refresh_token_ttl))
@@ -62,44 +76,64 @@ pub fn with_access_token(
     session: IssuedSession,
 ) -> Result<SessionTokens, AuthError> {
     let access = core
-        .keys
-        .issue(&session.user_id, &session.session_id)
+        .access_tokens
+        .issue(&core.keys, &session.user_id, &session.session_id)
         .map_err(|e| AuthError::Unexpected(e.context("sign access token")))?;
     Ok(SessionTokens { access, session })
 }
 
-fn invalid_token() -> AuthError {
-    AuthError::unauthenticated("invalid_token", "refresh token is invalid or expired")
+fn refresh_refused() -> AuthError {
+    AuthError::bad_refresh_token()
 }
 
-/// Rotates a refresh token. See the module docs for the grace window.
-/// Counts the outcome in `auth_refresh_total`.
-pub async fn refresh(core: &AuthCore, presented: RefreshToken) -> Result<SessionTokens, AuthError> {
-    let result = rotate(core, presented).await;
-    let outcome = match &result {
-        Ok((_, outcome)) => Some(*outcome),
-        Err(e) if e.reason() == "token_reused" => Some(RefreshOutcome::ReuseDetected),
-        Err(AuthError::Refused { .. }) => Some(RefreshOutcome::Refused),
-        Err(_) => None,
+/// How a presented refresh token that could not be parsed is refused.
+fn unusable(e: RefreshTokenError) -> AuthError {
+    match e {
+        RefreshTokenError::Missing => AuthError::bad_field("refresh_token is required"),
+        RefreshTokenError::Malformed => refresh_refused(),
+    }
+}
+
+/// Rotates a refresh token, as presented (a malformed one is a refused
+/// refresh too). See the module docs for the grace window. Every outcome
+/// is counted here, once, in `auth_refresh_total`.
+pub async fn refresh(
+    core: &AuthCore,
+    presented: Result<RefreshToken, RefreshTokenError>,
+) -> Result<SessionTokens, AuthError> {
+    let result = match presented {
+        Ok(token) => rotate(core, token).await,
+        Err(e) => Err(unusable(e)),
     };
-    if let Some(outcome) = outcome {
+    if let Some(outcome) = refresh_outcome(&result) {
         core.metrics.refresh(outcome);
     }
-    result.map(|(tokens, _)| tokens)
+    result.map(|rotation| rotation.tokens)
 }
 
-async fn rotate(
-    core: &AuthCore,
-    presented: RefreshToken,
-) -> Result<(SessionTokens, RefreshOutcome), AuthError> {
+/// The counted outcome of a refresh; database and internal failures are not
+/// counted here (they show in the RPC histogram).
+fn refresh_outcome(result: &Result<Rotation, AuthError>) -> Option<RefreshOutcome> {
+    match result {
+        Ok(rotation) => Some(rotation.outcome),
+        Err(AuthError::Refused {
+            reason: Reason::TokenReused,
+            ..
+        }) => Some(RefreshOutcome::ReuseDetected),
+        Err(AuthError::Refused { .. }) => Some(RefreshOutcome::Refused),
+        Err(_) => None,
+    }
+}
+
+async fn rotate(core: &AuthCore, presented: RefreshToken) -> Result<Rotation, AuthError> {
     let now = now_ms();
     let row = refresh_tokens::find_by_hash(&core.db, &presented.hash())
         .await
         .map_err(db("find refresh token"))?
-        .ok_or_else(invalid_token)?;
+        .ok_or_else(refresh_refused)?;
     let family = live_family(core, &row.session_id, now).await?;
     if row.expires_at <= now {
-        return Err(invalid_token());
+        return Err(refresh_refused());
     }
 
     if row.rotated_at.is_none() {
@@ -122,7 +156,10 @@ async fn rotate(
                 refresh_token: successor,
                 refresh_expires_in: (expires_at - now) / 1000,
             };
-            return Ok((with_access_token(core, session)?, RefreshOutcome::Rotated));
+            return Ok(Rotation {
+                tokens: with_access_token(core, session)?,
+                outcome: RefreshOutcome::Rotated,
+            });
         }
         // Another request rotated it first: fall through to the replay path.
         txn.rollback()
@@ -133,16 +170,16 @@ async fn rotate(
     let row = refresh_tokens::find_by_hash(&core.db, &presented.hash())
         .await
         .map_err(db("re-read refresh token"))?
-        .ok_or_else(invalid_token)?;
+        .ok_or_else(refresh_refused)?;
     let rotated_at = row.rotated_at.unwrap_or(now);
     if now.saturating_sub(rotated_at) > ms(core.settings.refresh_reuse_grace) {
-        sessions::revoke(&core.db, &family.id, "reuse_detected", now)
+        session_rows::revoke(&core.db, &family.id, "reuse_detected", now)
             .await
             .map_err(db("revoke family after reuse"))?;
         core.live_sessions.forget(&family.id);
         tracing::warn!(session_id = %family.id, user_id = %family.user_id, "refresh token reuse detected; session family revoked");
-        return Err(AuthError::unauthenticated(
-            "token_reused",
+        return Err(AuthError::refused(
+            Reason::TokenReused,
             "refresh token was already used; session revoked",
         ));
     }
@@ -151,58 +188,67 @@ async fn rotate(
         .successor_sealed
         .as_deref()
         .and_then(|sealed| unseal(&presented, sealed))
-        .ok_or_else(invalid_token)?;
+        .ok_or_else(refresh_refused)?;
     let successor_row = refresh_tokens::find_by_hash(&core.db, &successor.hash())
         .await
         .map_err(db("find successor refresh token"))?
         .filter(|r| r.session_id == family.id && r.expires_at > now)
-        .ok_or_else(invalid_token)?;
+        .ok_or_else(refresh_refused)?;
     let session = IssuedSession {
         session_id: family.id,
         user_id: family.user_id,
         refresh_token: successor,
         refresh_expires_in: (successor_row.expires_at - now) / 1000,
     };
-    Ok((
-        with_access_token(core, session)?,
-        RefreshOutcome::GraceReplay,
-    ))
+    Ok(Rotation {
+        tokens: with_access_token(core, session)?,
+        outcome: RefreshOutcome::GraceReplay,
+    })
 }
 
 async fn live_family(
     core: &AuthCore,
     session_id: &str,
     now: i64,
-) -> Result<sessions::Model, AuthError> {
-    let family = sessions::find(&core.db, session_id)
+) -> Result<session_rows::Model, AuthError> {
+    let family = session_rows::find(&core.db, session_id)
         .await
         .map_err(db("find session"))?
-        .ok_or_else(invalid_token)?;
+        .ok_or_else(refresh_refused)?;
     if family.revoked_at.is_some() {
-        return Err(AuthError::unauthenticated(
-            "session_revoked",
+        return Err(AuthError::refused(
+            Reason::SessionRevoked,
             "session has been revoked",
         ));
     }
     if family.expires_at <= now {
-        return Err(AuthError::unauthenticated(
-            "session_expired",
+        return Err(AuthError::refused(
+            Reason::SessionExpired,
             "session has expired, log in again",
         ));
     }
     Ok(family)
 }
 
-/// Revokes the family of a refresh token (logout). Unknown tokens are
-/// accepted silently so that logout is idempotent.
-pub async fn revoke(core: &AuthCore, presented: RefreshToken) -> Result<(), AuthError> {
+/// Revokes the family of a refresh token (logout). Only a missing token is
+/// refused: a malformed, unknown or already revoked one succeeds silently,
+/// so that logout is idempotent.
+pub async fn revoke(
+    core: &AuthCore,
+    presented: Result<RefreshToken, RefreshTokenError>,
+) -> Result<(), AuthError> {
+    let presented = match presented {
+        Ok(token) => token,
+        Err(RefreshTokenError::Malformed) => return Ok(()),
+        Err(e @ RefreshTokenError::Missing) => return Err(unusable(e)),
+    };
     let Some(row) = refresh_tokens::find_by_hash(&core.db, &presented.hash())
         .await
         .map_err(db("find refresh token"))?
     else {
         return Ok(());
     };
-    let revoked = sessions::revoke(&core.db, &row.session_id, "logout", now_ms())
+    let revoked = session_rows::revoke(&core.db, &row.session_id, "logout", now_ms())
         .await
         .map_err(db("revoke session"))?;
     core.live_sessions.forget(&row.session_id);
@@ -213,8 +259,14 @@ pub async fn revoke(core: &AuthCore, presented: RefreshToken) -> Result<(), Auth
 }
 
 /// Verifies an access token and that its session is still live.
-pub async fn verify_access_token(core: &AuthCore, token: &str) -> Result<AccessClaims, AuthError> {
-    let claims = core.keys.verify(&core.db, token).await?;
+pub async fn verify_access_token(
+    core: &AuthCore,
+    token: &AccessToken,
+) -> Result<AccessClaims, AuthError> {
+    let claims = core
+        .access_tokens
+        .verify(&core.keys, &core.db, token.expose())
+        .await?;
     ensure_live_session(core, &claims.sid, &claims.sub).await?;
     Ok(claims)
 }
@@ -223,16 +275,16 @@ pub async fn verify_access_token(core: &AuthCore, token: &str) -> Result<AccessC
 /// is this user's and still live (revocation checked in the same call).
 pub async fn user_of_live_session(
     core: &AuthCore,
-    user_id: &str,
-    session_id: Option<&str>,
+    user_id: &UserId,
+    session_id: Option<&SessionId>,
 ) -> Result<users::Model, AuthError> {
     if let Some(sid) = session_id {
-        ensure_live_session(core, sid, user_id).await?;
+        ensure_live_session(core, sid.as_str(), user_id.as_str()).await?;
     }
-    users::find(&core.db, user_id)
+    users::find(&core.db, user_id.as_str())
         .await
         .map_err(db("find user"))?
-        .ok_or_else(|| AuthError::not_found("user_not_found", "no such user"))
+        .ok_or_else(|| AuthError::refused(Reason::UserNotFound, "no such user"))
 }
 
 /// Refuses (as a revoked token) a session that is unknown, another user's,
@@ -242,7 +294,7 @@ async fn ensure_live_session(core: &AuthCore, sid: &str, user_id: &str) -> Resul
     if core.live_sessions.is_known_live(sid, user_id, now) {
         return Ok(());
     }
-    let family = sessions::find(&core.db, sid)
+    let family = session_rows::find(&core.db, sid)
         .await
         .map_err(db("find session of access token"))?;
     match family {

@@ -12,14 +12,15 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::{
-    AuthCore,
+    access_tokens::AccessTokens,
+    auth_core::AuthCore,
     configuration::Settings,
     grpc::AuthGrpc,
     kakao::KakaoClient,
+    key_ring::KeyRing,
     metrics::{self, Metrics},
     persistence::{self, login_attempts, now_ms},
     rpc_observer::RpcObserverLayer,
-    tokens::TokenKeys,
 };
 
 /// Largest AuthService request message accepted; every real request is a
@@ -60,19 +61,19 @@ impl Application {
             .transpose()?;
         let metrics = Arc::new(Metrics::new());
         let db = persistence::connect_and_migrate(&settings.database_url).await?;
-        let keys = TokenKeys::load_or_create(
-            &db,
+        let keys = KeyRing::load_or_create(&db).await?;
+        let access_tokens = AccessTokens::new(
             settings.jwt_issuer.clone(),
             settings.jwt_audience.clone(),
             settings.access_token_ttl,
-        )
-        .await?;
+        );
         let kakao = KakaoClient::new(&settings.kakao, metrics.clone())?;
         let core = Arc::new(AuthCore {
             settings,
             db,
             kakao,
             keys,
+            access_tokens,
             metrics,
             live_sessions: Default::default(),
         });

@@ -1,15 +1,34 @@
 //! Kakao's unlink callback: the user disconnected our app at Kakao (or left
-//! Kakao), so their sessions end here too.
+//! Kakao), so their sessions end here too. Owns the callback's checks
+//! (admin key, app id) and the cleaning of Kakao's `referrer_type` before
+//! it reaches a log line.
 
+use auth_proto::Reason;
 use sea_orm::TransactionTrait;
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
 use crate::{
-    AuthCore,
+    auth_core::AuthCore,
+    domain::KakaoUserId,
     error::{AuthError, db},
-    persistence::{now_ms, sessions, users},
+    persistence::{now_ms, session_rows, users},
 };
+
+/// Longest `referrer_type` kept for the log.
+const MAX_REFERRER_LEN: usize = 32;
+
+/// The callback as Kakao sent it (through the edge).
+pub struct UnlinkCallback<'a> {
+    /// The key from Kakao's `Authorization: KakaoAK <key>` header.
+    pub admin_key: &'a str,
+    /// Kakao's `app_id`.
+    pub app_id: &'a str,
+    /// The Kakao user who unlinked.
+    pub kakao_id: KakaoUserId,
+    /// Kakao's `referrer_type`, raw; only its cleaned form is logged.
+    pub referrer_type: &'a str,
+}
 
 /// What the callback changed.
 pub struct Unlinked {
@@ -24,36 +43,36 @@ pub struct Unlinked {
 /// in one transaction. Unknown users succeed: Kakao expects a 200.
 pub async fn handle_unlink(
     core: &AuthCore,
-    admin_key: &str,
-    app_id: &str,
-    kakao_id: i64,
-    referrer_type: &str,
+    callback: UnlinkCallback<'_>,
 ) -> Result<Unlinked, AuthError> {
     let Some(expected) = &core.settings.kakao.admin_key else {
-        return Err(AuthError::failed_precondition(
-            "unlink_disabled",
+        return Err(AuthError::refused(
+            Reason::UnlinkDisabled,
             "the unlink callback is disabled (KAKAO_ADMIN_KEY is not set)",
         ));
     };
-    let key_ok: bool = admin_key
+    let key_ok: bool = callback
+        .admin_key
         .as_bytes()
         .ct_eq(expected.expose_secret().as_bytes())
         .into();
     if !key_ok {
-        return Err(AuthError::unauthenticated(
-            "invalid_admin_key",
+        return Err(AuthError::refused(
+            Reason::InvalidAdminKey,
             "admin key is not valid",
         ));
     }
     if let Some(ours) = &core.settings.kakao.app_id
-        && ours != app_id
+        && ours != callback.app_id
     {
-        return Err(AuthError::unauthenticated(
-            "wrong_app",
+        return Err(AuthError::refused(
+            Reason::WrongApp,
             "app_id is not this app's",
         ));
     }
-    let Some(user) = users::find_by_kakao_id(&core.db, kakao_id)
+    let referrer_type = clean_referrer(callback.referrer_type);
+    let referrer_type = referrer_type.as_str();
+    let Some(user) = users::find_by_kakao_id(&core.db, callback.kakao_id.get())
         .await
         .map_err(db("find user by kakao id"))?
     else {
@@ -68,7 +87,7 @@ pub async fn handle_unlink(
     users::mark_unlinked(&txn, &user.id, now)
         .await
         .map_err(db("mark user unlinked"))?;
-    let revoked = sessions::revoke_all_of_user(&txn, &user.id, "unlinked", now)
+    let revoked = session_rows::revoke_all_of_user(&txn, &user.id, "unlinked", now)
         .await
         .map_err(db("revoke sessions of unlinked user"))?;
     txn.commit().await.map_err(db("commit unlink"))?;
@@ -78,4 +97,26 @@ pub async fn handle_unlink(
         known_user: true,
         sessions_revoked: revoked,
     })
+}
+
+/// Kakao's `referrer_type` (`ACCOUNT_DELETE`, `UNLINK_FROM_APPS`, ...) as it
+/// may be logged: upper-case letters and `_` only, at most 32 of them.
+fn clean_referrer(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| c.is_ascii_uppercase() || *c == '_')
+        .take(MAX_REFERRER_LEN)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_referrer_keeps_only_upper_case_letters_and_underscores() {
+        assert_eq!(clean_referrer("UNLINK_FROM_APPS"), "UNLINK_FROM_APPS");
+        assert_eq!(clean_referrer("ACCOUNT_DELETE\n\"x=1"), "ACCOUNT_DELETE");
+        assert_eq!(clean_referrer(&"A".repeat(40)).len(), MAX_REFERRER_LEN);
+        assert_eq!(clean_referrer("한글 lower"), "");
+    }
 }

@@ -22,7 +22,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use auth_service::persistence::{login_attempts, refresh_tokens, sessions, users as user_rows};
+use auth_service::persistence::{
+    login_attempts, refresh_tokens, session_rows as sessions, users as user_rows,
+};
 use kakao_emulator::{EmulatorConfig, Endpoint, Fault, RunningEmulator};
 use reqwest::{Response, header};
 use sea_orm::{EntityTrait, PaginatorTrait};

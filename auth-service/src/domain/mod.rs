@@ -1,11 +1,14 @@
 //! Newtypes parsed at the boundary: below `grpc.rs` no function takes a raw
-//! `String` for a return target, a login state, a browser binding or a token.
+//! `String` for a return target, a login state or code, a browser binding,
+//! a token or an id.
 
+mod ids;
 mod return_to;
 mod secrets;
 
+pub use ids::{IdParseError, KakaoUserId, SessionId, UserId};
 pub use return_to::{AllowedOrigins, ReturnTo, ReturnToError};
 pub use secrets::{
-    AuthorizationCode, BrowserBinding, LoginState, RefreshToken, SecretParseError, pkce_challenge,
-    random_token, sha256_b64,
+    AccessToken, AuthorizationCode, BrowserBinding, LoginState, RefreshToken, RefreshTokenError,
+    SecretParseError, pkce_challenge, random_token, sha256_b64,
 };

@@ -76,6 +76,26 @@ secret_newtype!(
     /// Kakao's one-time authorization code.
     AuthorizationCode
 );
+secret_newtype!(
+    /// An access JWT presented for verification.
+    AccessToken
+);
+
+/// Why a presented refresh token is unusable. The two cases are answered
+/// differently (and logout treats a malformed token as already ended), so
+/// the session logic receives the parse result, not a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RefreshTokenError {
+    /// The field is empty.
+    #[error("refresh_token is required")]
+    Missing,
+    /// Not a token we could have issued.
+    #[error("refresh token is malformed")]
+    Malformed,
+}
+
+/// The longest access token accepted for verification.
+const MAX_ACCESS_TOKEN_LEN: usize = 4096;
 
 impl LoginState {
     /// A fresh random state.
@@ -96,6 +116,13 @@ impl BrowserBinding {
     /// Parses a binding from the browser's cookie.
     pub fn parse(raw: &str) -> Result<Self, SecretParseError> {
         parse_token(raw).map(BrowserBinding)
+    }
+    /// An empty binding means "none yet"; a present one must be well formed.
+    pub fn parse_optional(raw: &str) -> Result<Option<Self>, SecretParseError> {
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        Self::parse(raw).map(Some)
     }
     /// What is stored in the database.
     pub fn hash(&self) -> String {
@@ -130,8 +157,13 @@ impl RefreshToken {
         RefreshToken(random_token(TOKEN_BYTES))
     }
     /// Parses a refresh token from the browser's cookie.
-    pub fn parse(raw: &str) -> Result<Self, SecretParseError> {
-        parse_token(raw).map(RefreshToken)
+    pub fn parse(raw: &str) -> Result<Self, RefreshTokenError> {
+        if raw.is_empty() {
+            return Err(RefreshTokenError::Missing);
+        }
+        parse_token(raw)
+            .map(RefreshToken)
+            .map_err(|_| RefreshTokenError::Malformed)
     }
     /// What is stored in the database (SHA-256: the token has 256 random
     /// bits, so a slow hash would add cost without adding safety).
@@ -156,6 +188,18 @@ impl AuthorizationCode {
     }
 }
 
+impl AccessToken {
+    /// Accepts 1 to 4096 bytes; everything else about it is checked by
+    /// verification.
+    pub fn parse(raw: &str) -> Result<Self, SecretParseError> {
+        if (1..=MAX_ACCESS_TOKEN_LEN).contains(&raw.len()) {
+            Ok(AccessToken(raw.to_owned()))
+        } else {
+            Err(SecretParseError)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +218,8 @@ mod tests {
         assert!(!format!("{b:?}").contains(b.expose()));
         let r = RefreshToken::generate();
         assert!(!format!("{r:?}").contains(r.expose()));
+        let a = AccessToken::parse("eyJhbGciOiJFZERTQSJ9.e30.sig").unwrap();
+        assert!(!format!("{a:?}").contains(a.expose()));
     }
 
     #[test]
@@ -191,6 +237,16 @@ mod tests {
         assert!(AuthorizationCode::parse("").is_err());
         assert!(AuthorizationCode::parse("a b").is_err());
         assert!(AuthorizationCode::parse("abc-DEF_123").is_ok());
+        assert_eq!(RefreshToken::parse(""), Err(RefreshTokenError::Missing));
+        assert_eq!(
+            RefreshToken::parse("short"),
+            Err(RefreshTokenError::Malformed)
+        );
+        assert!(AccessToken::parse("").is_err());
+        assert!(AccessToken::parse(&"a".repeat(4097)).is_err());
+        assert!(AccessToken::parse(&"a".repeat(4096)).is_ok());
+        assert_eq!(BrowserBinding::parse_optional(""), Ok(None));
+        assert!(BrowserBinding::parse_optional("short").is_err());
     }
 
     #[test]

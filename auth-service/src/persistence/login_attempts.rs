@@ -8,17 +8,24 @@ use sea_orm::{Set, entity::prelude::*, sea_query::Expr};
 #[sea_orm(table_name = "login_attempts")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
+    /// The login `state` (256 random bits).
     pub state: String,
+    /// SHA-256 of the browser binding.
     pub binding_hash: String,
+    /// The OIDC nonce sent to Kakao.
     pub nonce: String,
+    /// The validated absolute post-login URL.
     pub return_to: String,
+    /// When the login started.
     pub created_at: i64,
+    /// When the attempt stops being usable.
     pub expires_at: i64,
     /// Set by the first CompleteLogin that presents this state.
     pub claimed_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// No declared relations.
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

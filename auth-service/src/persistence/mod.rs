@@ -6,7 +6,7 @@
 pub mod login_attempts;
 pub mod migration;
 pub mod refresh_tokens;
-pub mod sessions;
+pub mod session_rows;
 pub mod signing_keys;
 pub mod users;
 

@@ -7,12 +7,16 @@ use sea_orm::{Set, entity::prelude::*, sea_query::Expr};
 #[sea_orm(table_name = "refresh_tokens")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
+    /// Random row id (UUID).
     pub id: String,
+    /// The session family.
     pub session_id: String,
     /// base64url(SHA-256(token)); the raw token is never stored.
     #[sea_orm(unique)]
     pub token_hash: String,
+    /// When it was issued.
     pub created_at: i64,
+    /// When it stops being usable (never after its family's end).
     pub expires_at: i64,
     /// When this token was exchanged for its successor.
     pub rotated_at: Option<i64>,
@@ -22,6 +26,7 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// No declared relations.
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -8,6 +8,7 @@ use sea_orm::{QueryOrder, Set, entity::prelude::*, sea_query::Expr};
 #[sea_orm(table_name = "signing_keys")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
+    /// Key id (the JWT header's `kid`).
     pub kid: String,
     /// `EdDSA` (Ed25519).
     pub algorithm: String,
@@ -15,7 +16,9 @@ pub struct Model {
     pub private_key: String,
     /// Raw public key, base64url (the JWK `x`).
     pub public_key: String,
+    /// When the key was added.
     pub created_at: i64,
+    /// When it was retired; retired keys neither sign nor verify.
     pub retired_at: Option<i64>,
 }
 
@@ -31,6 +34,7 @@ impl std::fmt::Debug for Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// No declared relations.
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

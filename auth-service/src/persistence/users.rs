@@ -8,21 +8,29 @@ use sea_orm::{Set, entity::prelude::*, sea_query::OnConflict};
 #[sea_orm(table_name = "users")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
+    /// Our user id (UUID).
     pub id: String,
     #[sea_orm(unique)]
+    /// Kakao's user id.
     pub kakao_id: i64,
+    /// Kakao nickname; may be empty.
     pub nickname: String,
+    /// Profile image URL.
     pub profile_image_url: Option<String>,
+    /// Thumbnail URL.
     pub thumbnail_image_url: Option<String>,
     /// Only an address Kakao reports as valid and verified.
     pub email: Option<String>,
+    /// First login.
     pub created_at: i64,
+    /// Latest login.
     pub last_login_at: i64,
     /// Set when Kakao reports the user unlinked the app; cleared on the next login.
     pub unlinked_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// No declared relations.
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
@@ -30,10 +38,15 @@ impl ActiveModelBehavior for ActiveModel {}
 /// The profile fields a login writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileUpdate {
+    /// Kakao's user id.
     pub kakao_id: i64,
+    /// Kakao nickname.
     pub nickname: String,
+    /// Profile image URL.
     pub profile_image_url: Option<String>,
+    /// Thumbnail URL.
     pub thumbnail_image_url: Option<String>,
+    /// E-mail, only when valid and verified.
     pub email: Option<String>,
 }
 

@@ -3,7 +3,7 @@ use std::time::Duration;
 use auth_proto::v1::{
     RefreshSessionRequest, RevokeSessionRequest, TokenPair, VerifyAccessTokenRequest,
 };
-use auth_service::persistence::{refresh_tokens, sessions as session_rows};
+use auth_service::persistence::{refresh_tokens, session_rows};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use tonic::Code;
 

@@ -1,5 +1,9 @@
+use auth_proto::AccessClaims;
 use auth_proto::v1::{GetJwksRequest, GetUserRequest};
-use auth_service::tokens::{self, AccessClaims};
+use auth_service::{
+    access_tokens::AccessTokens,
+    key_ring::{self, KeyRing},
+};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use tonic::Code;
@@ -72,15 +76,15 @@ async fn forged_and_foreign_tokens_are_all_unauthenticated() {
     ))
     .await
     .unwrap();
-    let other_key = tokens::TokenKeys::load_or_create(
-        &other_conn,
+    let other_keys = KeyRing::load_or_create(&other_conn).await.unwrap();
+    let foreign = AccessTokens::new(
         claims.iss.clone(),
         claims.aud.clone(),
         std::time::Duration::from_secs(60),
     )
-    .await
-    .unwrap();
-    let foreign = other_key.issue(&claims.sub, &claims.sid).unwrap().token;
+    .issue(&other_keys, &claims.sub, &claims.sid)
+    .unwrap()
+    .token;
     other_conn.close().await.unwrap();
     drop(other_db);
 
@@ -190,7 +194,7 @@ async fn a_rotated_key_keeps_old_tokens_valid_until_it_is_retired() {
         .access_token;
     let old_kid = jsonwebtoken::decode_header(&old).unwrap().kid.unwrap();
     let db = &stack.auth.core.db;
-    let new_kid = tokens::rotate(db).await.unwrap();
+    let new_kid = key_ring::rotate(db).await.unwrap();
     stack.auth.core.keys.reload(db).await.unwrap();
     let new = login(&stack, users::HONG)
         .await

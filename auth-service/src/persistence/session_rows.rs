@@ -1,4 +1,4 @@
-//! Session families: one per login; every refresh token belongs to one.
+//! Session family rows: one per login; every refresh token belongs to one.
 
 use sea_orm::{Set, entity::prelude::*, sea_query::Expr};
 
@@ -7,17 +7,22 @@ use sea_orm::{Set, entity::prelude::*, sea_query::Expr};
 #[sea_orm(table_name = "sessions")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
+    /// The session id (UUID, the access token's `sid`).
     pub id: String,
+    /// Our user id.
     pub user_id: String,
+    /// When the login happened.
     pub created_at: i64,
     /// Absolute end of the family, whatever the refreshes.
     pub expires_at: i64,
+    /// When it was revoked, if it was.
     pub revoked_at: Option<i64>,
     /// `logout`, `reuse_detected`, `unlinked`, ...
     pub revoked_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// No declared relations.
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,208 @@
+//! The signing keys: Ed25519 keys kept in the database (so replicas share
+//! them), cached in memory, reloaded periodically and on an unknown `kid`;
+//! key rotation; and the published JWK set. Signing and verifying tokens
+//! with these keys is [`crate::access_tokens`]'s job.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, RwLock, RwLockReadGuard},
+    time::{Duration, Instant},
+};
+
+use auth_proto::claims::ACCESS_TOKEN_JWK_ALG;
+use aws_lc_rs::{
+    rand::SystemRandom,
+    signature::{Ed25519KeyPair, KeyPair},
+};
+use base64::{
+    Engine,
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+};
+use jsonwebtoken::{
+    DecodingKey, EncodingKey,
+    jwk::{
+        AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm,
+        OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse,
+    },
+};
+use sea_orm::{ConnectionTrait, DbErr};
+
+use crate::{
+    domain::sha256_b64,
+    persistence::{now_ms, signing_keys},
+};
+
+/// Unknown `kid`s trigger at most one database reload per this interval.
+const RELOAD_ON_MISS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The key that signs new tokens.
+pub struct SigningKey {
+    /// Its id, sent as the JWT header's `kid`.
+    pub kid: String,
+    /// The private key.
+    pub key: EncodingKey,
+}
+
+#[derive(Default)]
+struct KeyCache {
+    signing: Option<Arc<SigningKey>>,
+    verifying: HashMap<String, Arc<DecodingKey>>,
+    jwks_json: Arc<str>,
+}
+
+/// The published signing keys, cached in memory.
+#[derive(Default)]
+pub struct KeyRing {
+    cache: RwLock<KeyCache>,
+    last_reload: Mutex<Option<Instant>>,
+}
+
+impl KeyRing {
+    /// Loads the published keys, creating the first one when there is none.
+    pub async fn load_or_create(db: &impl ConnectionTrait) -> anyhow::Result<Self> {
+        let keys = KeyRing::default();
+        keys.reload(db).await?;
+        if keys.read_cache().signing.is_none() {
+            rotate(db).await?;
+            keys.reload(db).await?;
+        }
+        Ok(keys)
+    }
+
+    fn read_cache(&self) -> RwLockReadGuard<'_, KeyCache> {
+        self.cache
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Re-reads the published keys from the database.
+    pub async fn reload(&self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+        let rows = signing_keys::published(db).await?;
+        let mut cache = KeyCache::default();
+        let mut jwks = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.algorithm != ACCESS_TOKEN_JWK_ALG {
+                continue;
+            }
+            let Ok(decoding) = DecodingKey::from_ed_components(&row.public_key) else {
+                tracing::error!(kid = %row.kid, "stored public key is unreadable; skipped");
+                continue;
+            };
+            if cache.signing.is_none() {
+                match STANDARD.decode(&row.private_key) {
+                    Ok(der) => {
+                        cache.signing = Some(Arc::new(SigningKey {
+                            kid: row.kid.clone(),
+                            key: EncodingKey::from_ed_der(&der),
+                        }))
+                    }
+                    Err(_) => {
+                        tracing::error!(kid = %row.kid, "stored private key is unreadable; skipped")
+                    }
+                }
+            }
+            cache.verifying.insert(row.kid.clone(), Arc::new(decoding));
+            jwks.push(public_jwk(&row.kid, &row.public_key));
+        }
+        cache.jwks_json = serde_json::to_string(&JwkSet { keys: jwks })
+            .unwrap_or_else(|_| r#"{"keys":[]}"#.to_owned())
+            .into();
+        *self
+            .cache
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = cache;
+        Ok(())
+    }
+
+    /// The key new tokens are signed with (the newest published one).
+    pub fn signing_key(&self) -> Option<Arc<SigningKey>> {
+        self.read_cache().signing.clone()
+    }
+
+    /// The public key `kid`. On an unknown `kid` the keys are reloaded
+    /// (rate-limited), so a key added by another replica or by
+    /// `keys rotate` is picked up.
+    pub async fn verifying_key(
+        &self,
+        db: &impl ConnectionTrait,
+        kid: &str,
+    ) -> Option<Arc<DecodingKey>> {
+        let known = self.read_cache().verifying.contains_key(kid);
+        if !known
+            && self.may_reload_on_miss()
+            && let Err(e) = self.reload(db).await
+        {
+            tracing::warn!(error = %e, "reloading signing keys failed");
+        }
+        self.read_cache().verifying.get(kid).cloned()
+    }
+
+    fn may_reload_on_miss(&self) -> bool {
+        let mut last = self.last_reload.lock().unwrap_or_else(|p| p.into_inner());
+        match *last {
+            Some(at) if at.elapsed() < RELOAD_ON_MISS_INTERVAL => false,
+            _ => {
+                *last = Some(Instant::now());
+                true
+            }
+        }
+    }
+
+    /// The JWK set as published in the database right now: what the edge
+    /// asks for when it meets an unknown `kid`, which may have been added by
+    /// another replica or by `keys rotate` since this replica's last
+    /// periodic reload. One small query; edges ask rarely (on an unknown
+    /// `kid`, at most every few seconds, and every few minutes).
+    pub async fn fresh_jwks_json(&self, db: &impl ConnectionTrait) -> Arc<str> {
+        if let Err(e) = self.reload(db).await {
+            tracing::warn!(error = %e, "reloading signing keys failed; serving the cached set");
+        }
+        self.jwks_json()
+    }
+
+    /// The JWK set of every published key, as JSON (from memory).
+    pub fn jwks_json(&self) -> Arc<str> {
+        self.read_cache().jwks_json.clone()
+    }
+}
+
+fn public_jwk(kid: &str, x: &str) -> Jwk {
+    Jwk {
+        common: CommonParameters {
+            public_key_use: Some(PublicKeyUse::Signature),
+            key_algorithm: Some(KeyAlgorithm::EdDSA),
+            key_id: Some(kid.to_owned()),
+            ..Default::default()
+        },
+        algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+            key_type: OctetKeyPairType::OctetKeyPair,
+            curve: EllipticCurve::Ed25519,
+            x: x.to_owned(),
+        }),
+    }
+}
+
+/// Adds a new Ed25519 signing key; new tokens are signed with it (after
+/// each replica's next reload) while older keys stay published until retired.
+pub async fn rotate(db: &impl ConnectionTrait) -> anyhow::Result<String> {
+    let rng = SystemRandom::new();
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
+        .map_err(|_| anyhow::anyhow!("generate an Ed25519 key"))?;
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
+        .map_err(|_| anyhow::anyhow!("read back the new key"))?;
+    let public = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+    let kid = sha256_b64(public.as_bytes())[..16].to_owned();
+    signing_keys::insert(
+        db,
+        signing_keys::Model {
+            kid: kid.clone(),
+            algorithm: ACCESS_TOKEN_JWK_ALG.to_owned(),
+            private_key: STANDARD.encode(pkcs8.as_ref()),
+            public_key: public,
+            created_at: now_ms(),
+            retired_at: None,
+        },
+    )
+    .await?;
+    Ok(kid)
+}
