@@ -1,7 +1,7 @@
 //! Access tokens: issuing a JWT with the contract's [`AccessClaims`] and
 //! verifying one with the contract's [`access_token_validation`], using the
 //! keys of a [`KeyRing`]. Revocation is checked by the session logic
-//! ([`crate::sessions::verify_access_token`]), not here.
+//! (`sessions::verify_access_token`), not here.
 //!
 //! Verification pins the contract's algorithm: a token whose header names
 //! any other (`none`, `HS256` keyed with the public key, `RS256`, ...) is

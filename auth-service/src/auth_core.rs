@@ -1,5 +1,5 @@
-//! [`AuthCore`]: what every RPC needs, built once per process by
-//! [`crate::startup`] and shared behind an `Arc`.
+//! [`AuthCore`]: what every RPC needs, built once per process at startup
+//! and shared behind an `Arc`.
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! The signing keys: Ed25519 keys kept in the database (so replicas share
 //! them), cached in memory, reloaded periodically and on an unknown `kid`;
 //! key rotation; and the published JWK set. Signing and verifying tokens
-//! with these keys is [`crate::access_tokens`]'s job.
+//! with these keys is the job of `access_tokens`.
 
 use std::{
     collections::HashMap,

@@ -1,7 +1,7 @@
 //! The request id of a gRPC call, built on the contract's
 //! [`auth_proto::RequestId`]: the caller's id from the
 //! [`REQUEST_ID_KEY`] metadata when it has the safe shape, else a fresh
-//! one. [`crate::rpc_observer`] settles it once per call and keeps it in the
+//! one. The observer layer (`rpc_observer`) settles it once per call and keeps it in the
 //! request's extensions, where [`of`] finds it.
 
 use auth_proto::{REQUEST_ID_KEY, RequestId};
