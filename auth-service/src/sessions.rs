@@ -342,6 +342,68 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_refresh_result_is_counted_under_one_outcome() {
+        let rotation = |outcome| Rotation {
+            tokens: SessionTokens {
+                access: IssuedAccessToken {
+                    token: String::new(),
+                    expires_in: 0,
+                },
+                session: IssuedSession {
+                    session_id: String::new(),
+                    user_id: String::new(),
+                    refresh_token: RefreshToken::generate(),
+                    refresh_expires_in: 0,
+                },
+            },
+            outcome,
+        };
+        let cases: Vec<(Result<Rotation, AuthError>, Option<RefreshOutcome>)> = vec![
+            (
+                Ok(rotation(RefreshOutcome::Rotated)),
+                Some(RefreshOutcome::Rotated),
+            ),
+            (
+                Ok(rotation(RefreshOutcome::GraceReplay)),
+                Some(RefreshOutcome::GraceReplay),
+            ),
+            (
+                Err(AuthError::refused(Reason::TokenReused, "x")),
+                Some(RefreshOutcome::ReuseDetected),
+            ),
+            (
+                Err(unusable(RefreshTokenError::Missing)),
+                Some(RefreshOutcome::Refused),
+            ),
+            (
+                Err(unusable(RefreshTokenError::Malformed)),
+                Some(RefreshOutcome::Refused),
+            ),
+            (Err(refresh_refused()), Some(RefreshOutcome::Refused)),
+            (
+                Err(AuthError::DatabaseUnavailable(anyhow::anyhow!("down"))),
+                None,
+            ),
+            (Err(AuthError::Unexpected(anyhow::anyhow!("bug"))), None),
+        ];
+        for (result, expected) in cases {
+            assert_eq!(refresh_outcome(&result), expected);
+        }
+    }
+
+    #[test]
+    fn a_missing_refresh_token_is_a_bad_request_and_a_malformed_one_an_invalid_token() {
+        assert_eq!(
+            unusable(RefreshTokenError::Missing).reason(),
+            Reason::InvalidRequest
+        );
+        assert_eq!(
+            unusable(RefreshTokenError::Malformed).reason(),
+            Reason::InvalidToken
+        );
+    }
+
+    #[test]
     fn a_sealed_successor_opens_only_with_the_retired_token() {
         let (old, next) = (RefreshToken::generate(), RefreshToken::generate());
         let sealed = seal(&old, &next);
