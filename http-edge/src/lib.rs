@@ -30,7 +30,8 @@ mod server;
 mod single_flight;
 mod startup;
 
-pub use configuration::{ConfigError, LogFormat, Settings};
+pub use configuration::Settings;
+pub use service_kit::ConfigError;
 pub use cookies::{ACCESS_COOKIE, BINDING_COOKIE, REFRESH_COOKIE};
 pub use error::ErrorCode;
 pub use startup::Application;
