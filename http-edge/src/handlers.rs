@@ -8,10 +8,13 @@
 
 use std::{sync::Arc, time::Duration};
 
-use auth_proto::v1::{
-    BuildLoginUrlRequest, BuildLoginUrlResponse, CompleteLoginRequest, GetUserRequest,
-    HandleUnlinkRequest, RefreshSessionRequest, RevokeSessionRequest, TokenPair, User,
-    auth_service_client::AuthServiceClient, auth_service_server::SERVICE_NAME,
+use auth_proto::{
+    REQUEST_ID_KEY, Reason, RequestId,
+    v1::{
+        BuildLoginUrlRequest, BuildLoginUrlResponse, CompleteLoginRequest, GetUserRequest,
+        HandleUnlinkRequest, RefreshSessionRequest, RevokeSessionRequest, TokenPair, User,
+        auth_service_client::AuthServiceClient, auth_service_server::SERVICE_NAME,
+    },
 };
 use http::{
     HeaderMap, HeaderValue, StatusCode,
@@ -28,11 +31,9 @@ use warp::reply::Response;
 use crate::{
     configuration::Settings,
     cookies::{self, ACCESS_COOKIE, BINDING_COOKIE, Cookies, REFRESH_COOKIE, UnsafeCookieValue},
-    error::{ApiError, ErrorCode, auth_error_word, error_route_url, json_response},
+    error::{ApiError, ErrorCode, error_route_url, json_response},
     metrics::{self, FunnelStep, Metrics, RefreshOutcome},
-    origins,
-    request_id::RequestId,
-    single_flight,
+    origins, single_flight,
     startup::{AppState, Rotation},
 };
 
@@ -44,7 +45,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(1);
 const MAX_QUERY_LEN: usize = 4096;
 
 /// Per-request context: the shared state and this request's id, which is
-/// sent to the auth-service as `x-request-id`.
+/// sent to the auth-service under [`REQUEST_ID_KEY`].
 #[derive(Clone)]
 pub(crate) struct Ctx {
     state: Arc<AppState>,
@@ -71,7 +72,7 @@ impl Ctx {
     fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         if let Ok(id) = MetadataValue::try_from(self.request_id.as_str()) {
-            request.metadata_mut().insert("x-request-id", id);
+            request.metadata_mut().insert(REQUEST_ID_KEY, id);
         }
         request
     }
@@ -81,7 +82,7 @@ impl Ctx {
     fn failed(&self, status: Status) -> Status {
         tracing::info!(
             grpc_code = ?status.code(),
-            reason = auth_error_word(&status).unwrap_or("-"),
+            reason = Reason::of(&status).map_or("-", Reason::as_str),
             "auth-service call failed"
         );
         status
@@ -138,7 +139,7 @@ async fn start_login(
             None => error_outcome(ctx, ErrorCode::ServerError, vec![]),
         },
         // A binding the service refuses would fail every retry: drop it.
-        Err(s) if auth_error_word(&s) == Some("invalid_binding") => error_outcome(
+        Err(s) if Reason::of(&s) == Some(Reason::InvalidBinding) => error_outcome(
             ctx,
             ErrorCode::from_status(&s),
             vec![ctx.cookies().clear_binding()],
@@ -325,9 +326,9 @@ pub(crate) async fn unlink(ctx: Ctx, params: String, headers: HeaderMap) -> Resp
         Err(s) => {
             let error = match s.code() {
                 tonic::Code::InvalidArgument => ApiError::BadRequest,
-                tonic::Code::FailedPrecondition => ApiError::Unauthenticated(
-                    auth_error_word(&s).unwrap_or("unlink_disabled").to_owned(),
-                ),
+                tonic::Code::FailedPrecondition => {
+                    ApiError::refused(Reason::of(&s).unwrap_or(Reason::UnlinkDisabled))
+                }
                 _ => ApiError::from_status(&s),
             };
             (error.as_str(), error.into_response())

@@ -31,7 +31,7 @@ mod single_flight;
 mod startup;
 
 pub use configuration::Settings;
-pub use service_kit::ConfigError;
 pub use cookies::{ACCESS_COOKIE, BINDING_COOKIE, REFRESH_COOKIE};
 pub use error::ErrorCode;
+pub use service_kit::ConfigError;
 pub use startup::Application;

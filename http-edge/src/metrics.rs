@@ -18,7 +18,9 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use crate::error::{ApiError, ErrorCode};
+use auth_proto::Reason;
+
+use crate::error::{ApiError, ErrorCode, Refusal};
 
 /// `Content-Type` of `GET /metrics`.
 pub(crate) const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
@@ -116,7 +118,7 @@ impl RefreshOutcome {
     /// The outcome of a refresh that failed with `error`.
     pub(crate) fn of_error(error: &ApiError) -> RefreshOutcome {
         match error {
-            ApiError::Unauthenticated(reason) if reason == "token_reused" => {
+            ApiError::Unauthenticated(Refusal::Reason(Reason::TokenReused)) => {
                 RefreshOutcome::ReuseDetected
             }
             ApiError::Unauthenticated(_) => RefreshOutcome::Refused,

@@ -8,6 +8,7 @@
 
 use std::{convert::Infallible, future::poll_fn, pin::pin, sync::Arc};
 
+use auth_proto::RequestId;
 use http::{
     HeaderMap, HeaderValue, Method,
     header::{CACHE_CONTROL, CONTENT_LENGTH, X_CONTENT_TYPE_OPTIONS},
@@ -21,7 +22,6 @@ use crate::{
     handlers::{self, Ctx},
     metrics::InFlight,
     origins,
-    request_id::RequestId,
     startup::AppState,
 };
 
