@@ -4,13 +4,16 @@
 //! API routes. No service message or detail is ever passed through.
 
 use auth_proto::Reason;
-use http::{HeaderValue, StatusCode, header::CONTENT_TYPE};
+use http::StatusCode;
 use serde::Serialize;
 use tonic::{Code, Status};
 use url::Url;
 use warp::reply::Response;
 
-use crate::jwks::{JwksError, VerifyError};
+use crate::{
+    jwks::{JwksError, VerifyError},
+    reply::json_response,
+};
 
 /// The closed set of error codes a browser can find in the frontend error
 /// route's `?error=<code>` query parameter.
@@ -237,23 +240,6 @@ impl From<JwksError> for ApiError {
             JwksError::Malformed => ApiError::ServerError,
         }
     }
-}
-
-/// A JSON response with `Content-Type: application/json`.
-pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
-    let (status, bytes) = match serde_json::to_vec(body) {
-        Ok(bytes) => (status, bytes),
-        Err(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            br#"{"error":"server_error"}"#.to_vec(),
-        ),
-    };
-    let mut response = Response::new(bytes.into());
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
 }
 
 #[cfg(test)]

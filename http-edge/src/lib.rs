@@ -24,11 +24,13 @@ mod handlers;
 mod jwks;
 mod metrics;
 mod origins;
+mod reply;
 mod request_id;
 mod routes;
 mod server;
 mod single_flight;
 mod startup;
+mod state;
 
 pub use configuration::Settings;
 pub use cookies::{ACCESS_COOKIE, BINDING_COOKIE, REFRESH_COOKIE};

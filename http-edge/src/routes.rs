@@ -19,10 +19,10 @@ use warp::{
 
 use crate::{
     error::ApiError,
-    handlers::{self, Ctx},
+    handlers::{demo, login, operations, session, unlink},
     metrics::InFlight,
     origins,
-    startup::AppState,
+    state::{AppState, Ctx},
 };
 
 /// The largest request body a POST route accepts, in bytes.
@@ -76,7 +76,7 @@ fn login(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rej
         .and(with_ctx(state))
         .and(raw_query())
         .and(warp::header::headers_cloned())
-        .then(handlers::login)
+        .then(login::login)
 }
 
 /// GET /auth/kakao/callback?code=...&state=... (or ?error=...)
@@ -86,7 +86,7 @@ fn callback(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = 
         .and(with_ctx(state))
         .and(raw_query())
         .and(warp::header::headers_cloned())
-        .then(handlers::callback)
+        .then(login::callback)
 }
 
 /// GET /auth/me (token verified locally against the cached JWKS, then one
@@ -96,7 +96,7 @@ fn me(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Reject
         .and(warp::get())
         .and(with_ctx(state))
         .and(warp::header::headers_cloned())
-        .then(handlers::me)
+        .then(session::me)
 }
 
 /// POST /auth/refresh
@@ -107,7 +107,7 @@ fn refresh(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = R
         .and(same_site(state.clone()))
         .and(with_ctx(state))
         .and(warp::header::headers_cloned())
-        .then(handlers::refresh)
+        .then(session::refresh)
 }
 
 /// POST /auth/logout
@@ -118,7 +118,7 @@ fn logout(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Re
         .and(same_site(state.clone()))
         .and(with_ctx(state))
         .and(warp::header::headers_cloned())
-        .then(handlers::logout)
+        .then(session::logout)
 }
 
 /// GET|POST /auth/kakao/unlink (Kakao's unlink callback, `Authorization:
@@ -133,7 +133,7 @@ fn unlink(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Re
         .and(with_ctx(state))
         .and(get.or(post).unify())
         .and(warp::header::headers_cloned())
-        .then(handlers::unlink)
+        .then(unlink::unlink)
 }
 
 /// OPTIONS /auth/... (CORS preflight)
@@ -144,7 +144,7 @@ fn preflight(
         .and(method_is(Method::OPTIONS))
         .and(with_ctx(state))
         .and(warp::header::headers_cloned())
-        .then(handlers::preflight)
+        .then(operations::preflight)
 }
 
 /// GET /.well-known/jwks.json (the cached key set, `max-age=300`)
@@ -152,14 +152,14 @@ fn jwks(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Reje
     warp::path!(".well-known" / "jwks.json")
         .and(warp::get())
         .and(with_ctx(state))
-        .then(handlers::jwks)
+        .then(operations::jwks)
 }
 
 /// GET /healthz (liveness: the process answers)
 fn healthz() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("healthz")
         .and(warp::get())
-        .then(handlers::healthz)
+        .then(operations::healthz)
 }
 
 /// GET /readyz (readiness: the auth-service's health check says SERVING)
@@ -167,7 +167,7 @@ fn readyz(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Re
     warp::path!("readyz")
         .and(warp::get())
         .and(with_ctx(state))
-        .then(handlers::readyz)
+        .then(operations::readyz)
 }
 
 /// GET /metrics (Prometheus text format 0.0.4)
@@ -175,18 +175,14 @@ fn metrics(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = R
     warp::path!("metrics")
         .and(warp::get())
         .and(with_ctx(state))
-        .then(handlers::metrics)
+        .then(operations::metrics)
 }
 
 /// GET /, GET /demo.js, GET /demo.css (only when `DEMO_PAGE` is on)
 fn demo(enabled: bool) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let page = warp::path::end().and(warp::get()).then(handlers::demo_page);
-    let script = warp::path!("demo.js")
-        .and(warp::get())
-        .then(handlers::demo_script);
-    let style = warp::path!("demo.css")
-        .and(warp::get())
-        .then(handlers::demo_style);
+    let page = warp::path::end().and(warp::get()).then(demo::page);
+    let script = warp::path!("demo.js").and(warp::get()).then(demo::script);
+    let style = warp::path!("demo.css").and(warp::get()).then(demo::style);
     warp::any()
         .and_then(move || async move {
             if enabled {

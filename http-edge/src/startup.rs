@@ -7,35 +7,14 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use auth_proto::v1::auth_service_client::AuthServiceClient;
-use http::HeaderValue;
 use tokio::net::TcpListener;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 use tonic_health::pb::health_client::HealthClient;
 
 use crate::{
-    configuration::Settings, cookies::Cookies, error::ApiError, jwks::Jwks, metrics::Metrics,
-    routes, server, single_flight::SingleFlight,
+    configuration::Settings, cookies::Cookies, jwks::Jwks, metrics::Metrics, routes, server,
+    single_flight::SingleFlight, state::AppState,
 };
-
-/// The answer of one refresh rotation: the new access and refresh cookies.
-pub(crate) type Rotation = Result<[HeaderValue; 2], ApiError>;
-
-/// What every request shares: settings, the cookie builder, the clients,
-/// the key cache, the metrics and the refreshes in flight.
-pub(crate) struct AppState {
-    pub(crate) settings: Settings,
-    pub(crate) cookies: Cookies,
-    /// Cloned per request; all clones share one lazily connected channel.
-    pub(crate) auth: AuthServiceClient<Channel>,
-    /// `grpc.health.v1.Health` on the same channel, for `/readyz`.
-    pub(crate) health: HealthClient<Channel>,
-    /// The auth-service's public keys, to verify access tokens locally.
-    pub(crate) jwks: Arc<Jwks>,
-    pub(crate) metrics: Metrics,
-    /// Refresh rotations in flight, by the SHA-256 of the refresh token, so
-    /// that concurrent refreshes with one cookie share one rotation.
-    pub(crate) refreshes: SingleFlight<Rotation>,
-}
 
 /// The HTTP edge, bound and ready to serve.
 pub struct Application {
