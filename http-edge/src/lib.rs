@@ -20,10 +20,12 @@
 mod configuration;
 mod cookies;
 mod error;
+mod filters;
 mod handlers;
 mod jwks;
 mod metrics;
 mod origins;
+mod rejection;
 mod reply;
 mod request_id;
 mod routes;

@@ -4,11 +4,16 @@
 //! Startup builds the state, the routes hand it to the handlers; neither
 //! needs the other, so this module sits below both.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
+use anyhow::Context;
 use auth_proto::{REQUEST_ID_KEY, Reason, RequestId, v1::auth_service_client::AuthServiceClient};
 use http::HeaderValue;
-use tonic::{Status, metadata::MetadataValue, transport::Channel};
+use tonic::{
+    Status,
+    metadata::MetadataValue,
+    transport::{Channel, Endpoint},
+};
 use tonic_health::pb::health_client::HealthClient;
 use warp::reply::Response;
 
@@ -40,6 +45,33 @@ pub(crate) struct AppState {
     /// Refresh rotations in flight, by the SHA-256 of the refresh token, so
     /// that concurrent refreshes with one cookie share one rotation.
     pub(crate) refreshes: SingleFlight<Rotation>,
+}
+
+impl AppState {
+    /// Prepares the one shared gRPC channel to the auth-service (used by the
+    /// auth client, the health client and the key cache). It connects
+    /// lazily, so the edge starts even when the service is down (its routes
+    /// then answer `unavailable`).
+    pub(crate) fn new(settings: Settings) -> anyhow::Result<AppState> {
+        let channel = Endpoint::from_shared(settings.auth_service_url.clone())
+            .context("AUTH_SERVICE_URL: not a valid gRPC endpoint")?
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5))
+            .connect_lazy();
+        let cookies = Cookies::new(settings.cookie_domain.clone())
+            .context("COOKIE_DOMAIN: not usable in a cookie")?;
+        let auth = AuthServiceClient::new(channel.clone());
+        let jwks = Jwks::new(auth.clone(), &settings.jwt_issuer, &settings.jwt_audience);
+        Ok(AppState {
+            settings,
+            cookies,
+            auth,
+            health: HealthClient::new(channel),
+            jwks: Arc::new(jwks),
+            metrics: Metrics::new(),
+            refreshes: SingleFlight::new(),
+        })
+    }
 }
 
 /// Per-request context: the shared state and this request's id, which is
