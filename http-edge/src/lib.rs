@@ -16,6 +16,15 @@
 //! auth-service and carried by each of its log lines; request heads are
 //! capped at 16 KiB, POST bodies at 4 KiB and login/callback queries at
 //! 4 KiB. Concurrent refreshes with one cookie share one rotation.
+//!
+//! Code map: [`startup`](Application) binds and serves through `server`
+//! (limits, request ids) the filters of `routes` (the route table, built
+//! from `filters`, refused through `rejection`), which call the handlers
+//! (`handlers::{login, session, unlink, operations, demo}`) with the shared
+//! `state`. `error` maps service errors to what a browser sees; `cookies`,
+//! `origins`, `jwks`, `metrics`, `reply` and `single_flight` are leaves.
+//! The wire contract (reason words, request id, access claims) is
+//! `auth_proto`'s; start-up and logging are `service_kit`'s.
 
 mod configuration;
 mod cookies;

@@ -1,7 +1,7 @@
 //! `Application`: binds the listener first (so tests can ask for port 0),
-//! prepares the one shared gRPC channel to the auth-service (used by the
-//! auth client, the health client and the key cache), and serves the routes
-//! ([`crate::server`]) until the shutdown future completes.
+//! builds the shared state ([`crate::state::AppState`], with its one lazily
+//! connected gRPC channel), and serves the routes ([`crate::server`]) until
+//! the shutdown future completes.
 
 use std::{future::Future, sync::Arc};
 
