@@ -1,10 +1,11 @@
-//! Typed settings read from the environment (an optional `.env` is loaded by
-//! `main.rs` first). Every value is parsed here, once, so a bad value stops
-//! the process at start with one line naming the variable. The log format
-//! is read apart ([`LogFormat`]): logging starts before the settings.
+//! Typed settings read from the environment (an optional `.env` is loaded
+//! first by [`service_kit::start`]). Every value is parsed here, once, so a
+//! bad value stops the process at start with one line naming the variable
+//! ([`ConfigError`], exit code 2). The log format is service-kit's.
 
 use std::net::SocketAddr;
 
+use service_kit::ConfigError;
 use url::Url;
 
 /// The edge's configuration. All fields are public so tests can build one
@@ -35,23 +36,6 @@ pub struct Settings {
     pub jwt_audience: String,
     /// `DEMO_PAGE`: serve the demo page at `/` (default `true`).
     pub demo_page: bool,
-}
-
-/// A configuration value that cannot be used. Its `Display` is one line that
-/// names the variable, e.g. `FRONTEND_URL: not an absolute http(s) URL`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable}: {problem}")]
-pub struct ConfigError {
-    /// The environment variable at fault.
-    pub variable: &'static str,
-    /// What is wrong with it (never its value: it might be a secret).
-    pub problem: &'static str,
-}
-
-impl ConfigError {
-    fn new(variable: &'static str, problem: &'static str) -> Self {
-        Self { variable, problem }
-    }
 }
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -119,37 +103,6 @@ impl Settings {
             jwt_audience: var("JWT_AUDIENCE").unwrap_or(DEFAULT_JWT_AUDIENCE.into()),
             demo_page,
         })
-    }
-}
-
-/// `LOG_FORMAT`: how log lines are written (the level filter is `RUST_LOG`,
-/// default `info`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LogFormat {
-    /// `human` (the default): one readable line per event.
-    #[default]
-    Human,
-    /// `json`: one JSON object per line, span fields (the request id)
-    /// included.
-    Json,
-}
-
-impl LogFormat {
-    /// Reads `LOG_FORMAT` from the process environment; unset or empty is
-    /// [`LogFormat::Human`].
-    pub fn from_env() -> Result<LogFormat, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    pub(crate) fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<LogFormat, ConfigError> {
-        let value = lookup("LOG_FORMAT").unwrap_or_default();
-        match value.trim().to_ascii_lowercase().as_str() {
-            "" | "human" => Ok(LogFormat::Human),
-            "json" => Ok(LogFormat::Json),
-            _ => Err(ConfigError::new("LOG_FORMAT", "expected human or json")),
-        }
     }
 }
 
@@ -317,22 +270,6 @@ mod tests {
             let err = settings(&[("ALLOWED_ORIGINS", bad)]).unwrap_err();
             assert_eq!(err.variable, "ALLOWED_ORIGINS", "{bad}");
         }
-    }
-
-    #[test]
-    fn the_log_format_is_human_unless_json_is_asked_for() {
-        let format = |value: Option<&str>| {
-            LogFormat::from_lookup(|name| {
-                assert_eq!(name, "LOG_FORMAT");
-                value.map(str::to_owned)
-            })
-        };
-        assert_eq!(format(None), Ok(LogFormat::Human));
-        assert_eq!(format(Some(" ")), Ok(LogFormat::Human));
-        assert_eq!(format(Some("human")), Ok(LogFormat::Human));
-        assert_eq!(format(Some("JSON")), Ok(LogFormat::Json));
-        let err = format(Some("xml")).unwrap_err();
-        assert_eq!(err.to_string(), "LOG_FORMAT: expected human or json");
     }
 
     #[test]

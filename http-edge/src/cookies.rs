@@ -5,6 +5,7 @@
 //! configured, and are cleared with the same name, path and domain, an empty
 //! value and `Max-Age=0`.
 
+use auth_proto::v1::TokenPair;
 use cookie::{Cookie, SameSite, time::Duration};
 use http::{HeaderMap, HeaderValue, header::COOKIE};
 
@@ -64,6 +65,14 @@ impl Cookies {
     /// `kakao_login_binding=<binding>; Path=/auth/kakao; Max-Age=<max_age>`.
     pub fn binding(&self, binding: &str, max_age: i64) -> Result<HeaderValue, UnsafeCookieValue> {
         self.set(BINDING_COOKIE, BINDING_PATH, binding, max_age)
+    }
+
+    /// The access and refresh cookies of a new token pair.
+    pub fn tokens(&self, tokens: &TokenPair) -> Result<[HeaderValue; 2], UnsafeCookieValue> {
+        Ok([
+            self.access(&tokens.access_token, tokens.access_expires_in)?,
+            self.refresh(&tokens.refresh_token, tokens.refresh_expires_in)?,
+        ])
     }
 
     /// Clears the access cookie.

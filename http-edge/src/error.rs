@@ -1,18 +1,19 @@
-//! The one mapping from auth-service errors (gRPC status + `x-auth-error`
-//! reason word) to what a browser sees: a redirect to the frontend's error
+//! The one mapping from auth-service errors (gRPC status + the contract's
+//! [`Reason`]) to what a browser sees: a redirect to the frontend's error
 //! route with `?error=<code>` for navigations, or a small JSON error for the
 //! API routes. No service message or detail is ever passed through.
 
-use http::{HeaderValue, StatusCode, header::CONTENT_TYPE};
+use auth_proto::Reason;
+use http::StatusCode;
 use serde::Serialize;
 use tonic::{Code, Status};
 use url::Url;
 use warp::reply::Response;
 
-use crate::jwks::{JwksError, VerifyError};
-
-/// The metadata key in which the auth-service names the reason of an error.
-pub const AUTH_ERROR_KEY: &str = "x-auth-error";
+use crate::{
+    jwks::{JwksError, VerifyError},
+    reply::json_response,
+};
 
 /// The closed set of error codes a browser can find in the frontend error
 /// route's `?error=<code>` query parameter.
@@ -65,16 +66,17 @@ impl ErrorCode {
         }
     }
 
-    /// Maps an auth-service error: by its `x-auth-error` word when known,
-    /// else by its gRPC code (transport failures arrive as `UNAVAILABLE`).
+    /// Maps an auth-service error: by its [`Reason`] when it has one this
+    /// route knows, else by its gRPC code (transport failures arrive as
+    /// `UNAVAILABLE`).
     pub fn from_status(status: &Status) -> ErrorCode {
-        match auth_error_word(status) {
-            Some("invalid_return_to") => ErrorCode::InvalidReturnTo,
-            Some("invalid_state") => ErrorCode::InvalidState,
-            Some("login_expired") => ErrorCode::LoginExpired,
-            Some("kakao_rejected") => ErrorCode::KakaoError,
-            Some("kakao_unavailable" | "unavailable") => ErrorCode::Unavailable,
-            Some("invalid_request") => ErrorCode::InvalidRequest,
+        match Reason::of(status) {
+            Some(Reason::InvalidReturnTo) => ErrorCode::InvalidReturnTo,
+            Some(Reason::InvalidState) => ErrorCode::InvalidState,
+            Some(Reason::LoginExpired) => ErrorCode::LoginExpired,
+            Some(Reason::KakaoRejected) => ErrorCode::KakaoError,
+            Some(Reason::KakaoUnavailable | Reason::Unavailable) => ErrorCode::Unavailable,
+            Some(Reason::InvalidRequest) => ErrorCode::InvalidRequest,
             _ => match status.code() {
                 Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
                     ErrorCode::Unavailable
@@ -84,18 +86,6 @@ impl ErrorCode {
             },
         }
     }
-}
-
-/// The `x-auth-error` reason word of a status, if it carries a sane one
-/// (lower-case letters, digits and `_`, at most 40 characters).
-pub fn auth_error_word(status: &Status) -> Option<&str> {
-    let word = status.metadata().get(AUTH_ERROR_KEY)?.to_str().ok()?;
-    let sane = !word.is_empty()
-        && word.len() <= 40
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    sane.then_some(word)
 }
 
 /// The frontend's error route for `code`: `base` with its `error` query
@@ -114,12 +104,34 @@ pub fn error_route_url(base: &Url, code: ErrorCode) -> Url {
     url
 }
 
+/// Why a request was answered 401: the edge found no token cookie, or the
+/// token was refused (by the edge's own verification or by the service) for
+/// one of the contract's [`Reason`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `missing_token`: the request carried no token cookie (the edge's own
+    /// word, part of its contract with the frontend).
+    MissingToken,
+    /// The contract's reason, sent as [`Reason::as_str`].
+    Reason(Reason),
+}
+
+impl Refusal {
+    /// The `reason` of the 401 body.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::MissingToken => "missing_token",
+            Refusal::Reason(reason) => reason.as_str(),
+        }
+    }
+}
+
 /// An answer of a JSON API route (`/auth/me`, `/auth/refresh`, ...) that is
 /// not a success; its body is `{"error": .., "reason": ..}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
     /// 401 `{"error":"unauthenticated","reason":<word>}`.
-    Unauthenticated(String),
+    Unauthenticated(Refusal),
     /// 403 `{"error":"forbidden","reason":"cross_site"}`.
     CrossSite,
     /// 404 `{"error":"not_found"}`.
@@ -146,7 +158,12 @@ struct ErrorBody<'a> {
 impl ApiError {
     /// 401 with reason `missing_token`: the request carried no token cookie.
     pub fn missing_token() -> ApiError {
-        ApiError::Unauthenticated("missing_token".into())
+        ApiError::Unauthenticated(Refusal::MissingToken)
+    }
+
+    /// 401 with the contract's `reason`.
+    pub fn refused(reason: Reason) -> ApiError {
+        ApiError::Unauthenticated(Refusal::Reason(reason))
     }
 
     /// Maps an auth-service error for an API route: a refused, unknown or
@@ -155,8 +172,7 @@ impl ApiError {
     pub fn from_status(status: &Status) -> ApiError {
         match status.code() {
             Code::Unauthenticated | Code::InvalidArgument | Code::NotFound => {
-                let reason = auth_error_word(status).unwrap_or("invalid_token");
-                ApiError::Unauthenticated(reason.to_owned())
+                ApiError::refused(Reason::of(status).unwrap_or(Reason::InvalidToken))
             }
             Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => ApiError::Unavailable,
             _ => ApiError::ServerError,
@@ -194,7 +210,7 @@ impl ApiError {
     /// The JSON response.
     pub fn into_response(self) -> Response {
         let reason = match &self {
-            ApiError::Unauthenticated(reason) => Some(reason.as_str()),
+            ApiError::Unauthenticated(refusal) => Some(refusal.as_str()),
             ApiError::CrossSite => Some("cross_site"),
             _ => None,
         };
@@ -210,8 +226,8 @@ impl ApiError {
 impl From<VerifyError> for ApiError {
     fn from(error: VerifyError) -> Self {
         match error {
-            VerifyError::Invalid => ApiError::Unauthenticated("invalid_token".into()),
-            VerifyError::Expired => ApiError::Unauthenticated("token_expired".into()),
+            VerifyError::Invalid => ApiError::refused(Reason::InvalidToken),
+            VerifyError::Expired => ApiError::refused(Reason::TokenExpired),
             VerifyError::Keys(error) => error.into(),
         }
     }
@@ -226,28 +242,14 @@ impl From<JwksError> for ApiError {
     }
 }
 
-/// A JSON response with `Content-Type: application/json`.
-pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
-    let (status, bytes) = match serde_json::to_vec(body) {
-        Ok(bytes) => (status, bytes),
-        Err(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            br#"{"error":"server_error"}"#.to_vec(),
-        ),
-    };
-    let mut response = Response::new(bytes.into());
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use auth_proto::AUTH_ERROR_KEY;
     use tonic::metadata::MetadataValue;
 
+    /// A status with `code` and, in the contract's metadata key, `word`
+    /// (a reason's, or one the contract does not know).
     fn status(code: Code, word: Option<&'static str>) -> Status {
         let mut status = Status::new(code, "refused");
         if let Some(word) = word {
@@ -258,38 +260,50 @@ mod tests {
         status
     }
 
+    fn word(reason: Reason) -> Option<&'static str> {
+        Some(reason.as_str())
+    }
+
     #[test]
     fn service_errors_map_to_browser_error_codes() {
         use ErrorCode::*;
         let table: &[(Code, Option<&'static str>, ErrorCode)] = &[
             (
                 Code::InvalidArgument,
-                Some("invalid_return_to"),
+                word(Reason::InvalidReturnTo),
                 InvalidReturnTo,
             ),
             (
                 Code::FailedPrecondition,
-                Some("invalid_state"),
+                word(Reason::InvalidState),
                 InvalidState,
             ),
             (
                 Code::FailedPrecondition,
-                Some("login_expired"),
+                word(Reason::LoginExpired),
                 LoginExpired,
             ),
-            (Code::FailedPrecondition, Some("kakao_rejected"), KakaoError),
-            (Code::Unavailable, Some("kakao_unavailable"), Unavailable),
-            (Code::Unavailable, Some("unavailable"), Unavailable),
+            (
+                Code::FailedPrecondition,
+                word(Reason::KakaoRejected),
+                KakaoError,
+            ),
+            (
+                Code::Unavailable,
+                word(Reason::KakaoUnavailable),
+                Unavailable,
+            ),
+            (Code::Unavailable, word(Reason::Unavailable), Unavailable),
             (
                 Code::InvalidArgument,
-                Some("invalid_request"),
+                word(Reason::InvalidRequest),
                 InvalidRequest,
             ),
-            (Code::Internal, Some("server_error"), ServerError),
+            (Code::Internal, word(Reason::ServerError), ServerError),
             // Unknown or missing words fall back to the gRPC code.
             (
                 Code::InvalidArgument,
-                Some("invalid_binding"),
+                word(Reason::InvalidBinding),
                 InvalidRequest,
             ),
             (Code::InvalidArgument, None, InvalidRequest),
@@ -337,31 +351,35 @@ mod tests {
         let table: &[(Code, Option<&'static str>, ApiError)] = &[
             (
                 Code::Unauthenticated,
-                Some("token_expired"),
-                ApiError::Unauthenticated("token_expired".into()),
+                word(Reason::TokenExpired),
+                ApiError::refused(Reason::TokenExpired),
             ),
             (
                 Code::Unauthenticated,
                 None,
-                ApiError::Unauthenticated("invalid_token".into()),
+                ApiError::refused(Reason::InvalidToken),
             ),
             (
                 Code::InvalidArgument,
-                Some("invalid_request"),
-                ApiError::Unauthenticated("invalid_request".into()),
+                word(Reason::InvalidRequest),
+                ApiError::refused(Reason::InvalidRequest),
             ),
             (
                 Code::NotFound,
-                Some("user_not_found"),
-                ApiError::Unauthenticated("user_not_found".into()),
+                word(Reason::UserNotFound),
+                ApiError::refused(Reason::UserNotFound),
             ),
             (
                 Code::Unavailable,
-                Some("unavailable"),
+                word(Reason::Unavailable),
                 ApiError::Unavailable,
             ),
             (Code::DeadlineExceeded, None, ApiError::Unavailable),
-            (Code::Internal, Some("server_error"), ApiError::ServerError),
+            (
+                Code::Internal,
+                word(Reason::ServerError),
+                ApiError::ServerError,
+            ),
             (Code::FailedPrecondition, None, ApiError::ServerError),
         ];
         for (code, word, expected) in table {

@@ -13,13 +13,16 @@ use std::{
     time::Duration,
 };
 
-use auth_proto::v1::{GetJwksRequest, auth_service_client::AuthServiceClient};
+use auth_proto::{
+    AccessClaims,
+    claims::ACCESS_TOKEN_ALGORITHM,
+    v1::{GetJwksRequest, auth_service_client::AuthServiceClient},
+};
 use jsonwebtoken::{
-    Algorithm, DecodingKey, Validation,
+    DecodingKey, Validation,
     errors::ErrorKind,
     jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm},
 };
-use serde::Deserialize;
 use tokio::{sync::Mutex, time::Instant};
 use tonic::transport::Channel;
 
@@ -27,27 +30,6 @@ use tonic::transport::Channel;
 pub(crate) const REFRESH_EVERY: Duration = Duration::from_secs(300);
 /// The least time between two refetches caused by an unknown `kid`.
 pub(crate) const UNKNOWN_KID_REFETCH_EVERY: Duration = Duration::from_secs(5);
-/// Allowed clock skew on `exp`.
-const LEEWAY_SECONDS: u64 = 30;
-
-/// The claims of an access token, as the auth-service issues them. `exp`,
-/// `iss` and `aud` are checked by the validation; all are required.
-#[derive(Debug, Deserialize)]
-#[expect(
-    dead_code,
-    reason = "deserialized so that a token lacking one is refused"
-)]
-pub(crate) struct AccessClaims {
-    pub(crate) iss: String,
-    pub(crate) aud: String,
-    /// Our user id.
-    pub(crate) sub: String,
-    pub(crate) iat: i64,
-    pub(crate) exp: i64,
-    pub(crate) jti: String,
-    /// The session family id.
-    pub(crate) sid: String,
-}
 
 /// Why a token was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -95,25 +77,22 @@ pub(crate) struct Jwks {
 impl Jwks {
     /// A cache that loads nothing until first used.
     pub(crate) fn new(client: AuthServiceClient<Channel>, issuer: &str, audience: &str) -> Self {
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = LEEWAY_SECONDS;
         Self {
             client,
-            validation,
+            validation: auth_proto::access_token_validation(issuer, audience),
             cached: RwLock::new(Cached::default()),
             fetching: Mutex::new(None),
         }
     }
 
-    /// Verifies an access token: the header's `alg` must be EdDSA (checked
+    /// Verifies an access token with the contract's validation
+    /// ([`auth_proto::access_token_validation`]): the header's `alg` must be
+    /// [`ACCESS_TOKEN_ALGORITHM`] (checked
     /// before any key lookup, so `none` and HS256-with-the-public-key never
     /// reach one), its `kid` known, then signature, `exp`, `iss`, `aud`.
     pub(crate) async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Invalid)?;
-        if header.alg != Algorithm::EdDSA {
+        if header.alg != ACCESS_TOKEN_ALGORITHM {
             return Err(VerifyError::Invalid);
         }
         let kid = header.kid.ok_or(VerifyError::Invalid)?;

@@ -16,21 +16,35 @@
 //! auth-service and carried by each of its log lines; request heads are
 //! capped at 16 KiB, POST bodies at 4 KiB and login/callback queries at
 //! 4 KiB. Concurrent refreshes with one cookie share one rotation.
+//!
+//! Code map: [`startup`](Application) binds and serves through `server`
+//! (limits, request ids) the filters of `routes` (the route table, built
+//! from `filters`, refused through `rejection`), which call the handlers
+//! (`handlers::{login, session, unlink, operations, demo}`) with the shared
+//! `state`. `error` maps service errors to what a browser sees; `cookies`,
+//! `origins`, `jwks`, `metrics`, `reply` and `single_flight` are leaves.
+//! The wire contract (reason words, request id, access claims) is
+//! `auth_proto`'s; start-up and logging are `service_kit`'s.
 
 mod configuration;
 mod cookies;
 mod error;
+mod filters;
 mod handlers;
 mod jwks;
 mod metrics;
 mod origins;
+mod rejection;
+mod reply;
 mod request_id;
 mod routes;
 mod server;
 mod single_flight;
 mod startup;
+mod state;
 
-pub use configuration::{ConfigError, LogFormat, Settings};
+pub use configuration::Settings;
 pub use cookies::{ACCESS_COOKIE, BINDING_COOKIE, REFRESH_COOKIE};
 pub use error::ErrorCode;
+pub use service_kit::ConfigError;
 pub use startup::Application;

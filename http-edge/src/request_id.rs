@@ -1,60 +1,29 @@
-//! The id of one request: taken from the caller's `X-Request-Id` when it is
-//! a plain token (1 to 64 characters of `A-Z a-z 0-9 . _ -`), otherwise a
-//! fresh UUID. It is echoed in the response's `x-request-id`, sent to the
-//! auth-service as `x-request-id` gRPC metadata, and carried by every log
-//! line of the request (as the `request_id` field of its span).
+//! Glue between HTTP headers and the contract's [`RequestId`]: the id is
+//! read from the caller's header named [`REQUEST_ID_KEY`] (kept only in the
+//! contract's safe shape, else a fresh one) and echoed under the same name.
+//! It is also sent to the auth-service under that metadata key
+//! ([`crate::state::Ctx`]) and carried by every log line of the request (as
+//! the `request_id` field of its span, see [`crate::server`]).
 
-use std::fmt;
-
+use auth_proto::{REQUEST_ID_KEY, RequestId};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The header that carries the id, both ways.
-pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static(REQUEST_ID_KEY);
 
-const MAX_LEN: usize = 64;
-
-/// A request id that is safe in a header, in gRPC metadata and in a log line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RequestId(String);
-
-impl RequestId {
-    /// The caller's id when it is acceptable, else a new one. Only the first
-    /// `X-Request-Id` header is considered.
-    pub(crate) fn from_headers(headers: &HeaderMap) -> RequestId {
+/// The caller's id when it is acceptable, else a new one. Only the first
+/// header is considered.
+pub(crate) fn from_headers(headers: &HeaderMap) -> RequestId {
+    RequestId::parse_or_generate(
         headers
-            .get(X_REQUEST_ID)
-            .and_then(|value| value.to_str().ok())
-            .and_then(RequestId::parse)
-            .unwrap_or_else(RequestId::generate)
-    }
-
-    /// A new random id (a UUID v4).
-    pub(crate) fn generate() -> RequestId {
-        RequestId(uuid::Uuid::new_v4().to_string())
-    }
-
-    fn parse(value: &str) -> Option<RequestId> {
-        let plain = (1..=MAX_LEN).contains(&value.len())
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        plain.then(|| RequestId(value.to_owned()))
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The id as a header value (always valid: see [`RequestId::parse`]).
-    pub(crate) fn header_value(&self) -> Option<HeaderValue> {
-        HeaderValue::from_str(&self.0).ok()
-    }
+            .get(&REQUEST_ID_HEADER)
+            .and_then(|value| value.to_str().ok()),
+    )
 }
 
-impl fmt::Display for RequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+/// The id as a header value (always valid, given the id's shape).
+pub(crate) fn header_value(id: &RequestId) -> Option<HeaderValue> {
+    HeaderValue::from_str(id.as_str()).ok()
 }
 
 #[cfg(test)]
@@ -63,41 +32,29 @@ mod tests {
 
     fn from(value: &[u8]) -> RequestId {
         let mut headers = HeaderMap::new();
-        headers.insert(X_REQUEST_ID, HeaderValue::from_bytes(value).unwrap());
-        RequestId::from_headers(&headers)
+        headers.insert(REQUEST_ID_HEADER, HeaderValue::from_bytes(value).unwrap());
+        from_headers(&headers)
     }
 
     #[test]
-    fn plain_ids_are_kept() {
-        let longest = "a".repeat(64);
-        for id in ["a", "req-1", "A.b_C-9", longest.as_str()] {
-            assert_eq!(from(id.as_bytes()).as_str(), id);
-        }
+    fn a_plain_id_in_the_header_is_kept() {
+        assert_eq!(from(b"req-1").as_str(), "req-1");
     }
 
     #[test]
-    fn anything_else_is_replaced_by_a_uuid() {
-        let too_long = "a".repeat(65);
-        let bad: [&[u8]; 8] = [
-            b"",
-            too_long.as_bytes(),
-            b"has space",
-            b"semi;colon",
-            b"new\tline",
-            b"slash/",
-            "한글".as_bytes(),
-            b"\xff\xfe",
-        ];
-        for value in bad {
-            let id = from(value);
-            assert!(uuid::Uuid::parse_str(id.as_str()).is_ok(), "{value:?}");
+    fn a_missing_or_unusable_header_gets_a_uuid() {
+        for value in [b"has space".as_slice(), "한글".as_bytes(), b"\xff\xfe"] {
+            assert!(
+                uuid::Uuid::parse_str(from(value).as_str()).is_ok(),
+                "{value:?}"
+            );
         }
-        assert!(uuid::Uuid::parse_str(RequestId::from_headers(&HeaderMap::new()).as_str()).is_ok());
+        assert!(uuid::Uuid::parse_str(from_headers(&HeaderMap::new()).as_str()).is_ok());
     }
 
     #[test]
     fn every_id_is_a_valid_header_value() {
-        assert!(from(b"req-1").header_value().is_some());
-        assert!(RequestId::generate().header_value().is_some());
+        assert!(header_value(&from(b"req-1")).is_some());
+        assert!(header_value(&RequestId::generate()).is_some());
     }
 }

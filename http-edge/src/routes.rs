@@ -1,38 +1,138 @@
-//! The warp filters: one per route, each matching its path before its method
-//! (so a wrong method is 405 and an unknown path 404), then a `recover` that
-//! turns every rejection into a small JSON answer, and a last step that adds
-//! the headers every response carries (`nosniff`, CORS for allowed origins,
-//! `no-store` unless the route chose a cache policy). Every request, matched
-//! or not, is counted in flight and timed by route ([`crate::metrics`]).
-//! The POST routes read no body, and refuse one over [`MAX_BODY`] bytes.
+//! The route table ([`Route`]: path, methods, metrics label) and the warp
+//! filters built from it, one per route. Every request goes through the same
+//! steps: it is counted in flight and timed under its route's label
+//! ([`crate::metrics`]); the routes are tried, each matching its path before
+//! its method; any rejection goes through the one [`recover`] (so a wrong
+//! method on a known path is 405 and an unknown path 404); and the headers
+//! every response carries are added (`nosniff`, CORS for allowed origins,
+//! `no-store` unless the route chose a cache policy).
+//!
+//! Every POST route starts with [`post`], so all of them read the body the
+//! same way and refuse one over [`crate::filters::MAX_BODY`] bytes with the same 413.
 
-use std::{convert::Infallible, future::poll_fn, pin::pin, sync::Arc};
+use std::{convert::Infallible, sync::Arc};
 
 use http::{
     HeaderMap, HeaderValue, Method,
-    header::{CACHE_CONTROL, CONTENT_LENGTH, X_CONTENT_TYPE_OPTIONS},
+    header::{CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS},
 };
-use warp::{
-    Buf, Filter, Rejection, Stream, path::FullPath, reject::MethodNotAllowed, reply::Response,
-};
+use hyper::body::Bytes;
+use warp::{Filter, Rejection, path::FullPath, reply::Response};
 
 use crate::{
-    error::ApiError,
-    handlers::{self, Ctx},
+    filters::{limited_body, method_is, path_where, raw_query, same_site, with_ctx},
+    handlers::{demo, login, operations, session, unlink},
     metrics::InFlight,
     origins,
-    request_id::RequestId,
-    startup::AppState,
+    rejection::{WrongMethod, recover},
+    state::AppState,
 };
 
-/// The largest request body a POST route accepts, in bytes.
-const MAX_BODY: usize = 4096;
+/// Every path the edge answers. Its path, methods and metrics label are
+/// defined here, once: the filters match [`Route::path`], and a request is
+/// timed under [`Route::label`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    Login,
+    Callback,
+    Me,
+    Refresh,
+    Logout,
+    Unlink,
+    Jwks,
+    Healthz,
+    Readyz,
+    Metrics,
+    DemoPage,
+    DemoScript,
+    DemoStyle,
+}
+
+/// The label of a request no route answers, so a scanner cannot grow the
+/// label set.
+pub(crate) const OTHER_LABEL: &str = "other";
+
+impl Route {
+    /// The whole table.
+    pub(crate) const ALL: [Route; 13] = [
+        Route::Login,
+        Route::Callback,
+        Route::Me,
+        Route::Refresh,
+        Route::Logout,
+        Route::Unlink,
+        Route::Jwks,
+        Route::Healthz,
+        Route::Readyz,
+        Route::Metrics,
+        Route::DemoPage,
+        Route::DemoScript,
+        Route::DemoStyle,
+    ];
+
+    /// The path the route answers.
+    pub(crate) const fn path(self) -> &'static str {
+        match self {
+            Route::Login => "/auth/kakao/login",
+            Route::Callback => "/auth/kakao/callback",
+            Route::Me => "/auth/me",
+            Route::Refresh => "/auth/refresh",
+            Route::Logout => "/auth/logout",
+            Route::Unlink => "/auth/kakao/unlink",
+            Route::Jwks => "/.well-known/jwks.json",
+            Route::Healthz => "/healthz",
+            Route::Readyz => "/readyz",
+            Route::Metrics => "/metrics",
+            Route::DemoPage => "/",
+            Route::DemoScript => "/demo.js",
+            Route::DemoStyle => "/demo.css",
+        }
+    }
+
+    /// The `route` label of `edge_http_request_duration_seconds`: the
+    /// route's path (bounded by this table, readable on a dashboard).
+    pub(crate) const fn label(self) -> &'static str {
+        self.path()
+    }
+
+    /// Whether the route answers `method` (OPTIONS preflights aside).
+    pub(crate) fn allows(self, method: &Method) -> bool {
+        match self {
+            Route::Refresh | Route::Logout => method == Method::POST,
+            Route::Unlink => method == Method::GET || method == Method::POST,
+            _ => method == Method::GET,
+        }
+    }
+
+    /// Whether the route is one of the demo page's (served only with
+    /// `DEMO_PAGE` on).
+    const fn is_demo(self) -> bool {
+        matches!(self, Route::DemoPage | Route::DemoScript | Route::DemoStyle)
+    }
+
+    /// Whether `path` is this route's: its path, or (as warp's `path!`
+    /// would match) its path with one trailing slash.
+    fn matches(self, path: &str) -> bool {
+        let own = self.path();
+        path == own || (own != "/" && path.strip_suffix('/') == Some(own))
+    }
+
+    /// The route whose path `path` is.
+    pub(crate) fn of_path(path: &str) -> Option<Route> {
+        Route::ALL.into_iter().find(|route| route.matches(path))
+    }
+
+    /// The label a request for `path` is timed under.
+    pub(crate) fn label_of(path: &str) -> &'static str {
+        Route::of_path(path).map_or(OTHER_LABEL, Route::label)
+    }
+}
 
 /// Every route of the edge, with rejections recovered and common headers set.
 pub(crate) fn routes(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
-    let api = login(state.clone())
+    let api = login_route(state.clone())
         .or(callback(state.clone()))
         .unify()
         .or(me(state.clone()))
@@ -41,7 +141,9 @@ pub(crate) fn routes(
         .unify()
         .or(logout(state.clone()))
         .unify()
-        .or(unlink(state.clone()))
+        .or(unlink_get(state.clone()))
+        .unify()
+        .or(unlink_post(state.clone()))
         .unify()
         .or(preflight(state.clone()))
         .unify()
@@ -53,13 +155,15 @@ pub(crate) fn routes(
         .unify()
         .or(metrics(state.clone()))
         .unify()
-        .or(demo(state.settings.demo_page))
+        .or(demo_routes(state.settings.demo_page))
+        .unify()
+        .or(wrong_method(state.settings.demo_page))
         .unify()
         .recover(recover)
         .unify();
     let tracked = state.clone();
     warp::path::full()
-        .map(move |path: FullPath| tracked.metrics.track(path.as_str()))
+        .map(move |path: FullPath| tracked.metrics.track(Route::label_of(path.as_str())))
         .and(warp::header::headers_cloned())
         .and(api)
         .map(move |in_flight: InFlight, request: HeaderMap, response| {
@@ -69,71 +173,95 @@ pub(crate) fn routes(
         })
 }
 
+/// Matches `route`'s path (see [`Route::matches`]).
+fn at(route: Route) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    path_where(move |path| route.matches(path))
+}
+
+/// `route`'s path, then GET.
+fn get(route: Route) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    at(route).and(method_is(Method::GET))
+}
+
+/// `route`'s path, then POST, then the body under the one limit: the head of
+/// every POST route.
+fn post(route: Route) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
+    at(route).and(method_is(Method::POST)).and(limited_body())
+}
+
 /// GET /auth/kakao/login[?return_to=...]
-fn login(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path!("auth" / "kakao" / "login")
-        .and(warp::get())
+fn login_route(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    get(Route::Login)
         .and(with_ctx(state))
         .and(raw_query())
         .and(warp::header::headers_cloned())
-        .then(handlers::login)
+        .then(login::login)
 }
 
 /// GET /auth/kakao/callback?code=...&state=... (or ?error=...)
 fn callback(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path!("auth" / "kakao" / "callback")
-        .and(warp::get())
+    get(Route::Callback)
         .and(with_ctx(state))
         .and(raw_query())
         .and(warp::header::headers_cloned())
-        .then(handlers::callback)
+        .then(login::callback)
 }
 
 /// GET /auth/me (token verified locally against the cached JWKS, then one
 /// GetUser call that also checks the session is live)
 fn me(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path!("auth" / "me")
-        .and(warp::get())
+    get(Route::Me)
         .and(with_ctx(state))
         .and(warp::header::headers_cloned())
-        .then(handlers::me)
+        .then(session::me)
 }
 
-/// POST /auth/refresh
+/// POST /auth/refresh (the body is read and ignored)
 fn refresh(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path!("auth" / "refresh")
-        .and(warp::post())
-        .and(small_body())
+    post(Route::Refresh)
+        .map(drop)
+        .untuple_one()
         .and(same_site(state.clone()))
         .and(with_ctx(state))
         .and(warp::header::headers_cloned())
-        .then(handlers::refresh)
+        .then(session::refresh)
 }
 
-/// POST /auth/logout
+/// POST /auth/logout (the body is read and ignored)
 fn logout(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path!("auth" / "logout")
-        .and(warp::post())
-        .and(small_body())
+    post(Route::Logout)
+        .map(drop)
+        .untuple_one()
         .and(same_site(state.clone()))
         .and(with_ctx(state))
         .and(warp::header::headers_cloned())
-        .then(handlers::logout)
+        .then(session::logout)
 }
 
-/// GET|POST /auth/kakao/unlink (Kakao's unlink callback, `Authorization:
-/// KakaoAK <admin key>`; server to server, so no Origin check)
-fn unlink(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let get = warp::get().and(raw_query());
-    let post = warp::post()
-        .and(warp::body::content_length_limit(MAX_BODY as u64))
-        .and(warp::body::bytes())
-        .map(|body: hyper::body::Bytes| String::from_utf8_lossy(&body).into_owned());
-    warp::path!("auth" / "kakao" / "unlink")
+/// GET /auth/kakao/unlink?app_id=..&user_id=..&referrer_type=.. (Kakao's
+/// unlink callback, `Authorization: KakaoAK <admin key>`; server to server,
+/// so no Origin check)
+fn unlink_get(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    get(Route::Unlink)
         .and(with_ctx(state))
-        .and(get.or(post).unify())
+        .and(raw_query())
         .and(warp::header::headers_cloned())
-        .then(handlers::unlink)
+        .then(unlink::unlink)
+}
+
+/// POST /auth/kakao/unlink (the same callback, the parameters as a form body)
+fn unlink_post(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    post(Route::Unlink)
+        .map(|body: Bytes| String::from_utf8_lossy(&body).into_owned())
+        .and(with_ctx(state))
+        .and(warp::header::headers_cloned())
+        .then(|form, ctx, headers| unlink::unlink(ctx, form, headers))
 }
 
 /// OPTIONS /auth/... (CORS preflight)
@@ -144,187 +272,57 @@ fn preflight(
         .and(method_is(Method::OPTIONS))
         .and(with_ctx(state))
         .and(warp::header::headers_cloned())
-        .then(handlers::preflight)
+        .then(operations::preflight)
 }
 
 /// GET /.well-known/jwks.json (the cached key set, `max-age=300`)
 fn jwks(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path!(".well-known" / "jwks.json")
-        .and(warp::get())
-        .and(with_ctx(state))
-        .then(handlers::jwks)
+    get(Route::Jwks).and(with_ctx(state)).then(operations::jwks)
 }
 
 /// GET /healthz (liveness: the process answers)
 fn healthz() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path!("healthz")
-        .and(warp::get())
-        .then(handlers::healthz)
+    get(Route::Healthz).then(operations::healthz)
 }
 
 /// GET /readyz (readiness: the auth-service's health check says SERVING)
 fn readyz(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path!("readyz")
-        .and(warp::get())
+    get(Route::Readyz)
         .and(with_ctx(state))
-        .then(handlers::readyz)
+        .then(operations::readyz)
 }
 
 /// GET /metrics (Prometheus text format 0.0.4)
 fn metrics(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path!("metrics")
-        .and(warp::get())
+    get(Route::Metrics)
         .and(with_ctx(state))
-        .then(handlers::metrics)
+        .then(operations::metrics)
 }
 
 /// GET /, GET /demo.js, GET /demo.css (only when `DEMO_PAGE` is on)
-fn demo(enabled: bool) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let page = warp::path::end().and(warp::get()).then(handlers::demo_page);
-    let script = warp::path!("demo.js")
-        .and(warp::get())
-        .then(handlers::demo_script);
-    let style = warp::path!("demo.css")
-        .and(warp::get())
-        .then(handlers::demo_style);
-    warp::any()
-        .and_then(move || async move {
-            if enabled {
-                Ok(())
-            } else {
-                Err(warp::reject::not_found())
-            }
-        })
-        .untuple_one()
-        .and(page.or(script).unify().or(style).unify())
+fn demo_routes(enabled: bool) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let page = get(Route::DemoPage).then(demo::page);
+    let script = get(Route::DemoScript).then(demo::script);
+    let style = get(Route::DemoStyle).then(demo::style);
+    path_where(move |_| enabled).and(page.or(script).unify().or(style).unify())
 }
 
-/// Refuses a cross-site request (see [`origins::is_cross_site`]).
-fn same_site(state: Arc<AppState>) -> impl Filter<Extract = (), Error = Rejection> + Clone {
-    warp::header::headers_cloned()
-        .and_then(move |headers: HeaderMap| {
-            let refused = origins::is_cross_site(&headers, &state.settings.allowed_origins);
-            async move {
-                if refused {
-                    Err(warp::reject::custom(CrossSite))
-                } else {
-                    Ok(())
-                }
-            }
-        })
-        .untuple_one()
-}
-
-/// Matches one method, rejecting others as "not found" rather than 405, so
-/// that a catch-all like the preflight route does not turn 404s into 405s.
-fn method_is(expected: Method) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+/// Any method on a known path that its route does not answer: rejected as
+/// [`WrongMethod`] (405). Never answers; tried last.
+fn wrong_method(demo: bool) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::method()
-        .and_then(move |method: Method| {
-            let matches = method == expected;
+        .and(warp::path::full())
+        .and_then(move |method: Method, path: FullPath| {
+            let route = Route::of_path(path.as_str()).filter(|r| demo || !r.is_demo());
+            let wrong = route.is_some_and(|r| !r.allows(&method));
             async move {
-                if matches {
-                    Ok(())
+                Err::<Response, _>(if wrong {
+                    warp::reject::custom(WrongMethod)
                 } else {
-                    Err(warp::reject::not_found())
-                }
+                    warp::reject::not_found()
+                })
             }
         })
-        .untuple_one()
-}
-
-/// The request's context, with the id [`crate::server`] gave the request
-/// (a fresh one if none was given, e.g. when the routes are served alone).
-fn with_ctx(state: Arc<AppState>) -> impl Filter<Extract = (Ctx,), Error = Infallible> + Clone {
-    warp::ext::optional::<RequestId>().map(move |id: Option<RequestId>| {
-        Ctx::new(state.clone(), id.unwrap_or_else(RequestId::generate))
-    })
-}
-
-/// Refuses a body over [`MAX_BODY`] bytes: by its `Content-Length` before
-/// reading it, or while reading one of undeclared length (chunked).
-fn small_body() -> impl Filter<Extract = (), Error = Rejection> + Clone {
-    let declared = warp::header::optional::<u64>(CONTENT_LENGTH.as_str()).and_then(
-        |length: Option<u64>| async move {
-            match length {
-                Some(length) if length > MAX_BODY as u64 => Err(warp::reject::custom(TooLarge)),
-                _ => Ok(()),
-            }
-        },
-    );
-    declared
-        .untuple_one()
-        .and(warp::body::stream())
-        .and_then(|body| async move { read_at_most(body, MAX_BODY).await })
-        .untuple_one()
-}
-
-/// Reads and drops `body`, refusing it once it passes `limit` bytes.
-async fn read_at_most<B: Buf>(
-    body: impl Stream<Item = Result<B, warp::Error>>,
-    limit: usize,
-) -> Result<(), Rejection> {
-    let mut body = pin!(body);
-    let mut read = 0usize;
-    while let Some(chunk) = poll_fn(|cx| body.as_mut().poll_next(cx)).await {
-        let chunk = chunk.map_err(|_| warp::reject::custom(UnreadableBody))?;
-        read = read.saturating_add(chunk.remaining());
-        if read > limit {
-            return Err(warp::reject::custom(TooLarge));
-        }
-    }
-    Ok(())
-}
-
-/// The raw query string, empty when there is none. Parsed by the handlers
-/// themselves, so a malformed query never becomes a warp rejection (and is
-/// never logged: it may hold an authorization code).
-fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
-    warp::query::raw().or(warp::any().map(String::new)).unify()
-}
-
-/// A POST refused by [`same_site`].
-#[derive(Debug)]
-struct CrossSite;
-
-impl warp::reject::Reject for CrossSite {}
-
-/// A body refused by [`small_body`].
-#[derive(Debug)]
-struct TooLarge;
-
-impl warp::reject::Reject for TooLarge {}
-
-/// A body that broke off while [`small_body`] read it.
-#[derive(Debug)]
-struct UnreadableBody;
-
-impl warp::reject::Reject for UnreadableBody {}
-
-async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
-    let error = if rejection.find::<CrossSite>().is_some() {
-        ApiError::CrossSite
-    } else if rejection.find::<TooLarge>().is_some() {
-        ApiError::PayloadTooLarge
-    } else if rejection.find::<MethodNotAllowed>().is_some() {
-        ApiError::MethodNotAllowed
-    } else if rejection.find::<warp::reject::InvalidHeader>().is_some()
-        || rejection.find::<warp::reject::MissingHeader>().is_some()
-        || rejection.find::<warp::reject::InvalidQuery>().is_some()
-        || rejection.find::<UnreadableBody>().is_some()
-    {
-        ApiError::BadRequest
-    } else {
-        ApiError::NotFound
-    };
-    let outcome = error.as_str();
-    let response = error.into_response();
-    tracing::info!(
-        route = "-",
-        outcome,
-        status = response.status().as_u16(),
-        "request"
-    );
-    Ok(response)
 }
 
 fn finish(mut response: Response, request: &HeaderMap, state: &AppState) -> Response {
@@ -335,4 +333,130 @@ fn finish(mut response: Response, request: &HeaderMap, state: &AppState) -> Resp
         .or_insert(HeaderValue::from_static("no-store"));
     origins::add_cors_headers(headers, request, &state.settings.allowed_origins);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::configuration::Settings;
+
+    fn state() -> Arc<AppState> {
+        let settings = Settings {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            // Nothing listens there: calls fail at once as `unavailable`.
+            auth_service_url: "http://127.0.0.1:1".into(),
+            frontend_url: url::Url::parse("https://app.example.com/").unwrap(),
+            frontend_error_url: url::Url::parse("https://app.example.com/error").unwrap(),
+            allowed_origins: vec!["https://app.example.com".into()],
+            cookie_domain: None,
+            jwt_issuer: "i".into(),
+            jwt_audience: "a".into(),
+            demo_page: true,
+        };
+        Arc::new(AppState::new(settings).unwrap())
+    }
+
+    #[test]
+    fn every_route_has_its_own_label_and_each_path_maps_to_it() {
+        let expected = [
+            ("/auth/kakao/login", Route::Login, "/auth/kakao/login"),
+            (
+                "/auth/kakao/callback",
+                Route::Callback,
+                "/auth/kakao/callback",
+            ),
+            ("/auth/me", Route::Me, "/auth/me"),
+            ("/auth/refresh", Route::Refresh, "/auth/refresh"),
+            ("/auth/logout", Route::Logout, "/auth/logout"),
+            ("/auth/kakao/unlink", Route::Unlink, "/auth/kakao/unlink"),
+            (
+                "/.well-known/jwks.json",
+                Route::Jwks,
+                "/.well-known/jwks.json",
+            ),
+            ("/healthz", Route::Healthz, "/healthz"),
+            ("/readyz", Route::Readyz, "/readyz"),
+            ("/metrics", Route::Metrics, "/metrics"),
+            ("/", Route::DemoPage, "/"),
+            ("/demo.js", Route::DemoScript, "/demo.js"),
+            ("/demo.css", Route::DemoStyle, "/demo.css"),
+        ];
+        assert_eq!(expected.len(), Route::ALL.len());
+        for (path, route, label) in expected {
+            assert_eq!(Route::of_path(path), Some(route), "{path}");
+            assert_eq!(route.label(), label, "{route:?}");
+            assert_eq!(Route::label_of(path), label, "{path}");
+        }
+        let mut labels = HashSet::new();
+        for route in Route::ALL {
+            assert_ne!(route.label(), OTHER_LABEL, "{route:?}");
+            assert!(labels.insert(route.label()), "{route:?}: label used twice");
+        }
+        for path in [
+            "/nope",
+            "/auth",
+            "/auth/me/x",
+            "//",
+            "/auth//me",
+            "/wp-admin.php",
+        ] {
+            assert_eq!(Route::label_of(path), OTHER_LABEL, "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn every_route_of_the_table_is_served_and_timed_under_its_label() {
+        let state = state();
+        let filter = routes(state.clone());
+        let mut expected_counts = Vec::new();
+        for route in Route::ALL {
+            let methods = [Method::GET, Method::POST];
+            let methods: Vec<_> = methods.iter().filter(|m| route.allows(m)).collect();
+            for method in &methods {
+                let response = warp::test::request()
+                    .method(method.as_str())
+                    .path(route.path())
+                    .reply(&filter)
+                    .await;
+                let status = response.status();
+                assert!(
+                    status != 404 && status != 405,
+                    "{method} {} answered {status}",
+                    route.path()
+                );
+            }
+            expected_counts.push((route.label(), methods.len()));
+        }
+        let text = state.metrics.encode().unwrap();
+        for (label, count) in expected_counts {
+            let line =
+                format!(r#"edge_http_request_duration_seconds_count{{route="{label}"}} {count}"#);
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+        assert!(
+            !text.contains(&format!(r#"route="{OTHER_LABEL}""#)),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wrong_method_on_a_known_path_is_405_and_an_unknown_path_404() {
+        let filter = routes(state());
+        for (method, path, status) in [
+            ("GET", "/auth/refresh", 405),
+            ("PUT", "/auth/kakao/unlink", 405),
+            ("POST", "/healthz", 405),
+            ("POST", "/nope", 404),
+            ("DELETE", "/auth/nope", 404),
+        ] {
+            let response = warp::test::request()
+                .method(method)
+                .path(path)
+                .reply(&filter)
+                .await;
+            assert_eq!(response.status(), status, "{method} {path}");
+        }
+    }
 }

@@ -9,9 +9,9 @@
 //!   `SETTINGS_MAX_HEADER_LIST_SIZE`). hyper's default would be ~400 KiB for
 //!   HTTP/1 (16 KiB for HTTP/2); it also caps a head at 100 headers and the
 //!   URI at 64 KiB. A client has [`HEAD_TIMEOUT`] to send a head.
-//! - **Request ids.** Each request gets a [`RequestId`] before the routes
+//! - **Request ids.** Each request gets a [`auth_proto::RequestId`] before the routes
 //!   see it: put in the request's extensions (for the handlers), echoed in
-//!   the response's `x-request-id`, and set as the `request_id` field of a
+//!   the response's [`REQUEST_ID_HEADER`], and set as the `request_id` field of a
 //!   `request` span that the whole answer runs in, so every log line of the
 //!   request carries it.
 //!
@@ -29,7 +29,7 @@ use tokio::net::TcpListener;
 use tracing::Instrument;
 use warp::{Filter, reply::Response};
 
-use crate::request_id::{RequestId, X_REQUEST_ID};
+use crate::request_id::{self, REQUEST_ID_HEADER};
 
 /// The largest request head accepted, in bytes.
 pub(crate) const MAX_HEAD: usize = 16 * 1024;
@@ -105,15 +105,15 @@ where
             Future: Send,
         >,
 {
-    let id = RequestId::from_headers(request.headers());
+    let id = request_id::from_headers(request.headers());
     let span = tracing::info_span!("request", request_id = %id);
-    let header = id.header_value();
+    let header = request_id::header_value(&id);
     request.extensions_mut().insert(id);
     let routed = span.in_scope(|| routes.call(request));
     async move {
         let mut response = routed.await?;
         if let Some(header) = header {
-            response.headers_mut().insert(X_REQUEST_ID, header);
+            response.headers_mut().insert(REQUEST_ID_HEADER, header);
         }
         Ok(response)
     }

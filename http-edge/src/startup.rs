@@ -1,41 +1,14 @@
 //! `Application`: binds the listener first (so tests can ask for port 0),
-//! prepares the one shared gRPC channel to the auth-service (used by the
-//! auth client, the health client and the key cache), and serves the routes
-//! ([`crate::server`]) until the shutdown future completes.
+//! builds the shared state ([`crate::state::AppState`], with its one lazily
+//! connected gRPC channel), and serves the routes ([`crate::server`]) until
+//! the shutdown future completes.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc};
 
 use anyhow::Context;
-use auth_proto::v1::auth_service_client::AuthServiceClient;
-use http::HeaderValue;
 use tokio::net::TcpListener;
-use tonic::transport::{Channel, Endpoint};
-use tonic_health::pb::health_client::HealthClient;
 
-use crate::{
-    configuration::Settings, cookies::Cookies, error::ApiError, jwks::Jwks, metrics::Metrics,
-    routes, server, single_flight::SingleFlight,
-};
-
-/// The answer of one refresh rotation: the new access and refresh cookies.
-pub(crate) type Rotation = Result<[HeaderValue; 2], ApiError>;
-
-/// What every request shares: settings, the cookie builder, the clients,
-/// the key cache, the metrics and the refreshes in flight.
-pub(crate) struct AppState {
-    pub(crate) settings: Settings,
-    pub(crate) cookies: Cookies,
-    /// Cloned per request; all clones share one lazily connected channel.
-    pub(crate) auth: AuthServiceClient<Channel>,
-    /// `grpc.health.v1.Health` on the same channel, for `/readyz`.
-    pub(crate) health: HealthClient<Channel>,
-    /// The auth-service's public keys, to verify access tokens locally.
-    pub(crate) jwks: Arc<Jwks>,
-    pub(crate) metrics: Metrics,
-    /// Refresh rotations in flight, by the SHA-256 of the refresh token, so
-    /// that concurrent refreshes with one cookie share one rotation.
-    pub(crate) refreshes: SingleFlight<Rotation>,
-}
+use crate::{configuration::Settings, routes, server, state::AppState};
 
 /// The HTTP edge, bound and ready to serve.
 pub struct Application {
@@ -56,24 +29,7 @@ impl Application {
             .local_addr()
             .context("read the bound address")?
             .port();
-        let channel = Endpoint::from_shared(settings.auth_service_url.clone())
-            .context("AUTH_SERVICE_URL: not a valid gRPC endpoint")?
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(5))
-            .connect_lazy();
-        let cookies = Cookies::new(settings.cookie_domain.clone())
-            .context("COOKIE_DOMAIN: not usable in a cookie")?;
-        let auth = AuthServiceClient::new(channel.clone());
-        let jwks = Jwks::new(auth.clone(), &settings.jwt_issuer, &settings.jwt_audience);
-        let state = AppState {
-            settings,
-            cookies,
-            auth,
-            health: HealthClient::new(channel),
-            jwks: Arc::new(jwks),
-            metrics: Metrics::new(),
-            refreshes: SingleFlight::new(),
-        };
+        let state = AppState::new(settings)?;
         Ok(Application {
             port,
             listener,
@@ -103,5 +59,85 @@ impl Application {
         refresher.abort();
         tracing::info!("http-edge stopped");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::TcpStream,
+    };
+
+    use super::*;
+    use crate::{filters::MAX_BODY, routes::Route};
+
+    const TOO_LARGE: &str = r#"{"error":"payload_too_large"}"#;
+
+    async fn start() -> (u16, tokio::sync::oneshot::Sender<()>) {
+        let settings = Settings {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            auth_service_url: "http://127.0.0.1:1".into(),
+            frontend_url: url::Url::parse("https://app.example.com/").unwrap(),
+            frontend_error_url: url::Url::parse("https://app.example.com/error").unwrap(),
+            allowed_origins: vec!["https://app.example.com".into()],
+            cookie_domain: None,
+            jwt_issuer: "i".into(),
+            jwt_audience: "a".into(),
+            demo_page: false,
+        };
+        let app = Application::build(settings).await.unwrap();
+        let port = app.port();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        (port, stop)
+    }
+
+    /// Sends `request` as is and reads the answer until the server closes.
+    async fn raw(port: u16, request: &[u8]) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    fn chunked_post(path: &str, size: usize) -> Vec<u8> {
+        let mut request = format!(
+            "POST {path} HTTP/1.1\r\nhost: localhost\r\ntransfer-encoding: chunked\r\n\
+             connection: close\r\n\r\n{size:x}\r\n"
+        )
+        .into_bytes();
+        request.extend(std::iter::repeat_n(b'x', size));
+        request.extend_from_slice(b"\r\n0\r\n\r\n");
+        request
+    }
+
+    #[tokio::test]
+    async fn every_post_route_answers_an_oversized_body_with_the_same_413() {
+        let (port, _stop) = start().await;
+        let client = reqwest::Client::new();
+        let posts: Vec<_> = Route::ALL
+            .into_iter()
+            .filter(|route| route.allows(&http::Method::POST))
+            .collect();
+        assert_eq!(posts.len(), 3, "refresh, logout, unlink: {posts:?}");
+        for route in posts {
+            let path = route.path();
+            let response = client
+                .post(format!("http://127.0.0.1:{port}{path}"))
+                .body(vec![b'x'; MAX_BODY + 1])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 413, "{path}");
+            assert_eq!(response.text().await.unwrap(), TOO_LARGE, "{path}");
+
+            let answer = raw(port, &chunked_post(path, MAX_BODY + 1000)).await;
+            assert!(answer.starts_with("HTTP/1.1 413 "), "{path}: {answer}");
+            assert!(answer.ends_with(TOO_LARGE), "{path}: {answer}");
+        }
     }
 }

@@ -1,0 +1,310 @@
+//! The login funnel: `/auth/kakao/login` sends the browser to Kakao with a
+//! binding cookie; `/auth/kakao/callback` completes the login and lands on
+//! the frontend with the token cookies. Both are navigations, so every
+//! failure is a redirect to the frontend's error route with `?error=<code>`
+//! ([`ErrorCode`]); each step is counted in the login funnel
+//! ([`crate::metrics`]). Queries are parsed here, leniently, and never
+//! logged (a callback's holds an authorization code).
+
+use auth_proto::{
+    Reason,
+    v1::{BuildLoginUrlRequest, BuildLoginUrlResponse, CompleteLoginRequest},
+};
+use http::{HeaderMap, HeaderValue};
+use url::Url;
+use warp::reply::Response;
+
+use super::first_param;
+use crate::{
+    configuration::Settings,
+    cookies::{self, BINDING_COOKIE, Cookies},
+    error::ErrorCode,
+    metrics::FunnelStep,
+    reply::redirect,
+    state::Ctx,
+};
+
+/// The longest query string `/auth/kakao/login` and `/auth/kakao/callback`
+/// accept; a longer one ends on the error route as `invalid_request`.
+const MAX_QUERY_LEN: usize = 4096;
+
+/// GET /auth/kakao/login[?return_to=...]
+pub(crate) async fn login(ctx: Ctx, query: String, headers: HeaderMap) -> Response {
+    let (outcome, response) = match parse_login(&query) {
+        Ok(return_to) => start_login(&ctx, return_to, &headers).await,
+        Err(code) => error_outcome(&ctx, code, vec![]),
+    };
+    ctx.finish("login", outcome, response)
+}
+
+async fn start_login(
+    ctx: &Ctx,
+    return_to: String,
+    headers: &HeaderMap,
+) -> (&'static str, Response) {
+    let request = BuildLoginUrlRequest {
+        return_to,
+        binding: cookies::read(headers, BINDING_COOKIE).unwrap_or_default(),
+    };
+    let answer = ctx.client().build_login_url(ctx.request(request)).await;
+    match answer.map_err(|s| ctx.failed(s)) {
+        Ok(answer) => match to_kakao(ctx.cookies(), answer.into_inner()) {
+            Some(response) => {
+                ctx.metrics().funnel(FunnelStep::Started);
+                ("redirect_to_kakao", response)
+            }
+            None => error_outcome(ctx, ErrorCode::ServerError, vec![]),
+        },
+        // A binding the service refuses would fail every retry: drop it.
+        Err(s) if Reason::of(&s) == Some(Reason::InvalidBinding) => error_outcome(
+            ctx,
+            ErrorCode::from_status(&s),
+            vec![ctx.cookies().clear_binding()],
+        ),
+        Err(s) => error_outcome(ctx, ErrorCode::from_status(&s), vec![]),
+    }
+}
+
+fn to_kakao(cookies: &Cookies, answer: BuildLoginUrlResponse) -> Option<Response> {
+    let url = Url::parse(&answer.authorize_url).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let location = HeaderValue::from_str(url.as_str()).ok()?;
+    let binding = cookies
+        .binding(&answer.binding, answer.expires_in_seconds)
+        .ok()?;
+    Some(redirect(location, [binding]))
+}
+
+/// GET /auth/kakao/callback?code=..&state=.. (or ?error=..)
+pub(crate) async fn callback(ctx: Ctx, query: String, headers: HeaderMap) -> Response {
+    let result = match parse_callback(&query) {
+        Callback::Refused(code) => Err(code),
+        Callback::Complete { code, state } => {
+            let binding = cookies::read(&headers, BINDING_COOKIE).unwrap_or_default();
+            complete_login(
+                &ctx,
+                CompleteLoginRequest {
+                    code,
+                    state,
+                    binding,
+                },
+            )
+            .await
+        }
+    };
+    let (outcome, response) = match result {
+        Ok(response) => ("logged_in", response),
+        Err(code) => error_outcome(&ctx, code, vec![ctx.cookies().clear_binding()]),
+    };
+    ctx.finish("callback", outcome, response)
+}
+
+async fn complete_login(ctx: &Ctx, request: CompleteLoginRequest) -> Result<Response, ErrorCode> {
+    let answer = ctx
+        .client()
+        .complete_login(ctx.request(request))
+        .await
+        .map_err(|s| ErrorCode::from_status(&ctx.failed(s)))?
+        .into_inner();
+    let tokens = answer.tokens.ok_or(ErrorCode::ServerError)?;
+    let location =
+        landing_url(&ctx.state().settings, &answer.return_to).ok_or(ErrorCode::ServerError)?;
+    let [access, refresh] = ctx
+        .cookies()
+        .tokens(&tokens)
+        .map_err(|_| ErrorCode::ServerError)?;
+    ctx.metrics().funnel(FunnelStep::Completed);
+    ctx.metrics().login(answer.new_user);
+    Ok(redirect(
+        location,
+        [access, refresh, ctx.cookies().clear_binding()],
+    ))
+}
+
+/// The `code`/`state` of a callback, or why none will be exchanged.
+#[derive(Debug, PartialEq, Eq)]
+enum Callback {
+    Complete { code: String, state: String },
+    Refused(ErrorCode),
+}
+
+/// The `return_to` of a login query (empty when none), or `invalid_request`
+/// for a query over [`MAX_QUERY_LEN`].
+fn parse_login(query: &str) -> Result<String, ErrorCode> {
+    if query.len() > MAX_QUERY_LEN {
+        return Err(ErrorCode::InvalidRequest);
+    }
+    Ok(first_param(query, "return_to").unwrap_or_default())
+}
+
+/// Parses a callback query leniently: bad percent-encoding is decoded
+/// lossily, unknown parameters are ignored, and any shape ends in a
+/// decision (never a rejection). A query over [`MAX_QUERY_LEN`] is refused
+/// unread.
+fn parse_callback(query: &str) -> Callback {
+    if query.len() > MAX_QUERY_LEN {
+        return Callback::Refused(ErrorCode::InvalidRequest);
+    }
+    let (mut code, mut state, mut error, mut repeated) = (None, None, None, false);
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let slot = match name.as_ref() {
+            "code" => &mut code,
+            "state" => &mut state,
+            "error" => &mut error,
+            _ => continue,
+        };
+        repeated |= slot.is_some();
+        slot.get_or_insert(value.into_owned());
+    }
+    match (error, code, state) {
+        (Some(e), _, _) if e == "access_denied" => Callback::Refused(ErrorCode::AccessDenied),
+        (Some(_), _, _) => Callback::Refused(ErrorCode::KakaoError),
+        (None, Some(code), Some(state)) if !repeated && !code.is_empty() && !state.is_empty() => {
+            Callback::Complete { code, state }
+        }
+        _ => Callback::Refused(ErrorCode::InvalidRequest),
+    }
+}
+
+/// The post-login landing URL from the service, accepted only on the
+/// frontend's origin or an allowed origin (defence in depth: the service
+/// validated it already). A bare path is resolved against `FRONTEND_URL`.
+fn landing_url(settings: &Settings, return_to: &str) -> Option<HeaderValue> {
+    let frontend = &settings.frontend_url;
+    let url = match return_to {
+        "" => frontend.clone(),
+        p if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => {
+            frontend.join(p).ok()?
+        }
+        absolute => Url::parse(absolute).ok()?,
+    };
+    let origin = url.origin().ascii_serialization();
+    let known = origin == frontend.origin().ascii_serialization()
+        || settings.allowed_origins.contains(&origin);
+    let plain = matches!(url.scheme(), "http" | "https")
+        && url.username().is_empty()
+        && url.password().is_none();
+    (known && plain).then(|| HeaderValue::from_str(url.as_str()).ok())?
+}
+
+/// The `(outcome, response)` of a login or callback that failed, counted
+/// at its step of the login funnel.
+fn error_outcome(
+    ctx: &Ctx,
+    code: ErrorCode,
+    cookies: Vec<HeaderValue>,
+) -> (&'static str, Response) {
+    ctx.metrics().funnel(FunnelStep::of_error(code));
+    (code.as_str(), ctx.error_redirect(code, cookies))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complete(code: &str, state: &str) -> Callback {
+        Callback::Complete {
+            code: code.into(),
+            state: state.into(),
+        }
+    }
+
+    #[test]
+    fn callback_queries_are_parsed_leniently() {
+        use ErrorCode::*;
+        let table = [
+            ("code=c1&state=s1", complete("c1", "s1")),
+            ("state=s1&code=c%2B1&extra=x", complete("c+1", "s1")),
+            ("code=%E0%A4%A&state=s1", complete("\u{FFFD}%A", "s1")),
+            (
+                "error=access_denied&error_description=User%20denied",
+                Callback::Refused(AccessDenied),
+            ),
+            (
+                "error=access_denied&code=c1&state=s1",
+                Callback::Refused(AccessDenied),
+            ),
+            ("error=server_error&state=s1", Callback::Refused(KakaoError)),
+            ("error=", Callback::Refused(KakaoError)),
+            ("", Callback::Refused(InvalidRequest)),
+            ("code=c1", Callback::Refused(InvalidRequest)),
+            ("state=s1", Callback::Refused(InvalidRequest)),
+            ("code=&state=s1", Callback::Refused(InvalidRequest)),
+            ("code=c1&state=", Callback::Refused(InvalidRequest)),
+            (
+                "code=c1&state=s1&state=s2",
+                Callback::Refused(InvalidRequest),
+            ),
+            (
+                "code=c1&code=c2&state=s1",
+                Callback::Refused(InvalidRequest),
+            ),
+            ("%%%&&&===", Callback::Refused(InvalidRequest)),
+            (
+                &format!("code=c1&state=s1&pad={}", "x".repeat(MAX_QUERY_LEN)),
+                Callback::Refused(InvalidRequest),
+            ),
+        ];
+        for (query, expected) in table {
+            assert_eq!(parse_callback(query), expected, "{query}");
+        }
+    }
+
+    #[test]
+    fn only_landing_urls_on_known_origins_are_followed() {
+        let settings = Settings {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            auth_service_url: "http://127.0.0.1:1".into(),
+            frontend_url: Url::parse("https://app.example.com/home").unwrap(),
+            frontend_error_url: Url::parse("https://app.example.com/error").unwrap(),
+            allowed_origins: vec!["https://admin.example.com".into()],
+            cookie_domain: None,
+            jwt_issuer: "i".into(),
+            jwt_audience: "a".into(),
+            demo_page: false,
+        };
+        let table = [
+            ("", Some("https://app.example.com/home")),
+            (
+                "/dashboard?tab=1",
+                Some("https://app.example.com/dashboard?tab=1"),
+            ),
+            (
+                "https://app.example.com/x",
+                Some("https://app.example.com/x"),
+            ),
+            (
+                "https://admin.example.com/",
+                Some("https://admin.example.com/"),
+            ),
+            ("https://evil.example/", None),
+            ("//evil.example/", None),
+            ("/\\evil.example/", None),
+            ("https://user@app.example.com/", None),
+            ("javascript:alert(1)", None),
+            ("dashboard", None),
+        ];
+        for (return_to, expected) in table {
+            let got = landing_url(&settings, return_to);
+            assert_eq!(
+                got.as_ref().map(|v| v.to_str().unwrap()),
+                expected,
+                "{return_to}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_login_query_is_read_up_to_its_limit() {
+        let pad = |n: usize| format!("return_to=%2Fa&pad={}", "x".repeat(n));
+        let longest = pad(MAX_QUERY_LEN - pad(0).len());
+        assert_eq!(parse_login(&longest).as_deref(), Ok("/a"));
+        assert_eq!(
+            parse_login(&pad(MAX_QUERY_LEN)),
+            Err(ErrorCode::InvalidRequest)
+        );
+        assert_eq!(parse_login("").as_deref(), Ok(""));
+    }
+}

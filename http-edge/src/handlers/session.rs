@@ -1,0 +1,178 @@
+//! The session API: `/auth/me` (the access token verified locally, then one
+//! call that also checks the session is live), `/auth/refresh` (one rotation
+//! per refresh token, shared by concurrent requests) and `/auth/logout`.
+//! Answers are JSON or `204`; refresh outcomes are counted in
+//! [`crate::metrics`].
+
+use auth_proto::v1::{GetUserRequest, RefreshSessionRequest, RevokeSessionRequest, User};
+use http::{HeaderMap, StatusCode};
+use serde::Serialize;
+use warp::reply::Response;
+
+use crate::{
+    cookies::{self, ACCESS_COOKIE, REFRESH_COOKIE},
+    error::ApiError,
+    metrics::RefreshOutcome,
+    reply::{json_response, no_content, with_cookies},
+    single_flight,
+    state::{Ctx, Rotation},
+};
+
+/// GET /auth/me
+pub(crate) async fn me(ctx: Ctx, headers: HeaderMap) -> Response {
+    let result = match cookies::read(&headers, ACCESS_COOKIE) {
+        None => Err(ApiError::missing_token()),
+        Some(access_token) => profile(&ctx, &access_token).await,
+    };
+    let (outcome, response) = match result {
+        Ok(profile) => ("ok", json_response(StatusCode::OK, &profile)),
+        Err(error) => (error.as_str(), error.into_response()),
+    };
+    ctx.finish("me", outcome, response)
+}
+
+/// Verifies the token locally, then asks for the user in one call that also
+/// checks that the token's session is still live.
+async fn profile(ctx: &Ctx, access_token: &str) -> Result<Profile, ApiError> {
+    let claims = ctx.state().jwks.verify(access_token).await?;
+    let request = GetUserRequest {
+        user_id: claims.sub,
+        session_id: claims.sid,
+    };
+    let answer = ctx
+        .client()
+        .get_user(ctx.request(request))
+        .await
+        .map_err(|s| ApiError::from_status(&ctx.failed(s)))?;
+    answer
+        .into_inner()
+        .user
+        .map(Profile::from)
+        .ok_or(ApiError::ServerError)
+}
+
+/// POST /auth/refresh
+pub(crate) async fn refresh(ctx: Ctx, headers: HeaderMap) -> Response {
+    let result = match cookies::read(&headers, REFRESH_COOKIE) {
+        None => Err(ApiError::missing_token()),
+        Some(refresh_token) => rotate(&ctx, refresh_token).await,
+    };
+    let counted = result
+        .as_ref()
+        .map_or_else(RefreshOutcome::of_error, |_| RefreshOutcome::Rotated);
+    ctx.metrics().refresh(counted);
+    let (outcome, response) = match result {
+        Ok(cookies) => ("refreshed", no_content(cookies)),
+        Err(error @ ApiError::Unauthenticated(_)) => {
+            let cleared = [ctx.cookies().clear_access(), ctx.cookies().clear_refresh()];
+            (error.as_str(), with_cookies(error.into_response(), cleared))
+        }
+        Err(error) => (error.as_str(), error.into_response()),
+    };
+    ctx.finish("refresh", outcome, response)
+}
+
+/// Rotates the token, or joins the rotation of the same token already in
+/// flight (see [`crate::single_flight`]) and answers with its cookies.
+async fn rotate(ctx: &Ctx, refresh_token: String) -> Rotation {
+    let key = single_flight::key_of(&refresh_token);
+    let leader = ctx.clone();
+    let call = async move { rotate_once(&leader, refresh_token).await };
+    let rotation = ctx.state().refreshes.run(key, call).await;
+    rotation.unwrap_or(Err(ApiError::ServerError))
+}
+
+async fn rotate_once(ctx: &Ctx, refresh_token: String) -> Rotation {
+    let answer = ctx
+        .client()
+        .refresh_session(ctx.request(RefreshSessionRequest { refresh_token }))
+        .await
+        .map_err(|s| ApiError::from_status(&ctx.failed(s)))?
+        .into_inner();
+    let tokens = answer.tokens.ok_or(ApiError::ServerError)?;
+    ctx.cookies()
+        .tokens(&tokens)
+        .map_err(|_| ApiError::ServerError)
+}
+
+/// POST /auth/logout
+pub(crate) async fn logout(ctx: Ctx, headers: HeaderMap) -> Response {
+    let result = match cookies::read(&headers, REFRESH_COOKIE) {
+        None => Ok(()),
+        Some(refresh_token) => revoke(&ctx, refresh_token).await,
+    };
+    let cleared = [ctx.cookies().clear_access(), ctx.cookies().clear_refresh()];
+    let (outcome, response) = match result {
+        Ok(()) => ("logged_out", no_content(cleared)),
+        Err(error) => (error.as_str(), with_cookies(error.into_response(), cleared)),
+    };
+    ctx.finish("logout", outcome, response)
+}
+
+async fn revoke(ctx: &Ctx, refresh_token: String) -> Result<(), ApiError> {
+    let request = ctx.request(RevokeSessionRequest { refresh_token });
+    match ctx.client().revoke_session(request).await {
+        Ok(_) => Ok(()),
+        // A malformed or unknown token names no session: logging out is done.
+        Err(s) => match ApiError::from_status(&ctx.failed(s)) {
+            ApiError::Unauthenticated(_) => Ok(()),
+            error => Err(error),
+        },
+    }
+}
+
+/// The `/auth/me` body: the profile, with the Kakao id as a string and
+/// empty optional fields as `null`.
+#[derive(Debug, Serialize)]
+struct Profile {
+    id: String,
+    kakao_id: String,
+    nickname: Option<String>,
+    profile_image_url: Option<String>,
+    thumbnail_image_url: Option<String>,
+    email: Option<String>,
+    created_at: i64,
+    last_login_at: i64,
+}
+
+impl From<User> for Profile {
+    fn from(user: User) -> Self {
+        let non_empty = |s: String| (!s.is_empty()).then_some(s);
+        Profile {
+            id: user.id,
+            kakao_id: user.kakao_id,
+            nickname: non_empty(user.nickname),
+            profile_image_url: non_empty(user.profile_image_url),
+            thumbnail_image_url: non_empty(user.thumbnail_image_url),
+            email: non_empty(user.email),
+            created_at: user.created_at,
+            last_login_at: user.last_login_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_profile_fields_become_null() {
+        let user = User {
+            id: "u1".into(),
+            kakao_id: "4000000000".into(),
+            nickname: "라이언".into(),
+            created_at: 1,
+            last_login_at: 2,
+            ..Default::default()
+        };
+        let json = serde_json::to_value(Profile::from(user)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "id": "u1", "kakao_id": "4000000000", "nickname": "라이언",
+                "profile_image_url": null, "thumbnail_image_url": null, "email": null,
+                "created_at": 1, "last_login_at": 2
+            })
+        );
+    }
+}

@@ -1,0 +1,68 @@
+//! The shapes of the edge's successful answers, built in one place: a
+//! redirect with cookies, `204 No Content` with cookies, a static text body
+//! and a JSON body. Error bodies are [`crate::error`]'s.
+
+use http::{
+    HeaderValue, StatusCode,
+    header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, REFERRER_POLICY, SET_COOKIE},
+};
+use serde::Serialize;
+use warp::reply::Response;
+
+/// 302 to `location` with the cookies; never cached, never leaks a referrer.
+pub(crate) fn redirect(
+    location: HeaderValue,
+    cookies: impl IntoIterator<Item = HeaderValue>,
+) -> Response {
+    let mut response = with_cookies(Response::new(Default::default()), cookies);
+    *response.status_mut() = StatusCode::FOUND;
+    let headers = response.headers_mut();
+    headers.insert(LOCATION, location);
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+/// 204 with the cookies.
+pub(crate) fn no_content(cookies: impl IntoIterator<Item = HeaderValue>) -> Response {
+    let mut response = with_cookies(Response::new(Default::default()), cookies);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
+/// Appends one `Set-Cookie` header per cookie (inserting would replace).
+pub(crate) fn with_cookies(
+    mut response: Response,
+    cookies: impl IntoIterator<Item = HeaderValue>,
+) -> Response {
+    for cookie in cookies {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// 200 with a body known at compile time.
+pub(crate) fn static_response(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = Response::new(body.into());
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// A JSON response with `Content-Type: application/json`.
+pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
+    let (status, bytes) = match serde_json::to_vec(body) {
+        Ok(bytes) => (status, bytes),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            br#"{"error":"server_error"}"#.to_vec(),
+        ),
+    };
+    let mut response = Response::new(bytes.into());
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}

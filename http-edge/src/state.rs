@@ -1,0 +1,159 @@
+//! What every request shares ([`AppState`]: settings, cookie builder, gRPC
+//! clients, key cache, metrics, refreshes in flight) and what one request
+//! carries into its handler ([`Ctx`]: that state plus the request's id).
+//! Startup builds the state, the routes hand it to the handlers; neither
+//! needs the other, so this module sits below both.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context;
+use auth_proto::{REQUEST_ID_KEY, Reason, RequestId, v1::auth_service_client::AuthServiceClient};
+use http::HeaderValue;
+use tonic::{
+    Status,
+    metadata::MetadataValue,
+    transport::{Channel, Endpoint},
+};
+use tonic_health::pb::health_client::HealthClient;
+use warp::reply::Response;
+
+use crate::{
+    configuration::Settings,
+    cookies::Cookies,
+    error::{ApiError, ErrorCode, error_route_url},
+    jwks::Jwks,
+    metrics::Metrics,
+    reply,
+    single_flight::SingleFlight,
+};
+
+/// The answer of one refresh rotation: the new access and refresh cookies.
+pub(crate) type Rotation = Result<[HeaderValue; 2], ApiError>;
+
+/// What every request shares: settings, the cookie builder, the clients,
+/// the key cache, the metrics and the refreshes in flight.
+pub(crate) struct AppState {
+    pub(crate) settings: Settings,
+    pub(crate) cookies: Cookies,
+    /// Cloned per request; all clones share one lazily connected channel.
+    pub(crate) auth: AuthServiceClient<Channel>,
+    /// `grpc.health.v1.Health` on the same channel, for `/readyz`.
+    pub(crate) health: HealthClient<Channel>,
+    /// The auth-service's public keys, to verify access tokens locally.
+    pub(crate) jwks: Arc<Jwks>,
+    pub(crate) metrics: Metrics,
+    /// Refresh rotations in flight, by the SHA-256 of the refresh token, so
+    /// that concurrent refreshes with one cookie share one rotation.
+    pub(crate) refreshes: SingleFlight<Rotation>,
+}
+
+impl AppState {
+    /// Prepares the one shared gRPC channel to the auth-service (used by the
+    /// auth client, the health client and the key cache). It connects
+    /// lazily, so the edge starts even when the service is down (its routes
+    /// then answer `unavailable`).
+    pub(crate) fn new(settings: Settings) -> anyhow::Result<AppState> {
+        let channel = Endpoint::from_shared(settings.auth_service_url.clone())
+            .context("AUTH_SERVICE_URL: not a valid gRPC endpoint")?
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5))
+            .connect_lazy();
+        let cookies = Cookies::new(settings.cookie_domain.clone())
+            .context("COOKIE_DOMAIN: not usable in a cookie")?;
+        let auth = AuthServiceClient::new(channel.clone());
+        let jwks = Jwks::new(auth.clone(), &settings.jwt_issuer, &settings.jwt_audience);
+        Ok(AppState {
+            settings,
+            cookies,
+            auth,
+            health: HealthClient::new(channel),
+            jwks: Arc::new(jwks),
+            metrics: Metrics::new(),
+            refreshes: SingleFlight::new(),
+        })
+    }
+}
+
+/// Per-request context: the shared state and this request's id, which is
+/// sent to the auth-service under [`REQUEST_ID_KEY`].
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    state: Arc<AppState>,
+    request_id: RequestId,
+}
+
+impl Ctx {
+    /// The context of the request with `request_id`.
+    pub(crate) fn new(state: Arc<AppState>, request_id: RequestId) -> Self {
+        Self { state, request_id }
+    }
+
+    /// The shared state.
+    pub(crate) fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// A client on the shared channel.
+    pub(crate) fn client(&self) -> AuthServiceClient<Channel> {
+        self.state.auth.clone()
+    }
+
+    /// The cookie builder.
+    pub(crate) fn cookies(&self) -> &Cookies {
+        &self.state.cookies
+    }
+
+    /// The edge's metrics.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.state.metrics
+    }
+
+    /// A gRPC request for `message`, carrying this request's id.
+    pub(crate) fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if let Ok(id) = MetadataValue::try_from(self.request_id.as_str()) {
+            request.metadata_mut().insert(REQUEST_ID_KEY, id);
+        }
+        request
+    }
+
+    /// Logs the gRPC code and reason of a failed call (never its message)
+    /// and hands the status on.
+    pub(crate) fn failed(&self, status: Status) -> Status {
+        tracing::info!(
+            grpc_code = ?status.code(),
+            reason = Reason::of(&status).map_or("-", Reason::as_str),
+            "auth-service call failed"
+        );
+        status
+    }
+
+    /// Logs the request's route, outcome and status; hands the response on.
+    pub(crate) fn finish(
+        &self,
+        route: &'static str,
+        outcome: &str,
+        response: Response,
+    ) -> Response {
+        tracing::info!(
+            route,
+            outcome,
+            status = response.status().as_u16(),
+            "request"
+        );
+        response
+    }
+
+    /// 302 to the frontend's error route with `?error=<code>`.
+    pub(crate) fn error_redirect(
+        &self,
+        code: ErrorCode,
+        cookies: impl IntoIterator<Item = HeaderValue>,
+    ) -> Response {
+        let url = error_route_url(&self.state.settings.frontend_error_url, code);
+        match HeaderValue::from_str(url.as_str()) {
+            Ok(location) => reply::redirect(location, cookies),
+            Err(_) => ApiError::ServerError.into_response(),
+        }
+    }
+}
