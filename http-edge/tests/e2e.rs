@@ -3,8 +3,7 @@
 //! `TEST_DATABASE_URL` is set), all on port 0, driven over HTTP without
 //! following redirects.
 
-#[path = "../../auth-service/tests/support/mod.rs"]
-mod support;
+use test_support as support;
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 

@@ -11,8 +11,7 @@
 //! has no `processes` target): then an older build is used as it is, so run
 //! `cargo build -p auth-service` first.
 
-#[path = "../../auth-service/tests/support/mod.rs"]
-mod support;
+use test_support as support;
 
 use std::{
     collections::HashMap,

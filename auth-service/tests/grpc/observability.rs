@@ -4,7 +4,7 @@
 use std::{
     io::Write,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use auth_proto::v1::{
@@ -12,14 +12,9 @@ use auth_proto::v1::{
 };
 use sea_orm::TransactionTrait;
 use tonic::Code;
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
+use tonic_health::pb::health_check_response::ServingStatus;
 
-use crate::{
-    login::{login, start_login},
-    support::{Stack, consent, http, query, users},
-};
+use test_support::{Stack, consent, health_status, http, login, poll, query, start_login, users};
 
 fn with_request_id<T>(message: T, id: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
@@ -250,39 +245,21 @@ async fn an_oversized_request_is_refused_with_a_clean_status() {
     assert!(text.contains(&needle), "{needle} missing in\n{text}");
 }
 
-async fn health_status(stack: &Stack, service: &str) -> ServingStatus {
-    let channel = tonic::transport::Endpoint::from_shared(stack.auth.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    HealthClient::new(channel)
-        .check(HealthCheckRequest {
-            service: service.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .status()
-}
-
 /// Polls both health names until they report `want` (or fails after 5 s).
 async fn wait_for_health(stack: &Stack, want: ServingStatus) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    poll(Duration::from_secs(5), || async move {
         let now = [
-            health_status(stack, "auth.v1.AuthService").await,
-            health_status(stack, "").await,
+            health_status(&stack.auth, "auth.v1.AuthService").await,
+            health_status(&stack.auth, "").await,
         ];
         if now == [want, want] {
-            return;
+            Ok(())
+        } else {
+            Err(now)
         }
-        assert!(
-            Instant::now() < deadline,
-            "health is {now:?}, want {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
+    .unwrap_or_else(|now| panic!("health is {now:?}, want {want:?}"));
 }
 
 /// Closing the service's own pool makes every ping fail for good

@@ -1,16 +1,11 @@
 use std::time::Duration;
 
-use auth_proto::v1::{
-    RefreshSessionRequest, RevokeSessionRequest, TokenPair, VerifyAccessTokenRequest,
-};
+use auth_proto::v1::{RefreshSessionRequest, RevokeSessionRequest, TokenPair};
 use auth_service::persistence::{refresh_tokens, sessions as session_rows};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use tonic::Code;
 
-use crate::{
-    login::{login, reason},
-    support::{Stack, users},
-};
+use test_support::{Stack, login, reason, users, verify};
 
 async fn refresh(stack: &Stack, token: &str) -> Result<TokenPair, tonic::Status> {
     let mut client = stack.auth.client().await;
@@ -20,17 +15,6 @@ async fn refresh(stack: &Stack, token: &str) -> Result<TokenPair, tonic::Status>
         })
         .await
         .map(|r| r.into_inner().tokens.expect("tokens"))
-}
-
-/// VerifyAccessToken; the user id on success.
-pub async fn verify(stack: &Stack, token: &str) -> Result<String, tonic::Status> {
-    let mut client = stack.auth.client().await;
-    client
-        .verify_access_token(VerifyAccessTokenRequest {
-            access_token: token.into(),
-        })
-        .await
-        .map(|r| r.into_inner().user_id)
 }
 
 #[tokio::test]
