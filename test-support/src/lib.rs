@@ -8,6 +8,7 @@
 //!   the `cookie` crate), a cookie jar, Kakao's consent page, and the login
 //!   flow through an edge ([`EdgeClient`]).
 //! - [`grpc`]: the same over gRPC: a login, token verification, health.
+//! - [`logs`]: a log sink to search what the services logged.
 //! - [`wait`]: bounded polling instead of fixed sleeps.
 //! - `edge` (feature `edge`): an in-process http-edge.
 //!
@@ -17,6 +18,7 @@ pub mod browser;
 #[cfg(feature = "edge")]
 pub mod edge;
 pub mod grpc;
+pub mod logs;
 pub mod stack;
 pub mod wait;
 
@@ -27,6 +29,7 @@ pub use browser::{
 #[cfg(feature = "edge")]
 pub use edge::EdgeHandle;
 pub use grpc::{Started, health_status, login, reason, start_login, verify};
+pub use logs::LogCapture;
 pub use stack::{
     AuthHandle, CLIENT_ID, FRONTEND_URL, REDIRECT_URI, Stack, TempDir, TestDb, init_tracing,
     settings, start_emulator, users,

@@ -1,11 +1,7 @@
 //! Metrics port, request ids in logs, readiness that follows the database,
 //! and the request size limit.
 
-use std::{
-    io::Write,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
 use auth_proto::v1::{
     BuildLoginUrlRequest, CompleteLoginRequest, GetJwksRequest, RefreshSessionRequest,
@@ -14,7 +10,9 @@ use sea_orm::TransactionTrait;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 
-use test_support::{Stack, consent, health_status, http, login, poll, query, start_login, users};
+use test_support::{
+    LogCapture, Stack, consent, health_status, http, login, poll, query, start_login, users,
+};
 
 fn with_request_id<T>(message: T, id: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
@@ -138,33 +136,18 @@ async fn the_callers_request_id_is_echoed_and_a_malformed_one_replaced() {
     assert!(generated.bytes().all(|b| b.is_ascii_hexdigit()));
 }
 
-/// A log sink shared with the test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The test runs on tokio's current-thread runtime, so the server's tasks
 /// log through this thread's default subscriber (the JSON format of
 /// `LOG_FORMAT=json`, at debug).
 #[tokio::test]
 async fn every_log_line_of_an_rpc_carries_its_request_id_and_no_secret() {
-    let captured = Captured::default();
-    let sink = captured.clone();
+    let captured = LogCapture::default();
     let subscriber = tracing_subscriber::fmt()
         .json()
         .with_current_span(true)
         .with_span_list(true)
         .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || sink.clone())
+        .with_writer(captured.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
@@ -186,7 +169,7 @@ async fn every_log_line_of_an_rpc_carries_its_request_id_and_no_secret() {
         .into_inner();
     let tokens = done.tokens.unwrap();
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     let lines: Vec<serde_json::Value> = logs
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
