@@ -63,6 +63,14 @@ impl World {
         }
     }
 
+    /// How many user rows the database holds.
+    async fn user_count(&self) -> u64 {
+        user_rows::Entity::find()
+            .count(&self.stack.auth.core.db)
+            .await
+            .unwrap()
+    }
+
     async fn token_calls(&self) -> usize {
         self.stack.kakao.control().calls(Endpoint::Token)
     }
@@ -174,13 +182,7 @@ async fn a_returning_user_logs_in_to_the_same_row() {
         .unwrap();
     assert_eq!(me1["id"], me2["id"]);
     assert_eq!(me2["email"], serde_json::Value::Null);
-    assert_eq!(
-        user_rows::Entity::find()
-            .count(&w.stack.auth.core.db)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(w.user_count().await, 1);
 }
 
 #[tokio::test]
@@ -339,13 +341,7 @@ async fn kakao_failures_land_on_the_error_route_with_a_short_code() {
         assert_error_redirect(&w.callback(&redirect, &binding).await, code);
         w.stack.kakao.control().clear_faults();
     }
-    assert_eq!(
-        user_rows::Entity::find()
-            .count(&w.stack.auth.core.db)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(w.user_count().await, 0);
 }
 
 #[tokio::test]

@@ -194,6 +194,21 @@ impl Procs {
         (index, EdgeClient::new(format!("http://127.0.0.1:{port}")))
     }
 
+    /// Starts one replica, `auth-service{suffix}` and `http-edge{suffix}` in
+    /// front of it, and waits until the edge is ready. Returns (service
+    /// index, edge index, a browser of the edge).
+    async fn replica(
+        &mut self,
+        suffix: &str,
+        db_url: &str,
+        kakao: &RunningEmulator,
+    ) -> (usize, usize, EdgeClient) {
+        let (service, service_url) = self.service(&format!("auth-service{suffix}"), db_url, kakao);
+        let (edge_index, edge) = self.edge(&format!("http-edge{suffix}"), &service_url);
+        self.wait_ready(&edge).await;
+        (service, edge_index, edge)
+    }
+
     /// Polls `GET {edge}/readyz` until 200 (the edge serves and its service
     /// answers SERVING); fails early when any child has exited.
     async fn wait_ready(&mut self, edge: &EdgeClient) {
@@ -267,12 +282,8 @@ async fn two_services_and_two_edges_share_logins_sessions_and_users_under_load()
     // Replica A first (it creates the first signing key), then replica B.
     // Started at the same moment, both may create a key and each edge then
     // refuses the other replica's tokens: see the ignored test below.
-    let (_, service_a) = procs.service("auth-service-a", &testdb.url, &kakao);
-    let (_, edge_a) = procs.edge("http-edge-a", &service_a);
-    procs.wait_ready(&edge_a).await;
-    let (_, service_b) = procs.service("auth-service-b", &testdb.url, &kakao);
-    let (_, edge_b) = procs.edge("http-edge-b", &service_b);
-    procs.wait_ready(&edge_b).await;
+    let (_, _, edge_a) = procs.replica("-a", &testdb.url, &kakao).await;
+    let (_, _, edge_b) = procs.replica("-b", &testdb.url, &kakao).await;
 
     // One login across replicas, then the session used on both.
     let first = login_across(&edge_a, &edge_b, users::HONG, "").await;
@@ -359,9 +370,7 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
     let kakao = start_emulator(EmulatorConfig::default()).await;
     let testdb = TestDb::new().await;
     let mut procs = Procs::new();
-    let (service, service_url) = procs.service("auth-service", &testdb.url, &kakao);
-    let (edge_index, edge) = procs.edge("http-edge", &service_url);
-    procs.wait_ready(&edge).await;
+    let (service, edge_index, edge) = procs.replica("", &testdb.url, &kakao).await;
 
     kakao
         .control()
@@ -426,9 +435,7 @@ async fn after_a_key_rotation_every_edge_accepts_tokens_signed_by_every_replica(
     let kakao = start_emulator(EmulatorConfig::default()).await;
     let testdb = TestDb::new().await;
     let mut procs = Procs::new();
-    let (_, service_a) = procs.service("auth-service-a", &testdb.url, &kakao);
-    let (_, edge_a) = procs.edge("http-edge-a", &service_a);
-    procs.wait_ready(&edge_a).await;
+    let (_, _, edge_a) = procs.replica("-a", &testdb.url, &kakao).await;
     let warm = login_across(&edge_a, &edge_a, users::HONG, "").await;
     assert_logged_in(&warm, "login on edge A");
     assert_eq!(edge_a.me(&cookie_header(&warm)).await.status(), 200);
@@ -450,9 +457,7 @@ async fn after_a_key_rotation_every_edge_accepts_tokens_signed_by_every_replica(
         String::from_utf8_lossy(&rotate.stderr)
     );
     // Replica B starts after the rotation and signs with the new key.
-    let (_, service_b) = procs.service("auth-service-b", &testdb.url, &kakao);
-    let (_, edge_b) = procs.edge("http-edge-b", &service_b);
-    procs.wait_ready(&edge_b).await;
+    let (_, _, edge_b) = procs.replica("-b", &testdb.url, &kakao).await;
 
     let res = login_across(&edge_a, &edge_b, users::HONG, "").await;
     assert_logged_in(&res, "login from edge A to edge B");

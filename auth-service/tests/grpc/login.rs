@@ -75,6 +75,7 @@ async fn a_new_user_registers_and_a_returning_user_logs_in_to_the_same_row() {
     assert!(seen.had_code_verifier, "PKCE verifier sent");
     assert!(!seen.had_client_secret);
 
+    // Deliberate: let the clock move on between the two logins.
     tokio::time::sleep(Duration::from_millis(5)).await;
     let second = login(&stack, users::HONG).await;
     assert!(!second.new_user);

@@ -48,6 +48,7 @@ async fn reuse_after_the_grace_window_revokes_the_whole_family() {
     let stack = Stack::start_with(Default::default(), &[("REFRESH_REUSE_GRACE", "50ms")]).await;
     let t0 = login(&stack, users::HONG).await.tokens.unwrap();
     let t1 = refresh(&stack, &t0.refresh_token).await.unwrap();
+    // Deliberate: outlive the 50 ms REFRESH_REUSE_GRACE.
     tokio::time::sleep(Duration::from_millis(120)).await;
     let err = refresh(&stack, &t0.refresh_token).await.unwrap_err();
     assert_eq!(

@@ -238,6 +238,7 @@ impl AuthService for FakeAuth {
     ) -> Result<Response<RefreshSessionResponse>, Status> {
         let r = request.into_inner();
         self.record(format!("refresh_session {}", r.refresh_token));
+        // Deliberate: a slow rotation, so that concurrent refreshes overlap.
         tokio::time::sleep(REFRESH_DELAY).await;
         match r.refresh_token.as_str() {
             "refresh-1" => Ok(Response::new(RefreshSessionResponse {
