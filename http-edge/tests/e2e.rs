@@ -3,129 +3,72 @@
 //! `TEST_DATABASE_URL` is set), all on port 0, driven over HTTP without
 //! following redirects.
 
-#[path = "../../auth-service/tests/support/mod.rs"]
-mod support;
-
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{collections::HashMap, net::SocketAddr, ops::Deref, time::Duration};
 
 use auth_service::persistence::{login_attempts, users as user_rows};
-use http_edge::{Application, Settings};
+use cookie::{Cookie, SameSite};
 use kakao_emulator::{Endpoint, Fault};
 use reqwest::{Response, header};
 use sea_orm::{EntityTrait, PaginatorTrait, sea_query::Expr};
-use support::{FRONTEND_URL, Stack, consent, http, query, users};
-use tokio::sync::oneshot;
+use test_support::{
+    EdgeClient, EdgeHandle, FRONTEND_URL, LogCapture, Stack, consent, cookie_header, edge,
+    location, query, set_cookies, urlencode, users,
+};
 use url::Url;
 
-/// A running edge in front of a stack.
-struct Edge {
-    base: String,
-    _stop: oneshot::Sender<()>,
+/// The real edge in front of `auth_url`, its error route keeping `lang=ko`.
+async fn start_edge(auth_url: String) -> EdgeHandle {
+    EdgeHandle::start(edge::settings(
+        auth_url,
+        FRONTEND_URL,
+        "http://localhost:3000/login-error?lang=ko",
+        &["http://localhost:3000", "https://admin.example.com"],
+    ))
+    .await
 }
 
-impl Edge {
-    async fn start(auth_url: String) -> Edge {
-        let settings = Settings {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            auth_service_url: auth_url,
-            frontend_url: Url::parse(FRONTEND_URL).unwrap(),
-            frontend_error_url: Url::parse("http://localhost:3000/login-error?lang=ko").unwrap(),
-            allowed_origins: vec![
-                "http://localhost:3000".into(),
-                "https://admin.example.com".into(),
-            ],
-            cookie_domain: None,
-            jwt_issuer: "kakao-login-auth-service".into(),
-            jwt_audience: "kakao-login".into(),
-            demo_page: true,
-        };
-        let app = Application::build(settings).await.expect("edge builds");
-        let base = format!("http://127.0.0.1:{}", app.port());
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(app.run_until_stopped(async {
-            let _ = rx.await;
-        }));
-        Edge { base, _stop: tx }
-    }
-}
-
-/// The whole system.
+/// The whole system, seen through a browser of the edge (`w.get(..)`,
+/// `w.login(..)`: [`EdgeClient`]).
 struct World {
     stack: Stack,
-    edge: Edge,
-    http: reqwest::Client,
+    _edge: EdgeHandle,
+    browser: EdgeClient,
+}
+
+impl Deref for World {
+    type Target = EdgeClient;
+    fn deref(&self) -> &EdgeClient {
+        &self.browser
+    }
 }
 
 impl World {
+    /// The default stack with an edge in front.
     async fn start() -> World {
-        let stack = Stack::start().await;
-        let edge = Edge::start(stack.auth.url()).await;
+        World::with(Stack::start().await).await
+    }
+
+    /// An edge in front of `stack`.
+    async fn with(stack: Stack) -> World {
+        let edge = start_edge(stack.auth.url()).await;
+        World::on(stack, edge)
+    }
+
+    fn on(stack: Stack, edge: EdgeHandle) -> World {
+        let browser = EdgeClient::new(edge.base.clone());
         World {
             stack,
-            edge,
-            http: http(),
+            _edge: edge,
+            browser,
         }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.edge.base)
-    }
-
-    async fn get(&self, path: &str, cookies: &str) -> Response {
-        let mut req = self.http.get(self.url(path));
-        if !cookies.is_empty() {
-            req = req.header(header::COOKIE, cookies);
-        }
-        req.send().await.expect("edge answers")
-    }
-
-    async fn post(&self, path: &str, cookies: &str, origin: Option<&str>) -> Response {
-        let mut req = self.http.post(self.url(path));
-        if !cookies.is_empty() {
-            req = req.header(header::COOKIE, cookies);
-        }
-        if let Some(origin) = origin {
-            req = req.header(header::ORIGIN, origin);
-        }
-        req.send().await.expect("edge answers")
-    }
-
-    /// Step 1: the login redirect. Returns (authorize URL, binding cookie pair).
-    async fn begin(&self, return_to: &str) -> (String, String) {
-        let path = if return_to.is_empty() {
-            "/auth/kakao/login".to_owned()
-        } else {
-            format!("/auth/kakao/login?return_to={}", urlencode(return_to))
-        };
-        let res = self.get(&path, "").await;
-        assert_eq!(res.status(), 302);
-        let cookies = set_cookies(&res);
-        let binding = cookies
-            .get("kakao_login_binding")
-            .expect("binding cookie")
-            .clone();
-        (
-            location(&res),
-            format!("kakao_login_binding={}", binding.value),
-        )
-    }
-
-    /// Step 3: Kakao's redirect arrives at the edge's callback.
-    async fn callback(&self, kakao_redirect: &str, cookies: &str) -> Response {
-        let url = Url::parse(kakao_redirect).unwrap();
-        assert_eq!(url.path(), "/auth/kakao/callback");
-        self.get(
-            &format!("/auth/kakao/callback?{}", url.query().unwrap_or("")),
-            cookies,
-        )
-        .await
-    }
-
-    /// A full login; returns the callback response.
-    async fn login(&self, user: i64, return_to: &str) -> Response {
-        let (authorize, binding) = self.begin(return_to).await;
-        let redirect = consent(&authorize, user, true).await;
-        self.callback(&redirect, &binding).await
+    /// How many user rows the database holds.
+    async fn user_count(&self) -> u64 {
+        user_rows::Entity::find()
+            .count(&self.stack.auth.core.db)
+            .await
+            .unwrap()
     }
 
     async fn token_calls(&self) -> usize {
@@ -133,58 +76,9 @@ impl World {
     }
 }
 
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-fn location(res: &Response) -> String {
-    res.headers()
-        .get(header::LOCATION)
-        .expect("Location")
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
-#[derive(Debug, Clone)]
-struct SetCookie {
-    value: String,
-    attrs: Vec<String>,
-    raw: String,
-}
-
-fn set_cookies(res: &Response) -> HashMap<String, SetCookie> {
-    res.headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|v| {
-            let raw = v.to_str().unwrap().to_owned();
-            let mut parts = raw.split(';').map(str::trim);
-            let (name, value) = parts.next().unwrap().split_once('=').unwrap();
-            let attrs = parts.map(str::to_owned).collect();
-            (
-                name.to_owned(),
-                SetCookie {
-                    value: value.to_owned(),
-                    attrs,
-                    raw: raw.clone(),
-                },
-            )
-        })
-        .collect()
-}
-
-fn has_attr(c: &SetCookie, attr: &str) -> bool {
-    c.attrs.iter().any(|a| a.eq_ignore_ascii_case(attr))
-}
-
-fn cookie_header(res: &Response) -> String {
-    set_cookies(res)
-        .iter()
-        .filter(|(_, c)| !c.value.is_empty())
-        .map(|(n, c)| format!("{n}={}", c.value))
-        .collect::<Vec<_>>()
-        .join("; ")
+/// A cookie's `Max-Age` in seconds.
+fn max_age(cookie: &Cookie) -> Option<i64> {
+    cookie.max_age().map(|age| age.whole_seconds())
 }
 
 /// Asserts an error redirect to the frontend's error route with `code`.
@@ -226,38 +120,35 @@ async fn a_first_login_lands_on_the_frontend_route_with_token_cookies_only() {
     let access = &cookies["access_token"];
     let refresh = &cookies["refresh_token"];
     for c in [access, refresh] {
-        for attr in ["HttpOnly", "Secure", "SameSite=Lax"] {
-            assert!(has_attr(c, attr), "{attr} missing in {}", c.raw);
-        }
-        assert!(
-            !c.attrs
-                .iter()
-                .any(|a| a.to_ascii_lowercase().starts_with("domain")),
-            "host-only by default"
+        assert_eq!(
+            (c.http_only(), c.secure(), c.same_site()),
+            (Some(true), Some(true), Some(SameSite::Lax)),
+            "HttpOnly, Secure, SameSite=Lax in {c}"
         );
+        assert_eq!(c.domain(), None, "host-only by default");
     }
-    assert!(has_attr(access, "Path=/"));
-    assert!(has_attr(access, "Max-Age=900"));
-    assert!(has_attr(refresh, "Path=/auth"));
-    assert_eq!(access.value.split('.').count(), 3, "a JWT");
-    assert_eq!(refresh.value.len(), 43);
+    assert_eq!(access.path(), Some("/"));
+    assert_eq!(max_age(access), Some(900));
+    assert_eq!(refresh.path(), Some("/auth"));
+    assert_eq!(access.value().split('.').count(), 3, "a JWT");
+    assert_eq!(refresh.value().len(), 43);
     let cleared = &cookies["kakao_login_binding"];
     assert!(
-        cleared.value.is_empty() && has_attr(cleared, "Max-Age=0"),
+        cleared.value().is_empty() && max_age(cleared) == Some(0),
         "binding cleared"
     );
 
     let loc = location(&res);
     let body = res.text().await.unwrap();
-    for secret in [&access.value, &refresh.value, &code] {
+    for secret in [access.value(), refresh.value(), code.as_str()] {
         assert!(
-            !loc.contains(secret.as_str()) && !body.contains(secret.as_str()),
+            !loc.contains(secret) && !body.contains(secret),
             "no secret in Location or body"
         );
     }
 
     let me = w
-        .get("/auth/me", &format!("access_token={}", access.value))
+        .get("/auth/me", &format!("access_token={}", access.value()))
         .await;
     assert_eq!(me.status(), 200);
     let me: serde_json::Value = me.json().await.unwrap();
@@ -291,13 +182,7 @@ async fn a_returning_user_logs_in_to_the_same_row() {
         .unwrap();
     assert_eq!(me1["id"], me2["id"]);
     assert_eq!(me2["email"], serde_json::Value::Null);
-    assert_eq!(
-        user_rows::Entity::find()
-            .count(&w.stack.auth.core.db)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(w.user_count().await, 1);
 }
 
 #[tokio::test]
@@ -456,13 +341,7 @@ async fn kakao_failures_land_on_the_error_route_with_a_short_code() {
         assert_error_redirect(&w.callback(&redirect, &binding).await, code);
         w.stack.kakao.control().clear_faults();
     }
-    assert_eq!(
-        user_rows::Entity::find()
-            .count(&w.stack.auth.core.db)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(w.user_count().await, 0);
 }
 
 #[tokio::test]
@@ -472,12 +351,7 @@ async fn an_unreachable_auth_service_ends_in_the_error_route_not_a_5xx() {
         l.local_addr().unwrap()
     };
     let stack = Stack::start().await;
-    let edge = Edge::start(format!("http://{closed}")).await;
-    let w = World {
-        stack,
-        edge,
-        http: http(),
-    };
+    let w = World::on(stack, start_edge(format!("http://{closed}")).await);
     assert_error_redirect(
         &w.get("/auth/kakao/login?return_to=/x", "").await,
         "unavailable",
@@ -500,12 +374,7 @@ async fn an_unreachable_auth_service_ends_in_the_error_route_not_a_5xx() {
 #[tokio::test]
 async fn refresh_rotates_cookies_and_reuse_clears_them() {
     let stack = Stack::start_with(Default::default(), &[("REFRESH_REUSE_GRACE", "50ms")]).await;
-    let edge = Edge::start(stack.auth.url()).await;
-    let w = World {
-        stack,
-        edge,
-        http: http(),
-    };
+    let w = World::with(stack).await;
     let login = w.login(users::HONG, "").await;
     let old = cookie_header(&login);
     let res = w
@@ -513,15 +382,19 @@ async fn refresh_rotates_cookies_and_reuse_clears_them() {
         .await;
     assert_eq!(res.status(), 204);
     let rotated = set_cookies(&res);
-    assert!(has_attr(&rotated["refresh_token"], "Path=/auth"));
-    assert!(has_attr(&rotated["access_token"], "HttpOnly"));
+    assert_eq!(rotated["refresh_token"].path(), Some("/auth"));
+    assert_eq!(rotated["access_token"].http_only(), Some(true));
     let new = cookie_header(&res);
     assert_eq!(w.get("/auth/me", &new).await.status(), 200);
+    // Deliberate: outlive the 50 ms REFRESH_REUSE_GRACE, so that the old
+    // token counts as reused rather than as a concurrent tab.
     tokio::time::sleep(Duration::from_millis(120)).await;
     let reused = w.post("/auth/refresh", &old, None).await;
     assert_eq!(reused.status(), 401);
     let cleared = set_cookies(&reused);
-    assert!(cleared["refresh_token"].value.is_empty() && cleared["access_token"].value.is_empty());
+    assert!(
+        cleared["refresh_token"].value().is_empty() && cleared["access_token"].value().is_empty()
+    );
     let after = w.post("/auth/refresh", &new, None).await;
     assert_eq!(after.status(), 401, "the whole family is revoked");
     assert_eq!(
@@ -549,8 +422,8 @@ async fn logout_revokes_the_session_and_cross_site_posts_are_refused() {
         .await;
     assert_eq!(res.status(), 204);
     let cleared = set_cookies(&res);
-    assert!(has_attr(&cleared["access_token"], "Max-Age=0"));
-    assert!(has_attr(&cleared["refresh_token"], "Max-Age=0"));
+    assert_eq!(max_age(&cleared["access_token"]), Some(0));
+    assert_eq!(max_age(&cleared["refresh_token"]), Some(0));
     assert_eq!(w.post("/auth/refresh", &cookies, None).await.status(), 401);
     assert_eq!(
         w.get("/auth/me", &cookies).await.status(),
@@ -584,27 +457,6 @@ async fn the_demo_page_and_the_jwks_are_served() {
     assert!(key["kid"].is_string() && key.get("d").is_none());
 }
 
-/// Collects every log line of the current thread's subscriber.
-#[derive(Clone, Default)]
-struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
-    type Writer = LogBuffer;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 /// A whole login, refresh and logout with every component logging at debug
 /// level (this test's runtime is single-threaded, so the thread's
 /// subscriber sees the edge, the service and the emulator alike): no token,
@@ -612,7 +464,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
 #[tokio::test]
 async fn a_full_flow_logged_at_debug_level_leaks_no_secret() {
     const CLIENT_SECRET: &str = "client-secret-that-must-never-be-logged";
-    let logs = LogBuffer::default();
+    let logs = LogCapture::default();
     let subscriber = tracing_subscriber::fmt()
         .json()
         .with_env_filter("debug")
@@ -626,12 +478,7 @@ async fn a_full_flow_logged_at_debug_level_leaks_no_secret() {
         ..Default::default()
     };
     let stack = Stack::start_with(emulator, &[("KAKAO_CLIENT_SECRET", CLIENT_SECRET)]).await;
-    let edge = Edge::start(stack.auth.url()).await;
-    let w = World {
-        stack,
-        edge,
-        http: http(),
-    };
+    let w = World::with(stack).await;
     let (authorize, binding) = w.begin("/dashboard").await;
     let redirect = consent(&authorize, users::HONG, true).await;
     let code = query(&redirect)["code"].clone();
@@ -639,14 +486,14 @@ async fn a_full_flow_logged_at_debug_level_leaks_no_secret() {
     assert_eq!(location(&res), "http://localhost:3000/dashboard");
     let cookies = set_cookies(&res);
     let (access, refresh) = (
-        cookies["access_token"].value.clone(),
-        cookies["refresh_token"].value.clone(),
+        cookies["access_token"].value().to_owned(),
+        cookies["refresh_token"].value().to_owned(),
     );
     let session = cookie_header(&res);
     assert_eq!(w.get("/auth/me", &session).await.status(), 200);
     let rotated = w.post("/auth/refresh", &session, None).await;
     assert_eq!(rotated.status(), 204);
-    let new_refresh = set_cookies(&rotated)["refresh_token"].value.clone();
+    let new_refresh = set_cookies(&rotated)["refresh_token"].value().to_owned();
     assert_eq!(
         w.post("/auth/logout", &cookie_header(&rotated), None)
             .await
@@ -654,7 +501,7 @@ async fn a_full_flow_logged_at_debug_level_leaks_no_secret() {
         204
     );
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(
         text.lines().count() > 20,
         "debug logs were captured:\n{text}"
@@ -682,12 +529,7 @@ async fn kakaos_unlink_callback_revokes_the_users_sessions() {
         &[("KAKAO_ADMIN_KEY", ADMIN_KEY), ("KAKAO_APP_ID", "1234")],
     )
     .await;
-    let edge = Edge::start(stack.auth.url()).await;
-    let w = World {
-        stack,
-        edge,
-        http: http(),
-    };
+    let w = World::with(stack).await;
     let session = cookie_header(&w.login(users::HONG, "").await);
     assert_eq!(w.get("/auth/me", &session).await.status(), 200);
 

@@ -11,11 +11,7 @@
 //! has no `processes` target): then an older build is used as it is, so run
 //! `cargo build -p auth-service` first.
 
-#[path = "../../auth-service/tests/support/mod.rs"]
-mod support;
-
 use std::{
-    collections::HashMap,
     fs::File,
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
@@ -28,9 +24,11 @@ use auth_service::persistence::{
 use kakao_emulator::{EmulatorConfig, Endpoint, Fault, RunningEmulator};
 use reqwest::{Response, header};
 use sea_orm::{EntityTrait, PaginatorTrait};
-use support::{CLIENT_ID, FRONTEND_URL, REDIRECT_URI, TempDir, TestDb, consent, http, users};
+use test_support::{
+    CLIENT_ID, EdgeClient, FRONTEND_URL, REDIRECT_URI, TempDir, TestDb, consent, cookie_header,
+    http, location, login_across, poll, set_cookies, start_emulator, users, wait_until,
+};
 use tokio::task::JoinSet;
-use url::Url;
 
 /// How long a process may take to become ready (edge `/readyz` answers 200).
 const READY_WITHIN: Duration = Duration::from_secs(10);
@@ -106,16 +104,12 @@ impl Proc {
 
     /// Waits up to `limit` for the exit; `None` when still running.
     async fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.exited() {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        poll(limit, || {
+            let exited = self.exited();
+            async move { exited.ok_or(()) }
+        })
+        .await
+        .ok()
     }
 
     fn log_text(&self) -> String {
@@ -188,8 +182,9 @@ impl Procs {
         (index, format!("http://127.0.0.1:{grpc_port}"))
     }
 
-    /// Starts an http-edge in front of `service_url`; returns (index, base URL).
-    fn edge(&mut self, name: &str, service_url: &str) -> (usize, String) {
+    /// Starts an http-edge in front of `service_url`; returns (index, a
+    /// browser of it).
+    fn edge(&mut self, name: &str, service_url: &str) -> (usize, EdgeClient) {
         let port = free_port();
         let env = [
             ("EDGE_ADDR", format!("127.0.0.1:{port}")),
@@ -198,35 +193,37 @@ impl Procs {
             ("RUST_LOG", "warn".to_owned()),
         ];
         let index = self.spawn(name, &edge_binary(), &env);
-        (index, format!("http://127.0.0.1:{port}"))
+        (index, EdgeClient::new(format!("http://127.0.0.1:{port}")))
+    }
+
+    /// Starts one replica, `auth-service{suffix}` and `http-edge{suffix}` in
+    /// front of it, and waits until the edge is ready. Returns (service
+    /// index, edge index, a browser of the edge).
+    async fn replica(
+        &mut self,
+        suffix: &str,
+        db_url: &str,
+        kakao: &RunningEmulator,
+    ) -> (usize, usize, EdgeClient) {
+        let (service, service_url) = self.service(&format!("auth-service{suffix}"), db_url, kakao);
+        let (edge_index, edge) = self.edge(&format!("http-edge{suffix}"), &service_url);
+        self.wait_ready(&edge).await;
+        (service, edge_index, edge)
     }
 
     /// Polls `GET {edge}/readyz` until 200 (the edge serves and its service
     /// answers SERVING); fails early when any child has exited.
-    async fn wait_ready(&mut self, edge: &str) {
-        let client = http();
-        let deadline = Instant::now() + READY_WITHIN;
-        loop {
+    async fn wait_ready(&mut self, edge: &EdgeClient) {
+        let what = format!("{edge}/readyz answers 200");
+        wait_until(READY_WITHIN, what, || {
             for p in &mut self.procs {
                 if let Some(status) = p.exited() {
                     panic!("{} exited early with {status}", p.name);
                 }
             }
-            let ready = client
-                .get(format!("{edge}/readyz"))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200);
-            if ready {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{edge}/readyz did not answer 200 within {READY_WITHIN:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            edge.is_ready()
+        })
+        .await;
     }
 }
 
@@ -248,90 +245,6 @@ impl Drop for Procs {
 // ---------------------------------------------------------------------------
 // The browser
 
-/// Starts the emulator with the test client id and redirect URI.
-async fn emulator() -> RunningEmulator {
-    support::init_tracing();
-    kakao_emulator::start(
-        EmulatorConfig {
-            client_id: CLIENT_ID.to_owned(),
-            redirect_uris: vec![REDIRECT_URI.to_owned()],
-            ..Default::default()
-        },
-        "127.0.0.1:0".parse().expect("addr"),
-    )
-    .await
-    .expect("emulator starts")
-}
-
-fn location(res: &Response) -> String {
-    res.headers()
-        .get(header::LOCATION)
-        .expect("Location")
-        .to_str()
-        .expect("ASCII Location")
-        .to_owned()
-}
-
-/// The Set-Cookie values by name (empty for cleared cookies).
-fn set_cookies(res: &Response) -> HashMap<String, String> {
-    res.headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|v| {
-            let raw = v.to_str().expect("ASCII Set-Cookie");
-            let pair = raw.split(';').next().unwrap_or_default().trim();
-            let (name, value) = pair.split_once('=').expect("name=value");
-            (name.to_owned(), value.to_owned())
-        })
-        .collect()
-}
-
-/// A Cookie header with the non-empty cookies the response set.
-fn cookie_header(res: &Response) -> String {
-    set_cookies(res)
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(n, v)| format!("{n}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// `GET {edge}/auth/kakao/login`: (authorize URL, binding cookie pair).
-async fn begin(edge: &str) -> (String, String) {
-    let res = http()
-        .get(format!("{edge}/auth/kakao/login"))
-        .send()
-        .await
-        .expect("edge answers the login");
-    assert_eq!(res.status(), 302, "login redirects to Kakao");
-    let binding = set_cookies(&res)
-        .remove("kakao_login_binding")
-        .expect("binding cookie");
-    (location(&res), format!("kakao_login_binding={binding}"))
-}
-
-/// Kakao's redirect arrives at `{edge}/auth/kakao/callback`.
-async fn callback(edge: &str, kakao_redirect: &str, binding: &str) -> Response {
-    let url = Url::parse(kakao_redirect).expect("callback URL");
-    assert_eq!(url.path(), "/auth/kakao/callback");
-    http()
-        .get(format!(
-            "{edge}/auth/kakao/callback?{}",
-            url.query().unwrap_or("")
-        ))
-        .header(header::COOKIE, binding)
-        .send()
-        .await
-        .expect("edge answers the callback")
-}
-
-/// A full login that starts on `first` and comes back to `second`.
-async fn login_across(first: &str, second: &str, user: i64) -> Response {
-    let (authorize, binding) = begin(first).await;
-    let redirect = consent(&authorize, user, true).await;
-    callback(second, &redirect, &binding).await
-}
-
 /// A successful login: 302 to the frontend with both token cookies.
 fn assert_logged_in(res: &Response, what: &str) {
     assert_eq!(res.status(), 302, "{what}: redirects");
@@ -339,19 +252,10 @@ fn assert_logged_in(res: &Response, what: &str) {
     let cookies = set_cookies(res);
     for name in ["access_token", "refresh_token"] {
         assert!(
-            cookies.get(name).is_some_and(|v| !v.is_empty()),
+            cookies.get(name).is_some_and(|c| !c.value().is_empty()),
             "{what}: {name} cookie set (got {cookies:?})"
         );
     }
-}
-
-async fn me(edge: &str, cookies: &str) -> Response {
-    http()
-        .get(format!("{edge}/auth/me"))
-        .header(header::COOKIE, cookies)
-        .send()
-        .await
-        .expect("edge answers /auth/me")
 }
 
 /// The published signing keys, (kid, created_at), to explain a refusal.
@@ -374,24 +278,20 @@ async fn signing_keys(db_url: &str) -> Vec<(String, i64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_services_and_two_edges_share_logins_sessions_and_users_under_load() {
-    let kakao = emulator().await;
+    let kakao = start_emulator(EmulatorConfig::default()).await;
     let testdb = TestDb::new().await;
     let mut procs = Procs::new();
     // Replica A first (it creates the first signing key), then replica B.
     // Started at the same moment, both may create a key and each edge then
     // refuses the other replica's tokens: see the ignored test below.
-    let (_, service_a) = procs.service("auth-service-a", &testdb.url, &kakao);
-    let (_, edge_a) = procs.edge("http-edge-a", &service_a);
-    procs.wait_ready(&edge_a).await;
-    let (_, service_b) = procs.service("auth-service-b", &testdb.url, &kakao);
-    let (_, edge_b) = procs.edge("http-edge-b", &service_b);
-    procs.wait_ready(&edge_b).await;
+    let (_, _, edge_a) = procs.replica("-a", &testdb.url, &kakao).await;
+    let (_, _, edge_b) = procs.replica("-b", &testdb.url, &kakao).await;
 
     // One login across replicas, then the session used on both.
-    let first = login_across(&edge_a, &edge_b, users::HONG).await;
+    let first = login_across(&edge_a, &edge_b, users::HONG, "").await;
     assert_logged_in(&first, "login from edge A to edge B");
     let session = cookie_header(&first);
-    let res = me(&edge_a, &session).await;
+    let res = edge_a.me(&session).await;
     let status = res.status();
     let body = res.text().await.expect("/auth/me body");
     if status != 200 {
@@ -415,7 +315,7 @@ async fn two_services_and_two_edges_share_logins_sessions_and_users_under_load()
         rotated_session.contains("access_token=") && rotated_session.contains("refresh_token="),
         "refresh sets both cookies: {rotated_session}"
     );
-    let res = me(&edge_b, &rotated_session).await;
+    let res = edge_b.me(&rotated_session).await;
     assert_eq!(res.status(), 200, "the refreshed session works on edge B");
     let again: serde_json::Value = res.json().await.expect("profile JSON");
     assert_eq!(again["id"], profile["id"], "the same user");
@@ -432,7 +332,7 @@ async fn two_services_and_two_edges_share_logins_sessions_and_users_under_load()
         };
         let user = USERS[i % USERS.len()];
         flows.spawn(async move {
-            let res = login_across(&from, &to, user).await;
+            let res = login_across(&from, &to, user, "").await;
             assert_logged_in(&res, &format!("flow {i} (user {user}, {from} -> {to})"));
         });
     }
@@ -469,28 +369,26 @@ async fn two_services_and_two_edges_share_logins_sessions_and_users_under_load()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
-    let kakao = emulator().await;
+    let kakao = start_emulator(EmulatorConfig::default()).await;
     let testdb = TestDb::new().await;
     let mut procs = Procs::new();
-    let (service, service_url) = procs.service("auth-service", &testdb.url, &kakao);
-    let (edge_index, edge) = procs.edge("http-edge", &service_url);
-    procs.wait_ready(&edge).await;
+    let (service, edge_index, edge) = procs.replica("", &testdb.url, &kakao).await;
 
     kakao
         .control()
         .set_fault(Endpoint::Token, Fault::Delay(Duration::from_millis(1500)));
-    let (authorize, binding) = begin(&edge).await;
+    let (authorize, binding) = edge.begin("").await;
     let redirect = consent(&authorize, users::HONG, true).await;
     let in_flight = {
         let edge = edge.clone();
-        tokio::spawn(async move { callback(&edge, &redirect, &binding).await })
+        tokio::spawn(async move { edge.callback(&redirect, &binding).await })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        kakao.control().calls(Endpoint::Token),
-        1,
-        "the callback is waiting at Kakao's token endpoint"
-    );
+    wait_until(
+        Duration::from_secs(2),
+        "the callback is waiting at Kakao's token endpoint",
+        || async { kakao.control().calls(Endpoint::Token) == 1 },
+    )
+    .await;
     let signalled = Instant::now();
     procs.procs[service].sigterm();
     procs.procs[edge_index].sigterm();
@@ -536,15 +434,13 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
 /// token is accepted everywhere at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn after_a_key_rotation_every_edge_accepts_tokens_signed_by_every_replica() {
-    let kakao = emulator().await;
+    let kakao = start_emulator(EmulatorConfig::default()).await;
     let testdb = TestDb::new().await;
     let mut procs = Procs::new();
-    let (_, service_a) = procs.service("auth-service-a", &testdb.url, &kakao);
-    let (_, edge_a) = procs.edge("http-edge-a", &service_a);
-    procs.wait_ready(&edge_a).await;
-    let warm = login_across(&edge_a, &edge_a, users::HONG).await;
+    let (_, _, edge_a) = procs.replica("-a", &testdb.url, &kakao).await;
+    let warm = login_across(&edge_a, &edge_a, users::HONG, "").await;
     assert_logged_in(&warm, "login on edge A");
-    assert_eq!(me(&edge_a, &cookie_header(&warm)).await.status(), 200);
+    assert_eq!(edge_a.me(&cookie_header(&warm)).await.status(), 200);
 
     // The documented rotation: a new key, older ones stay published.
     let rotate = Command::new(service_binary())
@@ -563,15 +459,13 @@ async fn after_a_key_rotation_every_edge_accepts_tokens_signed_by_every_replica(
         String::from_utf8_lossy(&rotate.stderr)
     );
     // Replica B starts after the rotation and signs with the new key.
-    let (_, service_b) = procs.service("auth-service-b", &testdb.url, &kakao);
-    let (_, edge_b) = procs.edge("http-edge-b", &service_b);
-    procs.wait_ready(&edge_b).await;
+    let (_, _, edge_b) = procs.replica("-b", &testdb.url, &kakao).await;
 
-    let res = login_across(&edge_a, &edge_b, users::HONG).await;
+    let res = login_across(&edge_a, &edge_b, users::HONG, "").await;
     assert_logged_in(&res, "login from edge A to edge B");
     let session = cookie_header(&res);
-    assert_eq!(me(&edge_b, &session).await.status(), 200, "edge B");
-    let res = me(&edge_a, &session).await;
+    assert_eq!(edge_b.me(&session).await.status(), 200, "edge B");
+    let res = edge_a.me(&session).await;
     let status = res.status();
     let body = res.text().await.unwrap_or_default();
     let published_at_a = http()

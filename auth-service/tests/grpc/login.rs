@@ -6,58 +6,9 @@ use kakao_emulator::{EmulatorConfig, Endpoint, Fault};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr};
 use tonic::Code;
 
-use crate::support::{FRONTEND_URL, Stack, consent, query, users};
-
-/// The reason word the service puts in `x-auth-error`.
-pub fn reason(status: &tonic::Status) -> &str {
-    status
-        .metadata()
-        .get("x-auth-error")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-}
-
-/// A started login: the authorize URL and the binding.
-pub struct Started {
-    pub url: String,
-    pub binding: String,
-    pub state: String,
-}
-
-pub async fn start_login(stack: &Stack, return_to: &str) -> Started {
-    let mut client = stack.auth.client().await;
-    let res = client
-        .build_login_url(BuildLoginUrlRequest {
-            return_to: return_to.into(),
-            binding: String::new(),
-        })
-        .await
-        .expect("BuildLoginUrl")
-        .into_inner();
-    let state = query(&res.authorize_url)["state"].clone();
-    Started {
-        url: res.authorize_url,
-        binding: res.binding,
-        state,
-    }
-}
-
-/// Logs `user` in through the emulator; returns the CompleteLogin answer.
-pub async fn login(stack: &Stack, user: i64) -> CompleteLoginResponse {
-    let started = start_login(stack, "/dashboard").await;
-    let callback = consent(&started.url, user, true).await;
-    let q = query(&callback);
-    let mut client = stack.auth.client().await;
-    client
-        .complete_login(CompleteLoginRequest {
-            code: q["code"].clone(),
-            state: q["state"].clone(),
-            binding: started.binding,
-        })
-        .await
-        .expect("CompleteLogin")
-        .into_inner()
-}
+use test_support::{
+    CLIENT_ID, FRONTEND_URL, REDIRECT_URI, Stack, consent, login, query, reason, start_login, users,
+};
 
 async fn complete(
     stack: &Stack,
@@ -93,8 +44,8 @@ async fn the_authorize_url_carries_every_parameter_kakao_needs() {
             .url
             .starts_with(&format!("{}/oauth/authorize?", stack.kakao.base_url()))
     );
-    assert_eq!(q["client_id"], crate::support::CLIENT_ID);
-    assert_eq!(q["redirect_uri"], crate::support::REDIRECT_URI);
+    assert_eq!(q["client_id"], CLIENT_ID);
+    assert_eq!(q["redirect_uri"], REDIRECT_URI);
     assert_eq!(q["response_type"], "code");
     assert_eq!(q["code_challenge_method"], "S256");
     assert_eq!(q["code_challenge"].len(), 43);
@@ -124,6 +75,7 @@ async fn a_new_user_registers_and_a_returning_user_logs_in_to_the_same_row() {
     assert!(seen.had_code_verifier, "PKCE verifier sent");
     assert!(!seen.had_client_secret);
 
+    // Deliberate: let the clock move on between the two logins.
     tokio::time::sleep(Duration::from_millis(5)).await;
     let second = login(&stack, users::HONG).await;
     assert!(!second.new_user);

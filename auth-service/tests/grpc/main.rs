@@ -1,8 +1,8 @@
 //! gRPC-level integration tests: the real auth-service on port 0, the Kakao
 //! emulator over real HTTP, a fresh SQLite or PostgreSQL database per test.
 
-#[path = "../support/mod.rs"]
-mod support;
+//!
+//! The harness is the `test-support` crate.
 
 mod login;
 mod observability;

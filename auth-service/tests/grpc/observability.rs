@@ -1,24 +1,17 @@
 //! Metrics port, request ids in logs, readiness that follows the database,
 //! and the request size limit.
 
-use std::{
-    io::Write,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
 use auth_proto::v1::{
     BuildLoginUrlRequest, CompleteLoginRequest, GetJwksRequest, RefreshSessionRequest,
 };
 use sea_orm::TransactionTrait;
 use tonic::Code;
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
+use tonic_health::pb::health_check_response::ServingStatus;
 
-use crate::{
-    login::{login, start_login},
-    support::{Stack, consent, http, query, users},
+use test_support::{
+    LogCapture, Stack, consent, health_status, http, login, poll, query, start_login, users,
 };
 
 fn with_request_id<T>(message: T, id: &str) -> tonic::Request<T> {
@@ -142,33 +135,18 @@ async fn the_callers_request_id_is_echoed_and_a_malformed_one_replaced() {
     assert!(uuid::Uuid::parse_str(generated).is_ok(), "{generated}");
 }
 
-/// A log sink shared with the test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The test runs on tokio's current-thread runtime, so the server's tasks
 /// log through this thread's default subscriber (the JSON format of
 /// `LOG_FORMAT=json`, at debug).
 #[tokio::test]
 async fn every_log_line_of_an_rpc_carries_its_request_id_and_no_secret() {
-    let captured = Captured::default();
-    let sink = captured.clone();
+    let captured = LogCapture::default();
     let subscriber = tracing_subscriber::fmt()
         .json()
         .with_current_span(true)
         .with_span_list(true)
         .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || sink.clone())
+        .with_writer(captured.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
@@ -190,7 +168,7 @@ async fn every_log_line_of_an_rpc_carries_its_request_id_and_no_secret() {
         .into_inner();
     let tokens = done.tokens.unwrap();
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     let lines: Vec<serde_json::Value> = logs
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
@@ -249,39 +227,21 @@ async fn an_oversized_request_is_refused_with_a_clean_status() {
     assert!(text.contains(&needle), "{needle} missing in\n{text}");
 }
 
-async fn health_status(stack: &Stack, service: &str) -> ServingStatus {
-    let channel = tonic::transport::Endpoint::from_shared(stack.auth.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    HealthClient::new(channel)
-        .check(HealthCheckRequest {
-            service: service.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .status()
-}
-
 /// Polls both health names until they report `want` (or fails after 5 s).
 async fn wait_for_health(stack: &Stack, want: ServingStatus) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    poll(Duration::from_secs(5), || async move {
         let now = [
-            health_status(stack, "auth.v1.AuthService").await,
-            health_status(stack, "").await,
+            health_status(&stack.auth, "auth.v1.AuthService").await,
+            health_status(&stack.auth, "").await,
         ];
         if now == [want, want] {
-            return;
+            Ok(())
+        } else {
+            Err(now)
         }
-        assert!(
-            Instant::now() < deadline,
-            "health is {now:?}, want {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
+    .unwrap_or_else(|now| panic!("health is {now:?}, want {want:?}"));
 }
 
 /// Closing the service's own pool makes every ping fail for good

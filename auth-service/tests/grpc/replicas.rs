@@ -4,25 +4,13 @@ use auth_proto::v1::{
 };
 use kakao_emulator::EmulatorConfig;
 
-use crate::support::{
-    AuthHandle, CLIENT_ID, REDIRECT_URI, TestDb, consent, query, settings, users,
-};
+use test_support::{AuthHandle, TestDb, consent, query, settings, start_emulator, users};
 
 /// Two replicas on one database, started at the same moment (so their
 /// migrations and first-key creation race), mixed within every flow.
 #[tokio::test]
 async fn replicas_sharing_a_database_serve_each_others_logins_sessions_and_tokens() {
-    crate::support::init_tracing();
-    let kakao = kakao_emulator::start(
-        EmulatorConfig {
-            client_id: CLIENT_ID.into(),
-            redirect_uris: vec![REDIRECT_URI.into()],
-            ..EmulatorConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let kakao = start_emulator(EmulatorConfig::default()).await;
     let db = TestDb::new().await;
     let (a, b) = tokio::join!(
         AuthHandle::start(settings(&db.url, &kakao.base_url(), &[])),

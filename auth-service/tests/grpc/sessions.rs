@@ -1,16 +1,11 @@
 use std::time::Duration;
 
-use auth_proto::v1::{
-    RefreshSessionRequest, RevokeSessionRequest, TokenPair, VerifyAccessTokenRequest,
-};
+use auth_proto::v1::{RefreshSessionRequest, RevokeSessionRequest, TokenPair};
 use auth_service::persistence::{refresh_tokens, session_rows};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use tonic::Code;
 
-use crate::{
-    login::{login, reason},
-    support::{Stack, users},
-};
+use test_support::{Stack, login, reason, users, verify};
 
 async fn refresh(stack: &Stack, token: &str) -> Result<TokenPair, tonic::Status> {
     let mut client = stack.auth.client().await;
@@ -20,17 +15,6 @@ async fn refresh(stack: &Stack, token: &str) -> Result<TokenPair, tonic::Status>
         })
         .await
         .map(|r| r.into_inner().tokens.expect("tokens"))
-}
-
-/// VerifyAccessToken; the user id on success.
-pub async fn verify(stack: &Stack, token: &str) -> Result<String, tonic::Status> {
-    let mut client = stack.auth.client().await;
-    client
-        .verify_access_token(VerifyAccessTokenRequest {
-            access_token: token.into(),
-        })
-        .await
-        .map(|r| r.into_inner().user_id)
 }
 
 #[tokio::test]
@@ -64,6 +48,7 @@ async fn reuse_after_the_grace_window_revokes_the_whole_family() {
     let stack = Stack::start_with(Default::default(), &[("REFRESH_REUSE_GRACE", "50ms")]).await;
     let t0 = login(&stack, users::HONG).await.tokens.unwrap();
     let t1 = refresh(&stack, &t0.refresh_token).await.unwrap();
+    // Deliberate: outlive the 50 ms REFRESH_REUSE_GRACE.
     tokio::time::sleep(Duration::from_millis(120)).await;
     let err = refresh(&stack, &t0.refresh_token).await.unwrap_err();
     assert_eq!(

@@ -8,11 +8,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use tonic::Code;
 
-use crate::{
-    login::{login, reason},
-    sessions::verify,
-    support::{Stack, users},
-};
+use test_support::{Stack, TestDb, login, reason, users, verify};
 
 fn claims_of(token: &str) -> AccessClaims {
     let payload = token.split('.').nth(1).unwrap();
@@ -70,7 +66,7 @@ async fn forged_and_foreign_tokens_are_all_unauthenticated() {
         jsonwebtoken::encode(&hs, &claims, &EncodingKey::from_secret(x.as_bytes())).unwrap();
 
     // A token correctly signed by a key that is not ours.
-    let other_db = crate::support::TestDb::new().await;
+    let other_db = TestDb::new().await;
     let other_conn = auth_service::persistence::connect_and_migrate(&secrecy::SecretString::from(
         other_db.url.clone(),
     ))

@@ -1,11 +1,10 @@
-//! Test harness shared by auth-service's and http-edge's integration tests
-//! (http-edge includes this file with `#[path]`): a fresh database per test
-//! (SQLite file, or a randomly named PostgreSQL database when
-//! `TEST_DATABASE_URL` is a postgres URL), the Kakao emulator on port 0, and
-//! the real auth-service on port 0.
-#![allow(dead_code)]
+//! The systems under test: a fresh database per test (SQLite file, or a
+//! randomly named PostgreSQL database when `TEST_DATABASE_URL` is a postgres
+//! URL), the Kakao emulator on port 0, and the real auth-service on port 0.
 
 use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
+
+use crate::browser::http;
 
 use auth_proto::v1::auth_service_client::AuthServiceClient;
 use auth_service::{Application, AuthCore, Settings};
@@ -180,15 +179,19 @@ impl AuthHandle {
         res.text().await.expect("metrics text")
     }
 
-    /// A fresh gRPC client.
-    pub async fn client(&self) -> AuthServiceClient<Channel> {
-        let channel = tonic::transport::Endpoint::from_shared(self.url())
+    /// A fresh gRPC channel (for the health and reflection clients).
+    pub async fn channel(&self) -> Channel {
+        tonic::transport::Endpoint::from_shared(self.url())
             .expect("valid url")
             .connect_timeout(Duration::from_secs(2))
             .connect()
             .await
-            .expect("connect to auth-service");
-        AuthServiceClient::new(channel)
+            .expect("connect to auth-service")
+    }
+
+    /// A fresh gRPC client.
+    pub async fn client(&self) -> AuthServiceClient<Channel> {
+        AuthServiceClient::new(self.channel().await)
     }
 
     /// Graceful stop; waits for the server task.
@@ -224,17 +227,24 @@ impl Stack {
     }
 
     /// A stack with a custom emulator configuration and extra settings.
-    pub async fn start_with(mut emulator: EmulatorConfig, extra: &[(&str, &str)]) -> Stack {
-        init_tracing();
-        emulator.client_id = CLIENT_ID.to_owned();
-        emulator.redirect_uris = vec![REDIRECT_URI.to_owned()];
-        let kakao = kakao_emulator::start(emulator, "127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("emulator starts");
+    pub async fn start_with(emulator: EmulatorConfig, extra: &[(&str, &str)]) -> Stack {
+        let kakao = start_emulator(emulator).await;
         let db = TestDb::new().await;
         let auth = AuthHandle::start(settings(&db.url, &kakao.base_url(), extra)).await;
         Stack { auth, kakao, db }
     }
+}
+
+/// Starts the Kakao emulator on port 0 with `config`, its client id and
+/// redirect URI set to the ones the test services use ([`CLIENT_ID`],
+/// [`REDIRECT_URI`]). Turns on test logging first.
+pub async fn start_emulator(mut config: EmulatorConfig) -> RunningEmulator {
+    init_tracing();
+    config.client_id = CLIENT_ID.to_owned();
+    config.redirect_uris = vec![REDIRECT_URI.to_owned()];
+    kakao_emulator::start(config, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("emulator starts")
 }
 
 /// Logs go to the test's captured output (shown on failure).
@@ -245,59 +255,6 @@ pub fn init_tracing() {
         )
         .with_test_writer()
         .try_init();
-}
-
-/// A plain HTTP client that never follows redirects.
-pub fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("reqwest client")
-}
-
-/// The query pairs of a URL.
-pub fn query(url: &str) -> HashMap<String, String> {
-    url::Url::parse(url)
-        .expect("absolute url")
-        .query_pairs()
-        .into_owned()
-        .collect()
-}
-
-/// Plays the user at the emulator's consent page: opens the authorize URL
-/// (checks the page), then agrees (or cancels) as `user_id`. Returns the
-/// callback URL Kakao sends the browser to.
-pub async fn consent(authorize_url: &str, user_id: i64, agree: bool) -> String {
-    let http = http();
-    let page = http
-        .get(authorize_url)
-        .send()
-        .await
-        .expect("authorize page");
-    assert_eq!(page.status(), 200, "consent page");
-    let parsed = url::Url::parse(authorize_url).expect("authorize url");
-    let mut form: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
-    form.push(("user_id".into(), user_id.to_string()));
-    form.push((
-        "action".into(),
-        if agree { "agree" } else { "cancel" }.into(),
-    ));
-    let decision = parsed
-        .join("/oauth/authorize/decision")
-        .expect("decision url");
-    let res = http
-        .post(decision)
-        .form(&form)
-        .send()
-        .await
-        .expect("decision");
-    assert_eq!(res.status(), 302, "decision redirects");
-    res.headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .expect("decision location")
-        .to_owned()
 }
 
 /// The default test users' Kakao ids.

@@ -1,0 +1,90 @@
+//! The auth-service as the edge sees it over gRPC: a login through the
+//! emulator, token verification, health, and the `x-auth-error` reason.
+
+use auth_proto::v1::{
+    BuildLoginUrlRequest, CompleteLoginRequest, CompleteLoginResponse, VerifyAccessTokenRequest,
+};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+use crate::{
+    browser::{consent, query},
+    stack::{AuthHandle, Stack},
+};
+
+/// The reason word the service puts in `x-auth-error`.
+pub fn reason(status: &tonic::Status) -> &str {
+    status
+        .metadata()
+        .get("x-auth-error")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// A started login: the authorize URL, the binding and the state.
+pub struct Started {
+    pub url: String,
+    pub binding: String,
+    pub state: String,
+}
+
+/// BuildLoginUrl with `return_to` and no binding.
+pub async fn start_login(stack: &Stack, return_to: &str) -> Started {
+    let mut client = stack.auth.client().await;
+    let res = client
+        .build_login_url(BuildLoginUrlRequest {
+            return_to: return_to.into(),
+            binding: String::new(),
+        })
+        .await
+        .expect("BuildLoginUrl")
+        .into_inner();
+    let state = query(&res.authorize_url)["state"].clone();
+    Started {
+        url: res.authorize_url,
+        binding: res.binding,
+        state,
+    }
+}
+
+/// Logs `user` in through the emulator; returns the CompleteLogin answer.
+pub async fn login(stack: &Stack, user: i64) -> CompleteLoginResponse {
+    let started = start_login(stack, "/dashboard").await;
+    let callback = consent(&started.url, user, true).await;
+    let q = query(&callback);
+    let mut client = stack.auth.client().await;
+    client
+        .complete_login(CompleteLoginRequest {
+            code: q["code"].clone(),
+            state: q["state"].clone(),
+            binding: started.binding,
+        })
+        .await
+        .expect("CompleteLogin")
+        .into_inner()
+}
+
+/// VerifyAccessToken; the user id on success.
+pub async fn verify(stack: &Stack, token: &str) -> Result<String, tonic::Status> {
+    let mut client = stack.auth.client().await;
+    client
+        .verify_access_token(VerifyAccessTokenRequest {
+            access_token: token.into(),
+        })
+        .await
+        .map(|r| r.into_inner().user_id)
+}
+
+/// What the standard health service reports for `service` (`""`: the
+/// whole server).
+pub async fn health_status(auth: &AuthHandle, service: &str) -> ServingStatus {
+    HealthClient::new(auth.channel().await)
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .expect("health check answers")
+        .into_inner()
+        .status()
+}
