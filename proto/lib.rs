@@ -3,7 +3,8 @@
 //! `AuthService` client and server traits, and the encoded file descriptor set
 //! that the service registers for server reflection; and the rest of the
 //! wire contract both sides must agree on: the error reason words
-//! ([`reason`]), the request-id key and shape ([`request_id`]), and the
+//! ([`reason`]), the browser's `?error=` codes ([`error_code`]), the
+//! request-id key and shape ([`request_id`]), and the
 //! access-token claims with their validation ([`claims`]).
 
 /// Generated code for package `auth.v1` (see `proto/auth/v1/auth.proto`).
@@ -19,9 +20,11 @@ pub use auth::v1;
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("auth_v1_descriptor");
 
 pub mod claims;
+pub mod error_code;
 pub mod reason;
 pub mod request_id;
 
 pub use claims::{AccessClaims, access_token_validation};
+pub use error_code::ErrorCode;
 pub use reason::{AUTH_ERROR_KEY, Reason};
 pub use request_id::{REQUEST_ID_KEY, RequestId};

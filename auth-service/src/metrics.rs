@@ -85,7 +85,7 @@ impl KakaoOutcome {
         match self {
             KakaoOutcome::Ok => "ok",
             KakaoOutcome::Rejected => "rejected",
-            KakaoOutcome::Unavailable => "unavailable",
+            KakaoOutcome::Unavailable => auth_proto::Reason::Unavailable.as_str(),
             KakaoOutcome::Misconfigured => "misconfigured",
         }
     }

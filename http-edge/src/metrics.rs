@@ -78,7 +78,7 @@ impl FunnelStep {
             FunnelStep::Cancelled => "cancelled",
             FunnelStep::StateRejected => "state_rejected",
             FunnelStep::UpstreamFailed => "upstream_failed",
-            FunnelStep::InvalidRequest => "invalid_request",
+            FunnelStep::InvalidRequest => auth_proto::ErrorCode::InvalidRequest.as_str(),
         }
     }
 }
@@ -121,7 +121,7 @@ impl RefreshOutcome {
             RefreshOutcome::Rotated => "rotated",
             RefreshOutcome::ReuseDetected => "reuse_detected",
             RefreshOutcome::Refused => "refused",
-            RefreshOutcome::Unavailable => "unavailable",
+            RefreshOutcome::Unavailable => auth_proto::Reason::Unavailable.as_str(),
         }
     }
 }

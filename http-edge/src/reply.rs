@@ -56,7 +56,11 @@ pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Respon
         Ok(bytes) => (status, bytes),
         Err(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
-            br#"{"error":"server_error"}"#.to_vec(),
+            format!(
+                r#"{{"error":"{}"}}"#,
+                auth_proto::Reason::ServerError.as_str()
+            )
+            .into_bytes(),
         ),
     };
     let mut response = Response::new(bytes.into());

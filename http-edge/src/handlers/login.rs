@@ -159,7 +159,10 @@ fn parse_callback(query: &str) -> Callback {
         slot.get_or_insert(value.into_owned());
     }
     match (error, code, state) {
-        (Some(e), _, _) if e == "access_denied" => Callback::Refused(ErrorCode::AccessDenied),
+        // Kakao says `access_denied` when the user cancels; our code is the same word.
+        (Some(e), _, _) if e == ErrorCode::AccessDenied.as_str() => {
+            Callback::Refused(ErrorCode::AccessDenied)
+        }
         (Some(_), _, _) => Callback::Refused(ErrorCode::KakaoError),
         (None, Some(code), Some(state)) if !repeated && !code.is_empty() && !state.is_empty() => {
             Callback::Complete { code, state }

@@ -67,7 +67,10 @@ pub(crate) async fn readyz(ctx: Ctx) -> Response {
     let (status, word) = if auth_service_serving(&ctx).await {
         (StatusCode::OK, "ready")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            auth_proto::Reason::Unavailable.as_str(),
+        )
     };
     let response = json_response(status, &serde_json::json!({ "status": word }));
     match status {

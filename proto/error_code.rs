@@ -1,0 +1,81 @@
+//! The browser's side of the contract: the closed set of codes a frontend
+//! finds in its error route's `?error=<code>` after a failed login, and how
+//! an auth-service error (its [`Reason`], else its gRPC code) maps to one.
+//! The edge redirects with these; frontends branch on them.
+
+use tonic::{Code, Status};
+
+use crate::Reason;
+
+/// The closed set of error codes a browser can find in the frontend error
+/// route's `?error=<code>` query parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// `access_denied`: the user cancelled at Kakao.
+    AccessDenied,
+    /// `kakao_error`: Kakao reported an error or refused the code or token.
+    KakaoError,
+    /// `invalid_request`: the callback came without `code` or `state`, or a
+    /// field was malformed.
+    InvalidRequest,
+    /// `invalid_return_to`: the login asked for a `return_to` that is refused.
+    InvalidReturnTo,
+    /// `invalid_state`: an unknown, reused or mis-bound login state.
+    InvalidState,
+    /// `login_expired`: the login attempt timed out.
+    LoginExpired,
+    /// `unavailable`: Kakao, the database or the auth-service cannot be
+    /// reached; trying again later may work.
+    Unavailable,
+    /// `server_error`: anything else.
+    ServerError,
+}
+
+impl ErrorCode {
+    /// Every code, for documentation and tests.
+    pub const ALL: [ErrorCode; 8] = [
+        ErrorCode::AccessDenied,
+        ErrorCode::KakaoError,
+        ErrorCode::InvalidRequest,
+        ErrorCode::InvalidReturnTo,
+        ErrorCode::InvalidState,
+        ErrorCode::LoginExpired,
+        ErrorCode::Unavailable,
+        ErrorCode::ServerError,
+    ];
+
+    /// The code as it appears in `?error=<code>`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::KakaoError => "kakao_error",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidReturnTo => "invalid_return_to",
+            ErrorCode::InvalidState => "invalid_state",
+            ErrorCode::LoginExpired => "login_expired",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::ServerError => "server_error",
+        }
+    }
+
+    /// Maps an auth-service error: by its [`Reason`] when it has one this
+    /// route knows, else by its gRPC code (transport failures arrive as
+    /// `UNAVAILABLE`).
+    pub fn from_status(status: &Status) -> ErrorCode {
+        match Reason::of(status) {
+            Some(Reason::InvalidReturnTo) => ErrorCode::InvalidReturnTo,
+            Some(Reason::InvalidState) => ErrorCode::InvalidState,
+            Some(Reason::LoginExpired) => ErrorCode::LoginExpired,
+            Some(Reason::KakaoRejected) => ErrorCode::KakaoError,
+            Some(Reason::KakaoUnavailable | Reason::Unavailable) => ErrorCode::Unavailable,
+            Some(Reason::InvalidRequest) => ErrorCode::InvalidRequest,
+            _ => match status.code() {
+                Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
+                    ErrorCode::Unavailable
+                }
+                Code::InvalidArgument => ErrorCode::InvalidRequest,
+                _ => ErrorCode::ServerError,
+            },
+        }
+    }
+}
