@@ -150,11 +150,14 @@ impl RevocationFeed {
         (previous >= 0).then(|| Duration::from_millis(now.saturating_sub(previous).unsigned_abs()))
     }
 
-    /// Test hook: while suspended, the log is not read, so the feed turns
-    /// unhealthy within [`HEALTHY_WITHIN`] (as when the database is down)
-    /// and every check goes to the database.
+    /// Test hook: while suspended, the log is not read and the feed is
+    /// unhealthy (as when the database is down), so every check goes to
+    /// the database; once resumed, it is healthy again after its next read.
     #[doc(hidden)]
     pub fn suspend_for_tests(&self, suspended: bool) {
+        if suspended {
+            self.last_read_ms.store(-1, Ordering::Release);
+        }
         self.suspended.store(suspended, Ordering::Release);
     }
 
