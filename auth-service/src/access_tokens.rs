@@ -1,7 +1,7 @@
 //! Access tokens: issuing a JWT with the contract's [`AccessClaims`] and
 //! verifying one with the contract's [`access_token_validation`], using the
-//! keys of a [`KeyRing`]. Revocation is checked by the session logic
-//! (`sessions::verify_access_token`), not here.
+//! keys of a [`KeyRing`]. Revocation (and the verified-token cache) is the
+//! session logic's (`sessions::verify_access_token`), not this module's.
 //!
 //! Verification pins the contract's algorithm: a token whose header names
 //! any other (`none`, `HS256` keyed with the public key, `RS256`, ...) is
@@ -16,7 +16,9 @@ use auth_proto::{
 use jsonwebtoken::{Header, Validation, errors::ErrorKind};
 use sea_orm::ConnectionTrait;
 
-use crate::{domain::random_token, key_ring::KeyRing, persistence::now_ms};
+use crate::{
+    domain::random_token, key_ring::KeyRing, persistence::now_ms, token_cache::VerifiedToken,
+};
 
 /// A freshly signed access token.
 pub struct IssuedAccessToken {
@@ -124,7 +126,7 @@ impl AccessTokens {
         keys: &KeyRing,
         db: &impl ConnectionTrait,
         token: &str,
-    ) -> Result<AccessClaims, VerifyError> {
+    ) -> Result<VerifiedToken, VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
         if header.alg != ACCESS_TOKEN_ALGORITHM {
             return Err(VerifyError::WrongAlgorithm);
@@ -135,7 +137,7 @@ impl AccessTokens {
             .await
             .ok_or(VerifyError::UnknownKey)?;
         jsonwebtoken::decode::<AccessClaims>(token, &key, &self.validation)
-            .map(|data| data.claims)
+            .map(|data| VerifiedToken::new(data.claims, &kid))
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => VerifyError::Expired,
                 ErrorKind::InvalidIssuer => VerifyError::WrongIssuer,

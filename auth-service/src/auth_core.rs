@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use crate::{
     access_tokens::AccessTokens, configuration::Settings, kakao::KakaoClient, key_ring::KeyRing,
-    live_sessions::LiveSessions, metrics::Metrics,
+    metrics::Metrics, revocations::RevocationFeed,
 };
 
 /// Settings, the database, the Kakao client, the signing keys, the access
-/// token issuer, the metrics and the live-session cache.
+/// token issuer, the metrics and the revocation feed.
 pub struct AuthCore {
     /// The settings read at start.
     pub settings: Settings,
@@ -23,6 +23,6 @@ pub struct AuthCore {
     pub access_tokens: AccessTokens,
     /// This process's metrics.
     pub metrics: Arc<Metrics>,
-    /// Sessions recently confirmed live (saves a query per verification).
-    pub live_sessions: LiveSessions,
+    /// Revocations from every replica, and the caches they evict.
+    pub revocations: RevocationFeed,
 }

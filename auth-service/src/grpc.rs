@@ -2,7 +2,8 @@
 //!
 //! Decoding parses each field into its domain newtype and answers a bad one
 //! with the refusal the contract names for that RPC; everything else is
-//! decided in [`crate::login`], [`crate::sessions`] and [`crate::unlink`].
+//! decided in [`crate::login`], [`crate::sessions`], [`crate::unlink`] and
+//! [`crate::revocations`].
 //! Each RPC runs in a span named after it that carries the `request_id`
 //! (see [`crate::request_id`]); timing, the gRPC code and the outcome log
 //! are recorded around the server by [`crate::rpc_observer`].
@@ -16,7 +17,7 @@ use auth_proto::{
         GetJwksRequest, GetJwksResponse, GetUserRequest, GetUserResponse, HandleUnlinkRequest,
         HandleUnlinkResponse, RefreshSessionRequest, RefreshSessionResponse, RevokeSessionRequest,
         RevokeSessionResponse, TokenPair, User, VerifyAccessTokenRequest,
-        VerifyAccessTokenResponse, auth_service_server::AuthService,
+        VerifyAccessTokenResponse, WatchRevocationsRequest, auth_service_server::AuthService,
     },
 };
 use tonic::{Request, Response, Status};
@@ -31,6 +32,7 @@ use crate::{
     login,
     persistence::users,
     request_id,
+    revocations::watch,
     sessions::{self, SessionTokens},
     unlink::{self, UnlinkCallback},
 };
@@ -124,13 +126,13 @@ impl AuthService for AuthGrpc {
     ) -> Result<Response<VerifyAccessTokenResponse>, Status> {
         let token = AccessToken::parse(&request.into_inner().access_token)
             .map_err(|_| AuthError::bad_field("access_token is missing or too long"))?;
-        let claims = sessions::verify_access_token(&self.core, &token).await?;
+        let verified = sessions::verify_access_token(&self.core, &token).await?;
         Ok(Response::new(VerifyAccessTokenResponse {
-            user_id: claims.sub,
-            session_id: claims.sid,
-            token_id: claims.jti,
-            expires_at: claims.exp,
-            issued_at: claims.iat,
+            user_id: verified.user_id.to_string(),
+            session_id: verified.session_id.to_string(),
+            token_id: verified.token_id.to_string(),
+            expires_at: verified.expires_at,
+            issued_at: verified.issued_at,
         }))
     }
 
@@ -181,6 +183,18 @@ impl AuthService for AuthGrpc {
         Ok(Response::new(GetJwksResponse {
             jwks_json: jwks.to_string(),
         }))
+    }
+
+    type WatchRevocationsStream = watch::EventStream;
+
+    #[tracing::instrument(name = "WatchRevocations", skip_all, fields(request_id = %request_id::of(&request)))]
+    async fn watch_revocations(
+        &self,
+        request: Request<WatchRevocationsRequest>,
+    ) -> Result<Response<Self::WatchRevocationsStream>, Status> {
+        let after = request.into_inner().after_sequence;
+        let events = watch::watch(self.core.clone(), after).await?;
+        Ok(Response::new(events))
     }
 }
 

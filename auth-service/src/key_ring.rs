@@ -25,11 +25,11 @@ use jsonwebtoken::{
         OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse,
     },
 };
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 
 use crate::{
     domain::sha256_b64,
-    persistence::{now_ms, signing_keys},
+    persistence::{now_ms, revocations, signing_keys},
 };
 
 /// Unknown `kid`s trigger at most one database reload per this interval.
@@ -160,6 +160,25 @@ impl KeyRing {
         self.jwks_json()
     }
 
+    /// Whether `kid` is a published key as far as this replica knows (no
+    /// reload): what a cached verification checks.
+    pub fn knows(&self, kid: &str) -> bool {
+        self.read_cache().verifying.contains_key(kid)
+    }
+
+    /// Stops using `kid` at once (a retirement read from the revocation
+    /// log), before the next reload confirms it.
+    pub fn forget(&self, kid: &str) {
+        let mut cache = self
+            .cache
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache.verifying.remove(kid);
+        if cache.signing.as_ref().is_some_and(|s| s.kid == kid) {
+            cache.signing = None;
+        }
+    }
+
     /// The JWK set of every published key, as JSON (from memory).
     pub fn jwks_json(&self) -> Arc<str> {
         self.read_cache().jwks_json.clone()
@@ -205,4 +224,19 @@ pub async fn rotate(db: &impl ConnectionTrait) -> anyhow::Result<String> {
     )
     .await?;
     Ok(kid)
+}
+
+/// Retires the published key `kid` (`auth-service keys retire`): it stops
+/// signing and verifying. Recorded in the revocation log in the same
+/// transaction, so every running replica refuses its tokens within a
+/// second. `false` when no such key is published.
+pub async fn retire(db: &DatabaseConnection, kid: &str) -> Result<bool, DbErr> {
+    let now = now_ms();
+    let txn = db.begin().await?;
+    if !signing_keys::retire(&txn, kid, now).await? {
+        return Ok(false);
+    }
+    revocations::record(&txn, revocations::Kind::Key, None, None, Some(kid), now).await?;
+    txn.commit().await?;
+    Ok(true)
 }

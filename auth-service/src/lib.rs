@@ -23,9 +23,11 @@ pub mod login;
 pub mod metrics;
 pub mod persistence;
 pub mod request_id;
+pub mod revocations;
 pub mod rpc_observer;
 pub mod sessions;
 pub mod startup;
+pub mod token_cache;
 pub mod unlink;
 
 pub use auth_core::AuthCore;

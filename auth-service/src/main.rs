@@ -77,9 +77,9 @@ async fn keys(args: &[&str]) -> ExitCode {
                 println!("{:<18} {:<7} {:<14} {status}", k.kid, k.algorithm, k.created_at / 1000);
             }
         }),
-        ["retire", kid] => match persistence::signing_keys::retire(&db, kid, persistence::now_ms()).await {
+        ["retire", kid] => match key_ring::retire(&db, kid).await {
             Ok(true) => {
-                println!("retired {kid}: tokens signed with it are refused once replicas reload (within a minute)");
+                println!("retired {kid}: running replicas refuse tokens signed with it within a second");
                 Ok(())
             }
             Ok(false) => Err(anyhow::anyhow!("no published key {kid}")),

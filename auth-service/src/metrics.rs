@@ -28,7 +28,7 @@ pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Every RPC of `auth.v1.AuthService`; any other method is labelled `other`,
 /// so a caller cannot grow the label set.
-pub const METHODS: [&str; 8] = [
+pub const METHODS: [&str; 9] = [
     "BuildLoginUrl",
     "CompleteLogin",
     "RefreshSession",
@@ -37,6 +37,7 @@ pub const METHODS: [&str; 8] = [
     "GetUser",
     "HandleUnlink",
     "GetJwks",
+    "WatchRevocations",
 ];
 
 /// Buckets of the RPC duration histogram, in seconds.

@@ -2,13 +2,21 @@
 //! reuse detection (and its one count in `auth_refresh_total`), logout,
 //! and the liveness check behind access-token verification and GetUser.
 //!
+//! Every revocation here is appended to the revocation log in its own
+//! transaction and published to this replica's feed once committed (see
+//! [`crate::revocations`]). While the feed is healthy, verification answers
+//! from the verified-token and live-session caches; otherwise it checks
+//! the database every time.
+//!
 //! Each login starts a family. Every refresh retires the presented token
 //! and issues a successor. A retired token presented again within the
 //! grace window gets the successor already issued (two tabs refreshing at
 //! once both succeed); after it, the whole family is revoked, because only
 //! a stolen copy explains a late replay.
 
-use auth_proto::{AccessClaims, Reason};
+use std::sync::Arc;
+
+use auth_proto::Reason;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use sha2::{Digest, Sha256};
@@ -20,7 +28,9 @@ use crate::{
     domain::{AccessToken, RefreshToken, RefreshTokenError, SessionId, UserId},
     error::{AuthError, db},
     metrics::RefreshOutcome,
-    persistence::{ms, now_ms, refresh_tokens, session_rows, users},
+    persistence::{ms, now_ms, refresh_tokens, revocations, session_rows, users},
+    revocations::Revocation,
+    token_cache::{TokenKey, VerifiedToken},
 };
 
 /// A session's refresh token, just issued.
@@ -173,10 +183,7 @@ async fn rotate(core: &AuthCore, presented: RefreshToken) -> Result<Rotation, Au
         .ok_or_else(refresh_refused)?;
     let rotated_at = row.rotated_at.unwrap_or(now);
     if now.saturating_sub(rotated_at) > ms(core.settings.refresh_reuse_grace) {
-        session_rows::revoke(&core.db, &family.id, "reuse_detected", now)
-            .await
-            .map_err(db("revoke family after reuse"))?;
-        core.live_sessions.forget(&family.id);
+        revoke_family(core, &family.id, Some(&family.user_id), "reuse_detected").await?;
         tracing::warn!(session_id = %family.id, user_id = %family.user_id, "refresh token reuse detected; session family revoked");
         return Err(AuthError::refused(
             Reason::TokenReused,
@@ -248,38 +255,100 @@ pub async fn revoke(
     else {
         return Ok(());
     };
-    let revoked = session_rows::revoke(&core.db, &row.session_id, "logout", now_ms())
-        .await
-        .map_err(db("revoke session"))?;
-    core.live_sessions.forget(&row.session_id);
+    let revoked = revoke_family(core, &row.session_id, None, "logout").await?;
     if revoked {
         tracing::info!(session_id = %row.session_id, "session revoked by logout");
     }
     Ok(())
 }
 
-/// Verifies an access token and that its session is still live.
+/// Revokes a session family and logs the revocation, in one transaction,
+/// then publishes it to this replica's feed. `false` when it was already
+/// revoked (nothing is logged then).
+async fn revoke_family(
+    core: &AuthCore,
+    session_id: &str,
+    user_id: Option<&str>,
+    reason: &str,
+) -> Result<bool, AuthError> {
+    let now = now_ms();
+    let txn = core.db.begin().await.map_err(db("begin revocation"))?;
+    if !session_rows::revoke(&txn, session_id, reason, now)
+        .await
+        .map_err(db("revoke session"))?
+    {
+        return Ok(false);
+    }
+    let seq = revocations::record(
+        &txn,
+        revocations::Kind::Session,
+        Some(session_id),
+        user_id,
+        None,
+        now,
+    )
+    .await
+    .map_err(db("log session revocation"))?;
+    txn.commit().await.map_err(db("commit revocation"))?;
+    core.revocations.publish(Revocation {
+        seq,
+        kind: revocations::Kind::Session,
+        session_id: Some(session_id.to_owned()),
+        user_id: user_id.map(str::to_owned),
+        kid: None,
+        at_ms: now,
+    });
+    Ok(true)
+}
+
+/// Verifies an access token and that its session is still live. While the
+/// revocation feed is healthy, a token verified before is answered from
+/// the cache (a SHA-256, a lookup and the revocation check), and a new one
+/// costs the signature check (its session is usually known live).
 pub async fn verify_access_token(
     core: &AuthCore,
     token: &AccessToken,
-) -> Result<AccessClaims, AuthError> {
-    let claims = core
+) -> Result<Arc<VerifiedToken>, AuthError> {
+    let feed = &core.revocations;
+    let healthy = feed.healthy();
+    let key = TokenKey::of(token.expose());
+    let now_s = now_ms() / 1000;
+    if healthy && let Some(cached) = feed.tokens.get(&key, now_s) {
+        if !core.keys.knows(&cached.kid) {
+            return Err(VerifyError::UnknownKey.into());
+        }
+        if let Some(refused) = feed.refuses_token(&cached) {
+            return Err(refused.into());
+        }
+        return Ok(cached);
+    }
+    let generation = feed.tokens.generation();
+    let verified = core
         .access_tokens
         .verify(&core.keys, &core.db, token.expose())
         .await?;
-    ensure_live_session(core, &claims.sid, &claims.sub).await?;
-    Ok(claims)
+    if let Some(refused) = feed.refuses_token(&verified) {
+        return Err(refused.into());
+    }
+    ensure_live_session(core, &verified.session_id, &verified.user_id, healthy).await?;
+    let verified = Arc::new(verified);
+    if healthy {
+        feed.tokens.insert(key, verified.clone(), generation, now_s);
+    }
+    Ok(verified)
 }
 
 /// The user `user_id`; when `session_id` is given, only if that session
-/// is this user's and still live (revocation checked in the same call).
+/// is this user's and still live (revocation checked in the same call;
+/// from memory while the revocation feed is healthy).
 pub async fn user_of_live_session(
     core: &AuthCore,
     user_id: &UserId,
     session_id: Option<&SessionId>,
 ) -> Result<users::Model, AuthError> {
     if let Some(sid) = session_id {
-        ensure_live_session(core, sid.as_str(), user_id.as_str()).await?;
+        let healthy = core.revocations.healthy();
+        ensure_live_session(core, sid.as_str(), user_id.as_str(), healthy).await?;
     }
     users::find(&core.db, user_id.as_str())
         .await
@@ -288,18 +357,37 @@ pub async fn user_of_live_session(
 }
 
 /// Refuses (as a revoked token) a session that is unknown, another user's,
-/// revoked or past its absolute lifetime.
-async fn ensure_live_session(core: &AuthCore, sid: &str, user_id: &str) -> Result<(), AuthError> {
+/// revoked or past its absolute lifetime. With a healthy feed (`healthy`,
+/// read once per request), a session known live answers from memory.
+async fn ensure_live_session(
+    core: &AuthCore,
+    sid: &str,
+    user_id: &str,
+    healthy: bool,
+) -> Result<(), AuthError> {
+    let feed = &core.revocations;
     let now = now_ms();
-    if core.live_sessions.is_known_live(sid, user_id, now) {
+    if healthy && let Some(known) = feed.sessions.known_live(sid, user_id, now) {
+        if feed.refuses_session(sid, user_id, known.created_at_ms) {
+            return Err(VerifyError::Revoked.into());
+        }
         return Ok(());
     }
+    let generation = feed.sessions.generation();
     let family = session_rows::find(&core.db, sid)
         .await
         .map_err(db("find session of access token"))?;
     match family {
-        Some(f) if f.user_id == user_id && f.revoked_at.is_none() && f.expires_at > now => {
-            core.live_sessions.remember(sid, user_id, f.expires_at);
+        Some(f)
+            if f.user_id == user_id
+                && f.revoked_at.is_none()
+                && f.expires_at > now
+                && !feed.refuses_session(sid, user_id, f.created_at) =>
+        {
+            if healthy {
+                feed.sessions
+                    .remember(sid, user_id, f.created_at, f.expires_at, generation);
+            }
             Ok(())
         }
         _ => Err(VerifyError::Revoked.into()),

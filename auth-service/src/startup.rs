@@ -20,6 +20,7 @@ use crate::{
     key_ring::KeyRing,
     metrics::{self, Metrics},
     persistence::{self, login_attempts, now_ms},
+    revocations::{self, RevocationFeed},
     rpc_observer::RpcObserverLayer,
 };
 
@@ -68,6 +69,7 @@ impl Application {
             settings.access_token_ttl,
         );
         let kakao = KakaoClient::new(&settings.kakao, metrics.clone())?;
+        let revocations = RevocationFeed::new(settings.access_token_ttl);
         let core = Arc::new(AuthCore {
             settings,
             db,
@@ -75,7 +77,7 @@ impl Application {
             keys,
             access_tokens,
             metrics,
-            live_sessions: Default::default(),
+            revocations,
         });
         Ok(Application {
             listener,
@@ -122,6 +124,7 @@ impl Application {
             .set_service_status(SERVICE_NAME, ServingStatus::Serving)
             .await;
         let maintenance = tokio::spawn(maintain(self.core.clone()));
+        let revocation_feed = tokio::spawn(revocations::follow(self.core.clone()));
         let readiness = tokio::spawn(watch_database(
             self.core.db.clone(),
             health_reporter,
@@ -166,6 +169,7 @@ impl Application {
             )
             .await;
         maintenance.abort();
+        revocation_feed.abort();
         readiness.abort();
         let _ = stop_metrics.send(());
         if let Some(server) = metrics_server {

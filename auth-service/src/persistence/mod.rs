@@ -6,6 +6,8 @@
 pub mod login_attempts;
 pub mod migration;
 pub mod refresh_tokens;
+pub mod revocations;
+mod revocations_migration;
 pub mod session_rows;
 pub mod signing_keys;
 pub mod users;

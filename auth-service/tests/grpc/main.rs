@@ -8,5 +8,6 @@ mod login;
 mod observability;
 mod reflection;
 mod replicas;
+mod revocations;
 mod sessions;
 mod tokens;

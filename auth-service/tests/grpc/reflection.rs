@@ -8,7 +8,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use test_support::{Stack, health_status};
 
 /// Every RPC of `auth.v1.AuthService`, with its request type.
-const RPCS: [(&str, &str); 8] = [
+const RPCS: [(&str, &str); 9] = [
     ("BuildLoginUrl", ".auth.v1.BuildLoginUrlRequest"),
     ("CompleteLogin", ".auth.v1.CompleteLoginRequest"),
     ("RefreshSession", ".auth.v1.RefreshSessionRequest"),
@@ -17,6 +17,7 @@ const RPCS: [(&str, &str); 8] = [
     ("GetUser", ".auth.v1.GetUserRequest"),
     ("HandleUnlink", ".auth.v1.HandleUnlinkRequest"),
     ("GetJwks", ".auth.v1.GetJwksRequest"),
+    ("WatchRevocations", ".auth.v1.WatchRevocationsRequest"),
 ];
 
 /// A reflection client of one protocol version: `list_services` and

@@ -313,4 +313,14 @@ impl AuthService for FakeAuth {
             jwks_json: json!({ "keys": keys }).to_string(),
         }))
     }
+
+    type WatchRevocationsStream = tonic::codegen::BoxStream<auth_proto::v1::RevocationEvent>;
+
+    /// The edge does not follow revocations yet.
+    async fn watch_revocations(
+        &self,
+        _request: Request<auth_proto::v1::WatchRevocationsRequest>,
+    ) -> Result<Response<Self::WatchRevocationsStream>, Status> {
+        Err(Status::unimplemented("watch_revocations"))
+    }
 }
