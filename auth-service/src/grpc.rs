@@ -14,9 +14,9 @@ use auth_proto::{
     v1::{
         BuildLoginUrlRequest, BuildLoginUrlResponse, CompleteLoginRequest, CompleteLoginResponse,
         GetJwksRequest, GetJwksResponse, GetUserRequest, GetUserResponse, HandleUnlinkRequest,
-        HandleUnlinkResponse, RefreshSessionRequest, RefreshSessionResponse, RevokeSessionRequest,
-        RevokeSessionResponse, TokenPair, User, VerifyAccessTokenRequest,
-        VerifyAccessTokenResponse, auth_service_server::AuthService,
+        HandleUnlinkResponse, RefreshSessionRequest, RefreshSessionResponse, RevocationEvent,
+        RevokeSessionRequest, RevokeSessionResponse, TokenPair, User, VerifyAccessTokenRequest,
+        VerifyAccessTokenResponse, WatchRevocationsRequest, auth_service_server::AuthService,
     },
 };
 use tonic::{Request, Response, Status};
@@ -181,6 +181,18 @@ impl AuthService for AuthGrpc {
         Ok(Response::new(GetJwksResponse {
             jwks_json: jwks.to_string(),
         }))
+    }
+
+    /// Temporary: the real feed lands from the revocation branch.
+    type WatchRevocationsStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<RevocationEvent, Status>> + Send + 'static>,
+    >;
+
+    async fn watch_revocations(
+        &self,
+        _request: Request<WatchRevocationsRequest>,
+    ) -> Result<Response<Self::WatchRevocationsStream>, Status> {
+        Err(Status::unimplemented("WatchRevocations is not served yet"))
     }
 }
 

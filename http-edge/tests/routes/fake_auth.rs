@@ -10,9 +10,9 @@ use std::{
 use auth_proto::v1::{
     BuildLoginUrlRequest, BuildLoginUrlResponse, CompleteLoginRequest, CompleteLoginResponse,
     GetJwksRequest, GetJwksResponse, GetUserRequest, GetUserResponse, HandleUnlinkRequest,
-    HandleUnlinkResponse, RefreshSessionRequest, RefreshSessionResponse, RevokeSessionRequest,
-    RevokeSessionResponse, TokenPair, User, VerifyAccessTokenRequest, VerifyAccessTokenResponse,
-    auth_service_server::AuthService,
+    HandleUnlinkResponse, RefreshSessionRequest, RefreshSessionResponse, RevocationEvent,
+    RevokeSessionRequest, RevokeSessionResponse, TokenPair, User, VerifyAccessTokenRequest,
+    VerifyAccessTokenResponse, WatchRevocationsRequest, auth_service_server::AuthService,
 };
 use aws_lc_rs::{
     rand::SystemRandom,
@@ -312,5 +312,17 @@ impl AuthService for FakeAuth {
         Ok(Response::new(GetJwksResponse {
             jwks_json: json!({ "keys": keys }).to_string(),
         }))
+    }
+
+    type WatchRevocationsStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<RevocationEvent, Status>> + Send + 'static>,
+    >;
+
+    async fn watch_revocations(
+        &self,
+        _request: Request<WatchRevocationsRequest>,
+    ) -> Result<Response<Self::WatchRevocationsStream>, Status> {
+        self.record("watch_revocations".into());
+        Err(Status::unimplemented("no revocation feed"))
     }
 }
