@@ -6,6 +6,11 @@
 //! refetched when a token names an unknown `kid` (a key rotation), at most
 //! once per [`UNKNOWN_KID_REFETCH_EVERY`] so forged `kid`s cannot turn into
 //! a flood of RPCs. Concurrent misses share one fetch.
+//!
+//! A key the revocation feed says is retired ([`Jwks::retire`]) is dropped
+//! from the cache, from the JSON served at `/.well-known/jwks.json`, and
+//! from every later fetch (a replica that has not yet seen the retirement
+//! may still publish it).
 
 use std::{
     collections::HashMap,
@@ -57,11 +62,16 @@ pub(crate) enum JwksError {
     Malformed,
 }
 
-/// The in-memory key set, as parsed keys and as the JSON text received.
+/// Retired `kid`s remembered (key retirements are rare: a few a year).
+const MAX_RETIRED: usize = 256;
+
+/// The in-memory key set, as parsed keys and as the JSON text received
+/// (less the retired keys), and the `kid`s retired.
 #[derive(Default)]
 struct Cached {
     keys: HashMap<String, DecodingKey>,
     json: Option<Arc<str>>,
+    retired: Vec<String>,
 }
 
 /// The key cache and the token verifier built on it.
@@ -90,7 +100,8 @@ impl Jwks {
     /// [`ACCESS_TOKEN_ALGORITHM`] (checked
     /// before any key lookup, so `none` and HS256-with-the-public-key never
     /// reach one), its `kid` known, then signature, `exp`, `iss`, `aud`.
-    pub(crate) async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
+    /// Answers the claims and the `kid` of the key that verified them.
+    pub(crate) async fn verify(&self, token: &str) -> Result<(AccessClaims, String), VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Invalid)?;
         if header.alg != ACCESS_TOKEN_ALGORITHM {
             return Err(VerifyError::Invalid);
@@ -106,7 +117,36 @@ impl Jwks {
         if claims.sub.is_empty() || claims.sid.is_empty() {
             return Err(VerifyError::Invalid);
         }
-        Ok(claims)
+        Ok((claims, kid))
+    }
+
+    /// Drops the key `kid` for good: from the cache, the served JSON, and
+    /// any later fetch.
+    pub(crate) fn retire(&self, kid: &str) {
+        let mut cached = self.cached.write().unwrap_or_else(|e| e.into_inner());
+        cached.keys.remove(kid);
+        if !cached.retired.iter().any(|k| k == kid) {
+            if cached.retired.len() >= MAX_RETIRED {
+                cached.retired.remove(0);
+            }
+            cached.retired.push(kid.to_owned());
+        }
+        if let Some(json) = cached.json.take() {
+            cached.json = without_retired(&json, &cached.retired).ok();
+        }
+    }
+
+    /// Refetches the key set now if one was loaded (the revocation feed
+    /// was RESET: a retirement may have been missed). A failure is logged
+    /// and the keys already cached stay in use.
+    pub(crate) async fn refresh_if_loaded(&self) {
+        if self.read(|c| c.json.is_none()) {
+            return;
+        }
+        let _guard = self.fetching.lock().await;
+        if let Err(err) = self.fetch().await {
+            tracing::warn!("JWKS refresh after a reset failed: {err}");
+        }
     }
 
     /// The key set's JSON text as received, fetched first if none is cached.
@@ -170,20 +210,43 @@ impl Jwks {
                 tracing::warn!(grpc_code = ?status.code(), "GetJwks failed");
                 JwksError::Unavailable
             })?;
-        let json: Arc<str> = answer.into_inner().jwks_json.into();
-        let keys = parse_keys(&json)?;
-        tracing::debug!(keys = keys.len(), "JWKS loaded");
+        let retired = self.read(|c| c.retired.clone());
+        let json = without_retired(&answer.into_inner().jwks_json, &retired)?;
         let mut cached = self.cached.write().unwrap_or_else(|e| e.into_inner());
-        *cached = Cached {
-            keys,
-            json: Some(json.clone()),
+        // A retirement applied while this fetch was in flight still holds.
+        let json = if cached.retired.len() == retired.len() {
+            json
+        } else {
+            without_retired(&json, &cached.retired)?
         };
+        cached.keys = parse_keys(&json)?;
+        cached.json = Some(json.clone());
+        tracing::debug!(keys = cached.keys.len(), "JWKS loaded");
         Ok(json)
     }
 
     fn read<T>(&self, f: impl FnOnce(&Cached) -> T) -> T {
         f(&self.cached.read().unwrap_or_else(|e| e.into_inner()))
     }
+}
+
+/// The JWK set `json` less the keys whose `kid` is `retired` (as received
+/// when none is).
+fn without_retired(json: &str, retired: &[String]) -> Result<Arc<str>, JwksError> {
+    if retired.is_empty() {
+        return Ok(json.into());
+    }
+    let mut set: serde_json::Value =
+        serde_json::from_str(json).map_err(|_| JwksError::Malformed)?;
+    let keys = set
+        .get_mut("keys")
+        .and_then(serde_json::Value::as_array_mut)
+        .ok_or(JwksError::Malformed)?;
+    keys.retain(|key| {
+        let kid = key.get("kid").and_then(serde_json::Value::as_str);
+        !kid.is_some_and(|kid| retired.iter().any(|r| r == kid))
+    });
+    Ok(set.to_string().into())
 }
 
 /// The Ed25519 verification keys of a JWK set, by `kid`. Keys of any other
@@ -224,6 +287,16 @@ mod tests {
         let mut kids: Vec<_> = parse_keys(json).unwrap().into_keys().collect();
         kids.sort();
         assert_eq!(kids, ["k1", "k2"]);
+    }
+
+    #[test]
+    fn retired_keys_are_left_out_of_the_set() {
+        let json = r#"{"keys":[{"kid":"k1","kty":"OKP"},{"kid":"k2","kty":"OKP"},{"kty":"OKP"}]}"#;
+        assert_eq!(&*without_retired(json, &[]).unwrap(), json);
+        assert_eq!(
+            &*without_retired(json, &["k1".into()]).unwrap(),
+            r#"{"keys":[{"kid":"k2","kty":"OKP"},{"kty":"OKP"}]}"#
+        );
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! The HTTP edge of Kakao login: the only server browsers talk to.
 //!
 //! It owns cookies, redirects, CORS and CSRF checks, and nothing else: it
-//! holds no session state and no database, and asks the auth-service (over
-//! one shared gRPC channel) for every decision. The only things it keeps in
-//! memory are the auth-service's public keys, so that it verifies access
-//! tokens locally (`/auth/me`, `/.well-known/jwks.json`), and its own
-//! Prometheus metrics (`/metrics`). A login ends in a 302 to the frontend
+//! holds no database, and asks the auth-service (over one shared gRPC
+//! channel) for every decision it cannot vouch for. What it keeps in memory:
+//! the auth-service's public keys, so that it verifies access tokens locally
+//! (`/auth/me`, `/.well-known/jwks.json`); bounded caches of verified tokens
+//! and of each session's profile, so that a repeated `/auth/me` needs no
+//! call, trusted only while it follows the service's revocation feed (a
+//! logout, refresh-token reuse, unlink or key retirement on any replica
+//! evicts them within a second; while the feed is down every `/auth/me`
+//! asks the service); and its own Prometheus metrics (`/metrics`). A login ends in a 302 to the frontend
 //! with the tokens in `HttpOnly; Secure; SameSite=Lax` cookies, and every
 //! failure of a navigation in a 302 to the frontend's error route with
 //! `?error=<code>` (see [`ErrorCode`]). Tokens never appear in a URL, a body
@@ -22,7 +26,9 @@
 //! from `filters`, refused through `rejection`), which call the handlers
 //! (`handlers::{login, session, unlink, operations, demo}`) with the shared
 //! `state`. `error` maps service errors to what a browser sees; `cookies`,
-//! `origins`, `jwks`, `metrics`, `reply` and `single_flight` are leaves.
+//! `origins`, `jwks`, `metrics`, `reply`, `single_flight` and
+//! `verified_cache` (what `/auth/me` may answer from memory) are leaves;
+//! `revocation_feed` follows the service's revocations into the caches.
 //! The wire contract (reason words, request id, access claims) is
 //! `auth_proto`'s; start-up and logging are `service_kit`'s.
 
@@ -37,11 +43,13 @@ mod origins;
 mod rejection;
 mod reply;
 mod request_id;
+mod revocation_feed;
 mod routes;
 mod server;
 mod single_flight;
 mod startup;
 mod state;
+mod verified_cache;
 
 pub use configuration::Settings;
 pub use cookies::{ACCESS_COOKIE, BINDING_COOKIE, REFRESH_COOKIE};

@@ -9,6 +9,9 @@
 //! | `edge_refresh_total` | `outcome`: see [`RefreshOutcome`] (one per request: requests that joined a rotation in flight count with its outcome) |
 //! | `edge_http_requests_in_flight` | none |
 //! | `edge_http_request_duration_seconds` | `route`: the route's label from the route table ([`crate::routes::Route`]), or `other` |
+//! | `edge_token_cache_lookups_total` | `result`: `hit`, `miss`, or `bypassed` (the revocation feed is down) |
+//! | `edge_profile_cache_lookups_total` | `result`: as above |
+//! | `edge_revocation_feed_up` | none: 1 while the revocation feed is followed |
 
 use std::time::Instant;
 
@@ -126,6 +129,45 @@ impl RefreshOutcome {
     }
 }
 
+/// What a cache lookup of `/auth/me` found (`edge_*_cache_lookups_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CacheResult {
+    Hit,
+    Miss,
+    /// The revocation feed is down: the cache was not consulted.
+    Bypassed,
+}
+
+impl CacheResult {
+    const ALL: [CacheResult; 3] = [CacheResult::Hit, CacheResult::Miss, CacheResult::Bypassed];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            CacheResult::Hit => "hit",
+            CacheResult::Miss => "miss",
+            CacheResult::Bypassed => "bypassed",
+        }
+    }
+}
+
+/// One counter per [`CacheResult`], resolved once (no label lookup per
+/// request).
+struct CacheCounters([Counter; 3]);
+
+impl CacheCounters {
+    fn register(registry: &mut Registry, name: &str, help: &str) -> Self {
+        let family = Family::<Label, Counter>::default();
+        registry.register(name, help, family.clone());
+        CacheCounters(
+            CacheResult::ALL.map(|r| family.get_or_create_owned(&[("result", r.as_str())])),
+        )
+    }
+
+    fn inc(&self, result: CacheResult) {
+        self.0[result as usize].inc();
+    }
+}
+
 /// The registry and every metric in it.
 pub(crate) struct Metrics {
     registry: Registry,
@@ -134,6 +176,9 @@ pub(crate) struct Metrics {
     refresh: Family<Label, Counter>,
     in_flight: Gauge,
     duration: Family<Label, Histogram, fn() -> Histogram>,
+    token_cache: CacheCounters,
+    profile_cache: CacheCounters,
+    feed_up: Gauge,
 }
 
 impl Metrics {
@@ -172,6 +217,22 @@ impl Metrics {
             "HTTP request duration by route, in seconds",
             duration.clone(),
         );
+        let token_cache = CacheCounters::register(
+            &mut registry,
+            "edge_token_cache_lookups",
+            "Verified-token cache lookups of /auth/me by result",
+        );
+        let profile_cache = CacheCounters::register(
+            &mut registry,
+            "edge_profile_cache_lookups",
+            "Profile cache lookups of /auth/me by result",
+        );
+        let feed_up = Gauge::default();
+        registry.register(
+            "edge_revocation_feed_up",
+            "1 while the auth-service's revocation feed is followed (the caches are trusted)",
+            feed_up.clone(),
+        );
         for step in FunnelStep::ALL {
             login_funnel.get_or_create_owned(&[("step", step.as_str())]);
         }
@@ -188,7 +249,21 @@ impl Metrics {
             refresh,
             in_flight,
             duration,
+            token_cache,
+            profile_cache,
+            feed_up,
         }
+    }
+
+    /// Counts one `/auth/me` lookup of each cache.
+    pub(crate) fn cache_lookup(&self, token: CacheResult, profile: CacheResult) {
+        self.token_cache.inc(token);
+        self.profile_cache.inc(profile);
+    }
+
+    /// Sets whether the revocation feed is followed.
+    pub(crate) fn revocation_feed_up(&self, up: bool) {
+        self.feed_up.set(i64::from(up));
     }
 
     /// Counts a login reaching `step`.
@@ -280,6 +355,8 @@ mod tests {
         metrics.refresh(RefreshOutcome::ReuseDetected);
         drop(metrics.track("/auth/me"));
         drop(metrics.track("other"));
+        metrics.cache_lookup(CacheResult::Hit, CacheResult::Miss);
+        metrics.revocation_feed_up(true);
         let text = metrics.encode().unwrap();
         for line in [
             "# TYPE edge_login_funnel_total counter",
@@ -294,6 +371,10 @@ mod tests {
             "# TYPE edge_http_request_duration_seconds histogram",
             r#"edge_http_request_duration_seconds_count{route="/auth/me"} 1"#,
             r#"edge_http_request_duration_seconds_count{route="other"} 1"#,
+            r#"edge_token_cache_lookups_total{result="hit"} 1"#,
+            r#"edge_token_cache_lookups_total{result="bypassed"} 0"#,
+            r#"edge_profile_cache_lookups_total{result="miss"} 1"#,
+            "edge_revocation_feed_up 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line}\n{text}");
         }

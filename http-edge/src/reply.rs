@@ -6,6 +6,7 @@ use http::{
     HeaderValue, StatusCode,
     header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, REFERRER_POLICY, SET_COOKIE},
 };
+use hyper::body::Bytes;
 use serde::Serialize;
 use warp::reply::Response;
 
@@ -52,17 +53,20 @@ pub(crate) fn static_response(content_type: &'static str, body: &'static str) ->
 
 /// A JSON response with `Content-Type: application/json`.
 pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
-    let (status, bytes) = match serde_json::to_vec(body) {
-        Ok(bytes) => (status, bytes),
-        Err(_) => (
+    match serde_json::to_vec(body) {
+        Ok(bytes) => json_bytes(status, bytes.into()),
+        Err(_) => json_bytes(
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!(
+            Bytes::from(format!(
                 r#"{{"error":"{}"}}"#,
                 auth_proto::Reason::ServerError.as_str()
-            )
-            .into_bytes(),
+            )),
         ),
-    };
+    }
+}
+
+/// A JSON response of a body already encoded.
+pub(crate) fn json_bytes(status: StatusCode, bytes: Bytes) -> Response {
     let mut response = Response::new(bytes.into());
     *response.status_mut() = status;
     response

@@ -209,8 +209,10 @@ fn callback(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = 
         .then(login::callback)
 }
 
-/// GET /auth/me (token verified locally against the cached JWKS, then one
-/// GetUser call that also checks the session is live)
+/// GET /auth/me (from memory while the revocation feed is up and the token
+/// and its session's profile are cached; else the token verified locally
+/// against the cached JWKS, then one GetUser call that also checks the
+/// session is live)
 fn me(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     get(Route::Me)
         .and(with_ctx(state))

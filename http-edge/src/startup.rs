@@ -8,7 +8,7 @@ use std::{future::Future, sync::Arc};
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::{configuration::Settings, routes, server, state::AppState};
+use crate::{configuration::Settings, revocation_feed, routes, server, state::AppState};
 
 /// The HTTP edge, bound and ready to serve.
 pub struct Application {
@@ -43,7 +43,8 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
-    /// Meanwhile the key cache is refreshed in the background.
+    /// Meanwhile the key cache is refreshed and the revocation feed followed
+    /// in the background.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -55,8 +56,10 @@ impl Application {
             "http-edge listening"
         );
         let refresher = tokio::spawn(self.state.jwks.clone().refresh_periodically());
+        let feed = tokio::spawn(revocation_feed::follow(self.state.clone()));
         server::serve(self.listener, routes::routes(self.state), shutdown).await;
         refresher.abort();
+        feed.abort();
         tracing::info!("http-edge stopped");
         Ok(())
     }

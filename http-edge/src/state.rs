@@ -1,5 +1,6 @@
 //! What every request shares ([`AppState`]: settings, cookie builder, gRPC
-//! clients, key cache, metrics, refreshes in flight) and what one request
+//! clients, key cache, metrics, refreshes in flight, verified-token and
+//! profile caches) and what one request
 //! carries into its handler ([`Ctx`]: that state plus the request's id).
 //! Startup builds the state, the routes hand it to the handlers; neither
 //! needs the other, so this module sits below both.
@@ -25,6 +26,7 @@ use crate::{
     metrics::Metrics,
     reply,
     single_flight::SingleFlight,
+    verified_cache::VerifiedCache,
 };
 
 /// The answer of one refresh rotation: the new access and refresh cookies.
@@ -45,18 +47,27 @@ pub(crate) struct AppState {
     /// Refresh rotations in flight, by the SHA-256 of the refresh token, so
     /// that concurrent refreshes with one cookie share one rotation.
     pub(crate) refreshes: SingleFlight<Rotation>,
+    /// Verified tokens and profiles, trusted while the revocation feed is up.
+    pub(crate) verified: VerifiedCache,
 }
 
 impl AppState {
     /// Prepares the one shared gRPC channel to the auth-service (used by the
-    /// auth client, the health client and the key cache). It connects
-    /// lazily, so the edge starts even when the service is down (its routes
-    /// then answer `unavailable`).
+    /// auth client, the health client, the key cache and the revocation
+    /// feed). It connects lazily, so the edge starts even when the service
+    /// is down (its routes then answer `unavailable`); the feed subscribes
+    /// at start, which opens it. HTTP/2 keep-alive pings keep it warm
+    /// through idle periods and find a dead peer in seconds, not at the
+    /// next request.
     pub(crate) fn new(settings: Settings) -> anyhow::Result<AppState> {
         let channel = Endpoint::from_shared(settings.auth_service_url.clone())
             .context("AUTH_SERVICE_URL: not a valid gRPC endpoint")?
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .keep_alive_timeout(Duration::from_secs(5))
+            .keep_alive_while_idle(true)
             .connect_lazy();
         let cookies = Cookies::new(settings.cookie_domain.clone())
             .context("COOKIE_DOMAIN: not usable in a cookie")?;
@@ -70,6 +81,7 @@ impl AppState {
             jwks: Arc::new(jwks),
             metrics: Metrics::new(),
             refreshes: SingleFlight::new(),
+            verified: VerifiedCache::default(),
         })
     }
 }

@@ -1,21 +1,27 @@
-//! The session API: `/auth/me` (the access token verified locally, then one
-//! call that also checks the session is live), `/auth/refresh` (one rotation
-//! per refresh token, shared by concurrent requests) and `/auth/logout`.
-//! Answers are JSON or `204`; refresh outcomes are counted in
-//! [`crate::metrics`].
+//! The session API: `/auth/me` (from memory when the token and its
+//! session's profile are cached, else the access token verified locally and
+//! one call that also checks the session is live), `/auth/refresh` (one
+//! rotation per refresh token, shared by concurrent requests) and
+//! `/auth/logout`. Answers are JSON or `204`; refresh outcomes and cache
+//! lookups are counted in [`crate::metrics`].
 
-use auth_proto::v1::{GetUserRequest, RefreshSessionRequest, RevokeSessionRequest, User};
+use auth_proto::{
+    Reason,
+    v1::{GetUserRequest, RefreshSessionRequest, RevokeSessionRequest, User},
+};
 use http::{HeaderMap, StatusCode};
+use hyper::body::Bytes;
 use serde::Serialize;
 use warp::reply::Response;
 
 use crate::{
     cookies::{self, ACCESS_COOKIE, REFRESH_COOKIE},
     error::ApiError,
-    metrics::RefreshOutcome,
-    reply::{json_response, no_content, with_cookies},
+    metrics::{CacheResult, RefreshOutcome},
+    reply::{json_bytes, no_content, with_cookies},
     single_flight,
     state::{Ctx, Rotation},
+    verified_cache::{Lookup, Standing, Verified, token_key, unix_now},
 };
 
 /// GET /auth/me
@@ -25,30 +31,86 @@ pub(crate) async fn me(ctx: Ctx, headers: HeaderMap) -> Response {
         Some(access_token) => profile(&ctx, &access_token).await,
     };
     let (outcome, response) = match result {
-        Ok(profile) => ("ok", json_response(StatusCode::OK, &profile)),
+        Ok(body) => ("ok", json_bytes(StatusCode::OK, body)),
         Err(error) => (error.as_str(), error.into_response()),
     };
     ctx.finish("me", outcome, response)
 }
 
-/// Verifies the token locally, then asks for the user in one call that also
-/// checks that the token's session is still live.
-async fn profile(ctx: &Ctx, access_token: &str) -> Result<Profile, ApiError> {
-    let claims = ctx.state().jwks.verify(access_token).await?;
+/// The profile's JSON body. From memory when the revocation feed is up and
+/// both the token and its session's profile are cached (see
+/// [`crate::verified_cache`]); else the token is verified locally (unless
+/// cached), refused at once if a known revocation covers it, and the user
+/// asked for in one call that also checks that the session is live; the
+/// answer is cached when the feed vouches for it.
+async fn profile(ctx: &Ctx, access_token: &str) -> Result<Bytes, ApiError> {
+    use CacheResult::{Bypassed, Hit, Miss};
+    let cache = &ctx.state().verified;
+    let key = token_key(access_token);
+    let now = unix_now();
+    let (generation, verified, counted) = match cache.lookup(&key, now) {
+        Lookup::Hit(body) => {
+            ctx.metrics().cache_lookup(Hit, Hit);
+            return Ok(body);
+        }
+        Lookup::Token {
+            generation,
+            verified,
+        } => (Some(generation), verified, (Hit, Miss)),
+        Lookup::Miss { generation } => (
+            Some(generation),
+            verify(ctx, access_token).await?,
+            (Miss, Miss),
+        ),
+        Lookup::Untrusted => (None, verify(ctx, access_token).await?, (Bypassed, Bypassed)),
+    };
+    ctx.metrics().cache_lookup(counted.0, counted.1);
+    let cacheable = match cache.standing(&verified) {
+        Standing::Clear => true,
+        Standing::AskService => false,
+        Standing::SessionRevoked => return Err(ApiError::refused(Reason::SessionRevoked)),
+        Standing::KeyRetired => return Err(ApiError::refused(Reason::InvalidToken)),
+    };
+    let body = get_user(ctx, &verified).await?;
+    if let (Some(generation), true) = (generation, cacheable) {
+        cache.insert(generation, key, verified, body.clone(), now);
+    }
+    Ok(body)
+}
+
+/// Verifies the token against the cached key set.
+async fn verify(ctx: &Ctx, access_token: &str) -> Result<Verified, ApiError> {
+    let (claims, kid) = ctx.state().jwks.verify(access_token).await?;
+    Ok(Verified::new(claims, kid))
+}
+
+/// The user of a verified token as the `/auth/me` body, in one call that
+/// also checks that the token's session is still live.
+async fn get_user(ctx: &Ctx, verified: &Verified) -> Result<Bytes, ApiError> {
     let request = GetUserRequest {
-        user_id: claims.sub,
-        session_id: claims.sid,
+        user_id: verified.sub.clone(),
+        session_id: verified.sid.clone(),
     };
     let answer = ctx
         .client()
         .get_user(ctx.request(request))
         .await
         .map_err(|s| ApiError::from_status(&ctx.failed(s)))?;
-    answer
-        .into_inner()
-        .user
-        .map(Profile::from)
-        .ok_or(ApiError::ServerError)
+    let user = answer.into_inner().user.ok_or(ApiError::ServerError)?;
+    serde_json::to_vec(&Profile::from(user))
+        .map(Bytes::from)
+        .map_err(|_| ApiError::ServerError)
+}
+
+/// Evicts the cached session of the request's access token: this browser
+/// just ended it (logout, refresh-token reuse), so its next `/auth/me`
+/// asks the service even before the revocation feed reports it.
+fn forget_session(ctx: &Ctx, headers: &HeaderMap) {
+    if let Some(access_token) = cookies::read(headers, ACCESS_COOKIE) {
+        ctx.state()
+            .verified
+            .evict_session_of(&token_key(&access_token));
+    }
 }
 
 /// POST /auth/refresh
@@ -61,6 +123,9 @@ pub(crate) async fn refresh(ctx: Ctx, headers: HeaderMap) -> Response {
         .as_ref()
         .map_or_else(RefreshOutcome::of_error, |_| RefreshOutcome::Rotated);
     ctx.metrics().refresh(counted);
+    if counted == RefreshOutcome::ReuseDetected {
+        forget_session(&ctx, &headers);
+    }
     let (outcome, response) = match result {
         Ok(cookies) => ("refreshed", no_content(cookies)),
         Err(error @ ApiError::Unauthenticated(_)) => {
@@ -101,6 +166,7 @@ pub(crate) async fn logout(ctx: Ctx, headers: HeaderMap) -> Response {
         None => Ok(()),
         Some(refresh_token) => revoke(&ctx, refresh_token).await,
     };
+    forget_session(&ctx, &headers);
     let cleared = [ctx.cookies().clear_access(), ctx.cookies().clear_refresh()];
     let (outcome, response) = match result {
         Ok(()) => ("logged_out", no_content(cleared)),

@@ -21,7 +21,15 @@ pub(crate) async fn unlink(ctx: Ctx, params: String, headers: HeaderMap) -> Resp
     };
     let answer = ctx.client().handle_unlink(ctx.request(request)).await;
     let (outcome, response) = match answer.map_err(|s| ctx.failed(s)) {
-        Ok(_) => ("unlinked", plain_ok()),
+        Ok(answer) => {
+            if answer.get_ref().sessions_revoked > 0 {
+                // Which user is not said; the feed will tell every edge
+                // within a second, but this one's next `/auth/me` must not
+                // wait for it. Unlinks are rare: drop the caches.
+                ctx.state().verified.drop_caches();
+            }
+            ("unlinked", plain_ok())
+        }
         Err(s) => {
             let error = unlink_error(&s);
             (error.as_str(), error.into_response())

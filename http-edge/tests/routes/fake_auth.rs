@@ -3,6 +3,7 @@
 //! Ed25519 key set that signs real access tokens.
 
 use std::{
+    collections::HashSet,
     sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -12,7 +13,7 @@ use auth_proto::v1::{
     GetJwksRequest, GetJwksResponse, GetUserRequest, GetUserResponse, HandleUnlinkRequest,
     HandleUnlinkResponse, RefreshSessionRequest, RefreshSessionResponse, RevokeSessionRequest,
     RevokeSessionResponse, TokenPair, User, VerifyAccessTokenRequest, VerifyAccessTokenResponse,
-    auth_service_server::AuthService,
+    WatchRevocationsRequest, auth_service_server::AuthService,
 };
 use aws_lc_rs::{
     rand::SystemRandom,
@@ -22,6 +23,8 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tonic::{Code, Request, Response, Status, metadata::MetadataValue};
+
+use crate::fake_feed::{EventStream, RevocationFeed};
 
 pub const FRONTEND: &str = "https://app.example.com";
 pub const AUTHORIZE_URL: &str = "https://kauth.kakao.com/oauth/authorize?client_id=demo&state=s1";
@@ -101,6 +104,11 @@ pub struct FakeAuth {
     pub request_ids: Arc<Mutex<Vec<String>>>,
     /// The keys GetJwks publishes; the first signs [`FakeAuth::token`].
     pub keys: Arc<Mutex<Vec<SigningKey>>>,
+    /// Sessions GetUser refuses as `session_revoked` (besides the canned
+    /// ones).
+    pub revoked: Arc<Mutex<HashSet<String>>>,
+    /// What `WatchRevocations` streams (not recorded in `calls`).
+    pub feed: RevocationFeed,
 }
 
 impl Default for FakeAuth {
@@ -109,6 +117,8 @@ impl Default for FakeAuth {
             calls: Arc::default(),
             request_ids: Arc::default(),
             keys: Arc::new(Mutex::new(vec![SigningKey::generate("k1")])),
+            revoked: Arc::default(),
+            feed: RevocationFeed::default(),
         }
     }
 }
@@ -142,6 +152,11 @@ impl FakeAuth {
     /// Adds a key to the published set (a rotation).
     pub fn publish(&self, key: SigningKey) {
         self.keys.lock().unwrap().push(key);
+    }
+
+    /// Ends session `sid` for GetUser only (its event is not streamed).
+    pub fn revoke_session_unannounced(&self, sid: &str) {
+        self.revoked.lock().unwrap().insert(sid.into());
     }
 }
 
@@ -282,8 +297,13 @@ impl AuthService for FakeAuth {
             "get_user user_id={} session_id={}",
             r.user_id, r.session_id
         ));
+        if self.revoked.lock().unwrap().contains(&r.session_id) {
+            return Err(failure(Code::Unauthenticated, "session_revoked"));
+        }
         match (r.user_id.as_str(), r.session_id.as_str()) {
-            ("u1", "sess-1") => Ok(Response::new(GetUserResponse { user: Some(user()) })),
+            ("u1", "sess-1" | "sess-2") => {
+                Ok(Response::new(GetUserResponse { user: Some(user()) }))
+            }
             ("u1", _) => Err(failure(Code::Unauthenticated, "session_revoked")),
             _ => Err(failure(Code::NotFound, "user_not_found")),
         }
@@ -314,13 +334,13 @@ impl AuthService for FakeAuth {
         }))
     }
 
-    type WatchRevocationsStream = tonic::codegen::BoxStream<auth_proto::v1::RevocationEvent>;
+    type WatchRevocationsStream = EventStream;
 
-    /// The edge does not follow revocations yet.
     async fn watch_revocations(
         &self,
-        _request: Request<auth_proto::v1::WatchRevocationsRequest>,
-    ) -> Result<Response<Self::WatchRevocationsStream>, Status> {
-        Err(Status::unimplemented("watch_revocations"))
+        request: Request<WatchRevocationsRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let after = request.into_inner().after_sequence;
+        self.feed.subscribe(after).map(Response::new)
     }
 }

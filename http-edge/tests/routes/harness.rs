@@ -1,11 +1,11 @@
 //! The real edge on port 0 in front of the fake (or of a closed port), and
 //! the assertions every route test shares.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use auth_proto::v1::auth_service_server::AuthServiceServer;
 use reqwest::StatusCode;
-use test_support::{EdgeClient, EdgeHandle, edge};
+use test_support::{EdgeClient, EdgeHandle, edge, wait_until};
 pub use test_support::{header, set_cookie_lines};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -43,7 +43,27 @@ impl TestEdge {
         tokio::spawn(server);
         let mut edge = Self::with_service(format!("http://{addr}"), fake).await;
         edge.health = Some(health);
+        edge.wait_for_feed(true).await;
         edge
+    }
+
+    /// Waits until the edge reports the revocation feed up (or down).
+    pub async fn wait_for_feed(&self, up: bool) {
+        let line = format!("edge_revocation_feed_up {}", u8::from(up));
+        wait_until(Duration::from_secs(10), &line, || async {
+            self.metrics().await.lines().any(|l| l == line)
+        })
+        .await;
+    }
+
+    /// Polls `/auth/me` with `token` until it answers `status`.
+    pub async fn wait_for_me(&self, token: &str, status: StatusCode) {
+        wait_until(
+            Duration::from_secs(5),
+            format!("/auth/me is {status}"),
+            || async { self.me(token).await.status() == status },
+        )
+        .await;
     }
 
     /// The edge pointed at a port where nothing listens.

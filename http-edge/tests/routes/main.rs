@@ -4,8 +4,10 @@
 //! reqwest with redirects disabled. One module per route or concern.
 
 mod fake_auth;
+mod fake_feed;
 mod harness;
 
+mod cache;
 mod callback;
 mod cors_csrf;
 mod demo;

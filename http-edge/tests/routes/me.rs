@@ -1,4 +1,5 @@
-//! `GET /auth/me`: local access-token verification, then one GetUser call.
+//! `GET /auth/me`: local access-token verification, then one GetUser call
+//! (answers from memory are `cache`'s).
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -18,7 +19,7 @@ async fn assert_unauthenticated(response: reqwest::Response, reason: &str, case:
 }
 
 #[tokio::test]
-async fn me_answers_the_profile_of_a_valid_token_with_one_get_user_call() {
+async fn me_answers_the_profile_of_a_valid_token_with_one_get_user_call_then_from_memory() {
     let edge = TestEdge::start().await;
     let response = edge.me(&edge.fake.token()).await;
 
@@ -53,10 +54,11 @@ async fn me_answers_the_profile_of_a_valid_token_with_one_get_user_call() {
         ]
     );
 
-    // The key set stays cached: the next request is one call.
+    // The key set and the answer stay cached (the revocation feed is up):
+    // the next request makes no call.
     assert_eq!(edge.me(&edge.fake.token()).await.status(), StatusCode::OK);
     assert_eq!(edge.fake.count("get_jwks"), 1);
-    assert_eq!(edge.fake.count("get_user"), 2);
+    assert_eq!(edge.fake.count("get_user"), 1);
 }
 
 #[tokio::test]
