@@ -67,17 +67,17 @@ async fn keys(args: &[&str]) -> ExitCode {
         }
     };
     let result = match args {
-        ["rotate"] => key_ring::rotate(&db).await.map(|kid| {
+        ["rotate"] => key_ring::rotate(&db.write).await.map(|kid| {
             println!("added signing key {kid}; replicas sign with it within a minute, older keys stay published until retired");
         }),
-        ["list"] => persistence::signing_keys::all(&db).await.map_err(Into::into).map(|keys| {
+        ["list"] => persistence::signing_keys::all(&db.read).await.map_err(Into::into).map(|keys| {
             println!("{:<18} {:<7} {:<14} status", "kid", "alg", "created (unix)");
             for k in keys {
                 let status = if k.retired_at.is_some() { "retired" } else { "published" };
                 println!("{:<18} {:<7} {:<14} {status}", k.kid, k.algorithm, k.created_at / 1000);
             }
         }),
-        ["retire", kid] => match persistence::signing_keys::retire(&db, kid, persistence::now_ms()).await {
+        ["retire", kid] => match persistence::signing_keys::retire(&db.write, kid, persistence::now_ms()).await {
             Ok(true) => {
                 println!("retired {kid}: tokens signed with it are refused once replicas reload (within a minute)");
                 Ok(())

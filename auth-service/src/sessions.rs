@@ -127,7 +127,7 @@ fn refresh_outcome(result: &Result<Rotation, AuthError>) -> Option<RefreshOutcom
 
 async fn rotate(core: &AuthCore, presented: RefreshToken) -> Result<Rotation, AuthError> {
     let now = now_ms();
-    let row = refresh_tokens::find_by_hash(&core.db, &presented.hash())
+    let row = refresh_tokens::find_by_hash(&core.db.read, &presented.hash())
         .await
         .map_err(db("find refresh token"))?
         .ok_or_else(refresh_refused)?;
@@ -141,7 +141,7 @@ async fn rotate(core: &AuthCore, presented: RefreshToken) -> Result<Rotation, Au
         let expires_at = now
             .saturating_add(ms(core.settings.refresh_token_ttl))
             .min(family.expires_at);
-        let txn = core.db.begin().await.map_err(db("begin rotation"))?;
+        let txn = core.db.write.begin().await.map_err(db("begin rotation"))?;
         let won = refresh_tokens::mark_rotated(&txn, &row.id, seal(&presented, &successor), now)
             .await
             .map_err(db("retire refresh token"))?;
@@ -167,13 +167,13 @@ async fn rotate(core: &AuthCore, presented: RefreshToken) -> Result<Rotation, Au
             .map_err(db("roll back lost rotation"))?;
     }
 
-    let row = refresh_tokens::find_by_hash(&core.db, &presented.hash())
+    let row = refresh_tokens::find_by_hash(&core.db.read, &presented.hash())
         .await
         .map_err(db("re-read refresh token"))?
         .ok_or_else(refresh_refused)?;
     let rotated_at = row.rotated_at.unwrap_or(now);
     if now.saturating_sub(rotated_at) > ms(core.settings.refresh_reuse_grace) {
-        session_rows::revoke(&core.db, &family.id, "reuse_detected", now)
+        session_rows::revoke(&core.db.write, &family.id, "reuse_detected", now)
             .await
             .map_err(db("revoke family after reuse"))?;
         core.live_sessions.forget(&family.id);
@@ -189,7 +189,7 @@ async fn rotate(core: &AuthCore, presented: RefreshToken) -> Result<Rotation, Au
         .as_deref()
         .and_then(|sealed| unseal(&presented, sealed))
         .ok_or_else(refresh_refused)?;
-    let successor_row = refresh_tokens::find_by_hash(&core.db, &successor.hash())
+    let successor_row = refresh_tokens::find_by_hash(&core.db.read, &successor.hash())
         .await
         .map_err(db("find successor refresh token"))?
         .filter(|r| r.session_id == family.id && r.expires_at > now)
@@ -211,7 +211,7 @@ async fn live_family(
     session_id: &str,
     now: i64,
 ) -> Result<session_rows::Model, AuthError> {
-    let family = session_rows::find(&core.db, session_id)
+    let family = session_rows::find(&core.db.read, session_id)
         .await
         .map_err(db("find session"))?
         .ok_or_else(refresh_refused)?;
@@ -242,13 +242,13 @@ pub async fn revoke(
         Err(RefreshTokenError::Malformed) => return Ok(()),
         Err(e @ RefreshTokenError::Missing) => return Err(unusable(e)),
     };
-    let Some(row) = refresh_tokens::find_by_hash(&core.db, &presented.hash())
+    let Some(row) = refresh_tokens::find_by_hash(&core.db.read, &presented.hash())
         .await
         .map_err(db("find refresh token"))?
     else {
         return Ok(());
     };
-    let revoked = session_rows::revoke(&core.db, &row.session_id, "logout", now_ms())
+    let revoked = session_rows::revoke(&core.db.write, &row.session_id, "logout", now_ms())
         .await
         .map_err(db("revoke session"))?;
     core.live_sessions.forget(&row.session_id);
@@ -265,7 +265,7 @@ pub async fn verify_access_token(
 ) -> Result<AccessClaims, AuthError> {
     let claims = core
         .access_tokens
-        .verify(&core.keys, &core.db, token.expose())
+        .verify(&core.keys, &core.db.read, token.expose())
         .await?;
     ensure_live_session(core, &claims.sid, &claims.sub).await?;
     Ok(claims)
@@ -281,7 +281,7 @@ pub async fn user_of_live_session(
     if let Some(sid) = session_id {
         ensure_live_session(core, sid.as_str(), user_id.as_str()).await?;
     }
-    users::find(&core.db, user_id.as_str())
+    users::find(&core.db.read, user_id.as_str())
         .await
         .map_err(db("find user"))?
         .ok_or_else(|| AuthError::refused(Reason::UserNotFound, "no such user"))
@@ -294,7 +294,7 @@ async fn ensure_live_session(core: &AuthCore, sid: &str, user_id: &str) -> Resul
     if core.live_sessions.is_known_live(sid, user_id, now) {
         return Ok(());
     }
-    let family = session_rows::find(&core.db, sid)
+    let family = session_rows::find(&core.db.read, sid)
         .await
         .map_err(db("find session of access token"))?;
     match family {

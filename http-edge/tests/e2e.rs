@@ -8,11 +8,14 @@ mod support;
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
-use auth_service::persistence::{login_attempts, users as user_rows};
+use auth_service::{
+    domain::{BrowserBinding, LoginAttempt},
+    persistence::{now_ms, users as user_rows},
+};
 use http_edge::{Application, Settings};
 use kakao_emulator::{Endpoint, Fault};
 use reqwest::{Response, header};
-use sea_orm::{EntityTrait, PaginatorTrait, sea_query::Expr};
+use sea_orm::{EntityTrait, PaginatorTrait};
 use support::{FRONTEND_URL, Stack, consent, http, query, users};
 use tokio::sync::oneshot;
 use url::Url;
@@ -293,7 +296,7 @@ async fn a_returning_user_logs_in_to_the_same_row() {
     assert_eq!(me2["email"], serde_json::Value::Null);
     assert_eq!(
         user_rows::Entity::find()
-            .count(&w.stack.auth.core.db)
+            .count(&w.stack.auth.core.db.read)
             .await
             .unwrap(),
         1
@@ -334,12 +337,30 @@ async fn forged_reused_unbound_and_expired_states_never_reach_the_token_endpoint
     // Expired.
     let (authorize, binding2) = w.begin("").await;
     let redirect = consent(&authorize, users::HONG, true).await;
-    login_attempts::Entity::update_many()
-        .col_expr(login_attempts::Column::ExpiresAt, Expr::value(1i64))
-        .exec(&w.stack.auth.core.db)
-        .await
-        .unwrap();
-    assert_error_redirect(&w.callback(&redirect, &binding2).await, "login_expired");
+    let expired = w.stack.auth.core.state_sealer.seal(&LoginAttempt::new(
+        now_ms() - 1,
+        BrowserBinding::parse(binding2.trim_start_matches("kakao_login_binding="))
+            .unwrap()
+            .hash(),
+        "http://localhost:3000/".into(),
+    ));
+    let mut redirect = url::Url::parse(&redirect).unwrap();
+    let pairs: Vec<(String, String)> = redirect
+        .query_pairs()
+        .into_owned()
+        .map(|(k, v)| {
+            if k == "state" {
+                (k, expired.expose().to_owned())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    redirect.query_pairs_mut().clear().extend_pairs(pairs);
+    assert_error_redirect(
+        &w.callback(redirect.as_str(), &binding2).await,
+        "login_expired",
+    );
     assert_eq!(
         w.token_calls().await,
         0,
@@ -458,7 +479,7 @@ async fn kakao_failures_land_on_the_error_route_with_a_short_code() {
     }
     assert_eq!(
         user_rows::Entity::find()
-            .count(&w.stack.auth.core.db)
+            .count(&w.stack.auth.core.db.read)
             .await
             .unwrap(),
         0
@@ -741,7 +762,7 @@ async fn kakaos_unlink_callback_revokes_the_users_sessions() {
     );
     assert_eq!(w.post("/auth/refresh", &session, None).await.status(), 401);
     let user = user_rows::Entity::find()
-        .one(&w.stack.auth.core.db)
+        .one(&w.stack.auth.core.db.read)
         .await
         .unwrap()
         .unwrap();
@@ -760,7 +781,7 @@ async fn kakaos_unlink_callback_revokes_the_users_sessions() {
     let again = cookie_header(&w.login(users::HONG, "").await);
     assert_eq!(w.get("/auth/me", &again).await.status(), 200);
     let user = user_rows::Entity::find()
-        .one(&w.stack.auth.core.db)
+        .one(&w.stack.auth.core.db.read)
         .await
         .unwrap()
         .unwrap();

@@ -9,7 +9,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_initial::Migration)]
+        vec![
+            Box::new(m20261127_000001_initial::Migration),
+            Box::new(m20261201_000002_sealed_login_state::Migration),
+        ]
     }
 }
 
@@ -37,6 +40,8 @@ pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
         Ok(())
     }
 }
+
+mod m20261201_000002_sealed_login_state;
 
 mod m20261127_000001_initial {
     use super::*;
