@@ -4,21 +4,26 @@
 use std::sync::Arc;
 
 use crate::{
-    access_tokens::AccessTokens, configuration::Settings, kakao::KakaoClient, key_ring::KeyRing,
-    metrics::Metrics, revocations::RevocationFeed,
+    access_tokens::AccessTokens, configuration::Settings, domain::StateSealer, kakao::KakaoClient,
+    key_ring::KeyRing, metrics::Metrics, persistence::Database, revocations::RevocationFeed,
 };
 
-/// Settings, the database, the Kakao client, the signing keys, the access
-/// token issuer, the metrics and the revocation feed.
+/// Settings, the database, the Kakao client, the signing and state-sealing
+/// keys, the access token issuer, the metrics and the revocation feed.
 pub struct AuthCore {
     /// The settings read at start.
     pub settings: Settings,
-    /// The database pool.
-    pub db: sea_orm::DatabaseConnection,
+    /// The database: `db.write` for every write and transaction (on SQLite
+    /// a single connection, so writes queue here instead of fighting over
+    /// SQLite's lock), `db.read` for reads outside a transaction. See
+    /// [`Database`].
+    pub db: Database,
     /// The one Kakao client.
     pub kakao: KakaoClient,
     /// The signing keys shared through the database.
     pub keys: KeyRing,
+    /// Seals login attempts into their `state` (keys shared through the database).
+    pub state_sealer: StateSealer,
     /// Issues and verifies access tokens with [`AuthCore::keys`].
     pub access_tokens: AccessTokens,
     /// This process's metrics.

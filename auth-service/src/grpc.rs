@@ -179,7 +179,7 @@ impl AuthService for AuthGrpc {
         request: Request<GetJwksRequest>,
     ) -> Result<Response<GetJwksResponse>, Status> {
         let _ = request;
-        let jwks = self.core.keys.fresh_jwks_json(&self.core.db).await;
+        let jwks = self.core.keys.fresh_jwks_json(&self.core.db.read).await;
         Ok(Response::new(GetJwksResponse {
             jwks_json: jwks.to_string(),
         }))

@@ -7,11 +7,11 @@ use sea_orm::TransactionTrait;
 use crate::{
     auth_core::AuthCore,
     domain::{
-        AuthorizationCode, BrowserBinding, LoginState, ReturnTo, pkce_challenge, random_token,
+        AuthorizationCode, BrowserBinding, LoginAttempt, LoginState, ReturnTo, pkce_challenge,
     },
     error::{AuthError, db},
     kakao::{AuthorizeParams, id_token_claims},
-    persistence::{login_attempts, ms, now_ms, users},
+    persistence::{login_state_claims, ms, now_ms, users},
     sessions::{self, SessionTokens},
 };
 
@@ -37,39 +37,30 @@ pub struct LoginCompleted {
     pub return_to: ReturnTo,
 }
 
-/// Stores a login attempt and returns Kakao's authorize URL for it.
+/// Seals a login attempt into its `state` and returns Kakao's authorize
+/// URL for it. Nothing is written to the database (see
+/// [`crate::domain::StateSealer`]).
 ///
 /// The PKCE verifier is derived from the browser binding and the state
-/// (see [`BrowserBinding::pkce_verifier`]), so the database holds neither it
-/// nor the binding itself, only the binding's hash.
+/// (see [`BrowserBinding::pkce_verifier`]), so it is neither stored nor
+/// sealed; the state carries only the binding's hash.
 pub async fn build_login_url(
     core: &AuthCore,
     return_to: ReturnTo,
     binding: Option<BrowserBinding>,
 ) -> Result<LoginStarted, AuthError> {
     let binding = binding.unwrap_or_else(BrowserBinding::generate);
-    let state = LoginState::generate();
-    let nonce = random_token(16);
-    let challenge = pkce_challenge(&binding.pkce_verifier(&state));
-    let now = now_ms();
     let ttl = core.settings.login_attempt_ttl;
-    login_attempts::insert(
-        &core.db,
-        login_attempts::Model {
-            state: state.expose().to_owned(),
-            binding_hash: binding.hash(),
-            nonce: nonce.clone(),
-            return_to: return_to.as_str().to_owned(),
-            created_at: now,
-            expires_at: now.saturating_add(ms(ttl)),
-            claimed_at: None,
-        },
-    )
-    .await
-    .map_err(db("store login attempt"))?;
+    let attempt = LoginAttempt::new(
+        now_ms().saturating_add(ms(ttl)),
+        binding.hash(),
+        return_to.as_str().to_owned(),
+    );
+    let state = core.state_sealer.seal(&attempt);
+    let challenge = pkce_challenge(&binding.pkce_verifier(&state));
     let url = core.kakao.authorize_url(&AuthorizeParams {
         state: state.expose(),
-        nonce: &nonce,
+        nonce: &attempt.nonce(),
         code_challenge: &challenge,
         scope: core.settings.kakao.scope.as_deref(),
         prompt: core.settings.kakao.prompt.as_deref(),
@@ -83,35 +74,42 @@ pub async fn build_login_url(
 
 /// Finishes a login.
 ///
-/// The attempt is claimed (exactly once) and its binding checked *before*
-/// the code is sent to Kakao: a forged, replayed or cross-browser callback
-/// never costs a Kakao call and never spends the victim's code. The claim
-/// and the final write are two steps because a database transaction must
-/// not stay open across Kakao's network round trips; the final transaction
-/// deletes the claimed attempt, upserts the user and stores the session,
-/// so either all of the login is recorded or none of it.
+/// The state is opened, its binding and expiry checked, and its id claimed
+/// (exactly once) *before* the code is sent to Kakao: a forged, replayed,
+/// expired or cross-browser callback never costs a Kakao call and never
+/// spends the victim's code. A state presented with the wrong binding is
+/// refused without being claimed, so a leaked state cannot be used to
+/// spoil its owner's login. The claim and the final write are two steps
+/// because a database transaction must not stay open across Kakao's
+/// network round trips; the final transaction upserts the user and stores
+/// the session, so either all of it is recorded or none of it.
 pub async fn complete_login(
     core: &AuthCore,
     code: AuthorizationCode,
     state: LoginState,
     binding: Option<BrowserBinding>,
 ) -> Result<LoginCompleted, AuthError> {
-    let now = now_ms();
-    let attempt = login_attempts::claim(&core.db, state.expose(), now)
-        .await
-        .map_err(db("claim login attempt"))?
+    let attempt = core
+        .state_sealer
+        .open(&state)
         .ok_or_else(AuthError::bad_login_state)?;
     let Some(binding) = binding.filter(|b| b.matches(&attempt.binding_hash)) else {
         return Err(AuthError::bad_login_state());
     };
-    if attempt.expires_at <= now {
+    if attempt.expires_at <= now_ms() {
         return Err(AuthError::refused(
             Reason::LoginExpired,
             "login attempt has expired, start again",
         ));
     }
     let return_to = ReturnTo::from_stored(&attempt.return_to)
-        .ok_or_else(|| AuthError::Unexpected(anyhow::anyhow!("stored return_to is unreadable")))?;
+        .ok_or_else(|| AuthError::Unexpected(anyhow::anyhow!("sealed return_to is unreadable")))?;
+    if !login_state_claims::claim(&core.db.write, &attempt.state_id(), attempt.expires_at)
+        .await
+        .map_err(db("claim login state"))?
+    {
+        return Err(AuthError::bad_login_state());
+    }
 
     let kakao_tokens = core
         .kakao
@@ -122,7 +120,7 @@ pub async fn complete_login(
         let claims = id_token_claims(id_token).ok_or_else(|| {
             AuthError::refused(Reason::KakaoRejected, "kakao sent an unreadable id_token")
         })?;
-        let nonce_ok = claims.nonce.as_deref() == Some(attempt.nonce.as_str());
+        let nonce_ok = claims.nonce.as_deref() == Some(attempt.nonce().as_str());
         let sub_ok = claims
             .sub
             .as_deref()
@@ -146,15 +144,10 @@ pub async fn complete_login(
     let now = now_ms();
     let txn = core
         .db
+        .write
         .begin()
         .await
         .map_err(db("begin login transaction"))?;
-    if !login_attempts::consume(&txn, state.expose())
-        .await
-        .map_err(db("consume login attempt"))?
-    {
-        return Err(AuthError::bad_login_state());
-    }
     let (user, new_user) = users::upsert_by_kakao_id(&txn, &profile, now)
         .await
         .map_err(db("upsert user by kakao id"))?;

@@ -67,17 +67,17 @@ async fn keys(args: &[&str]) -> ExitCode {
         }
     };
     let result = match args {
-        ["rotate"] => key_ring::rotate(&db).await.map(|kid| {
+        ["rotate"] => key_ring::rotate(&db.write).await.map(|kid| {
             println!("added signing key {kid}; replicas sign with it within a minute, older keys stay published until retired");
         }),
-        ["list"] => persistence::signing_keys::all(&db).await.map_err(Into::into).map(|keys| {
+        ["list"] => persistence::signing_keys::all(&db.read).await.map_err(Into::into).map(|keys| {
             println!("{:<18} {:<7} {:<14} status", "kid", "alg", "created (unix)");
             for k in keys {
                 let status = if k.retired_at.is_some() { "retired" } else { "published" };
                 println!("{:<18} {:<7} {:<14} {status}", k.kid, k.algorithm, k.created_at / 1000);
             }
         }),
-        ["retire", kid] => match key_ring::retire(&db, kid).await {
+        ["retire", kid] => match key_ring::retire(&db.write, kid).await {
             Ok(true) => {
                 println!("retired {kid}: running replicas refuse tokens signed with it within a second");
                 Ok(())

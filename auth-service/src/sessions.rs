@@ -137,7 +137,7 @@ fn refresh_outcome(result: &Result<Rotation, AuthError>) -> Option<RefreshOutcom
 
 async fn rotate(core: &AuthCore, presented: RefreshToken) -> Result<Rotation, AuthError> {
     let now = now_ms();
-    let row = refresh_tokens::find_by_hash(&core.db, &presented.hash())
+    let row = refresh_tokens::find_by_hash(&core.db.read, &presented.hash())
         .await
         .map_err(db("find refresh token"))?
         .ok_or_else(refresh_refused)?;
@@ -151,7 +151,7 @@ async fn rotate(core: &AuthCore, presented: RefreshToken) -> Result<Rotation, Au
         let expires_at = now
             .saturating_add(ms(core.settings.refresh_token_ttl))
             .min(family.expires_at);
-        let txn = core.db.begin().await.map_err(db("begin rotation"))?;
+        let txn = core.db.write.begin().await.map_err(db("begin rotation"))?;
         let won = refresh_tokens::mark_rotated(&txn, &row.id, seal(&presented, &successor), now)
             .await
             .map_err(db("retire refresh token"))?;
@@ -177,7 +177,7 @@ async fn rotate(core: &AuthCore, presented: RefreshToken) -> Result<Rotation, Au
             .map_err(db("roll back lost rotation"))?;
     }
 
-    let row = refresh_tokens::find_by_hash(&core.db, &presented.hash())
+    let row = refresh_tokens::find_by_hash(&core.db.read, &presented.hash())
         .await
         .map_err(db("re-read refresh token"))?
         .ok_or_else(refresh_refused)?;
@@ -196,7 +196,7 @@ async fn rotate(core: &AuthCore, presented: RefreshToken) -> Result<Rotation, Au
         .as_deref()
         .and_then(|sealed| unseal(&presented, sealed))
         .ok_or_else(refresh_refused)?;
-    let successor_row = refresh_tokens::find_by_hash(&core.db, &successor.hash())
+    let successor_row = refresh_tokens::find_by_hash(&core.db.read, &successor.hash())
         .await
         .map_err(db("find successor refresh token"))?
         .filter(|r| r.session_id == family.id && r.expires_at > now)
@@ -218,7 +218,7 @@ async fn live_family(
     session_id: &str,
     now: i64,
 ) -> Result<session_rows::Model, AuthError> {
-    let family = session_rows::find(&core.db, session_id)
+    let family = session_rows::find(&core.db.read, session_id)
         .await
         .map_err(db("find session"))?
         .ok_or_else(refresh_refused)?;
@@ -249,7 +249,7 @@ pub async fn revoke(
         Err(RefreshTokenError::Malformed) => return Ok(()),
         Err(e @ RefreshTokenError::Missing) => return Err(unusable(e)),
     };
-    let Some(row) = refresh_tokens::find_by_hash(&core.db, &presented.hash())
+    let Some(row) = refresh_tokens::find_by_hash(&core.db.read, &presented.hash())
         .await
         .map_err(db("find refresh token"))?
     else {
@@ -272,7 +272,12 @@ async fn revoke_family(
     reason: &str,
 ) -> Result<bool, AuthError> {
     let now = now_ms();
-    let txn = core.db.begin().await.map_err(db("begin revocation"))?;
+    let txn = core
+        .db
+        .write
+        .begin()
+        .await
+        .map_err(db("begin revocation"))?;
     if !session_rows::revoke(&txn, session_id, reason, now)
         .await
         .map_err(db("revoke session"))?
@@ -325,7 +330,7 @@ pub async fn verify_access_token(
     let generation = feed.tokens.generation();
     let verified = core
         .access_tokens
-        .verify(&core.keys, &core.db, token.expose())
+        .verify(&core.keys, &core.db.read, token.expose())
         .await?;
     if let Some(refused) = feed.refuses_token(&verified) {
         return Err(refused.into());
@@ -350,7 +355,7 @@ pub async fn user_of_live_session(
         let healthy = core.revocations.healthy();
         ensure_live_session(core, sid.as_str(), user_id.as_str(), healthy).await?;
     }
-    users::find(&core.db, user_id.as_str())
+    users::find(&core.db.read, user_id.as_str())
         .await
         .map_err(db("find user"))?
         .ok_or_else(|| AuthError::refused(Reason::UserNotFound, "no such user"))
@@ -374,7 +379,7 @@ async fn ensure_live_session(
         return Ok(());
     }
     let generation = feed.sessions.generation();
-    let family = session_rows::find(&core.db, sid)
+    let family = session_rows::find(&core.db.read, sid)
         .await
         .map_err(db("find session of access token"))?;
     match family {

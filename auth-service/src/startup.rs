@@ -5,7 +5,6 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use auth_proto::v1::auth_service_server::AuthServiceServer;
-use sea_orm::DatabaseConnection;
 use tokio::{net::TcpListener, sync::oneshot};
 use tonic::transport::server::TcpIncoming;
 use tonic_health::{ServingStatus, server::HealthReporter};
@@ -19,7 +18,7 @@ use crate::{
     kakao::KakaoClient,
     key_ring::KeyRing,
     metrics::{self, Metrics},
-    persistence::{self, login_attempts, now_ms},
+    persistence::{self, Database, login_state_claims, now_ms, state_sealing_keys},
     revocations::{self, RevocationFeed},
     rpc_observer::RpcObserverLayer,
 };
@@ -34,7 +33,7 @@ const RPC_TIMEOUT: Duration = Duration::from_secs(30);
 /// The health service name of AuthService ("" stands for the whole server).
 const SERVICE_NAME: &str = "auth.v1.AuthService";
 
-/// How often each replica re-reads signing keys and purges expired attempts.
+/// How often each replica re-reads signing keys and purges expired state claims.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A bound, ready-to-serve auth-service.
@@ -62,7 +61,9 @@ impl Application {
             .transpose()?;
         let metrics = Arc::new(Metrics::new());
         let db = persistence::connect_and_migrate(&settings.database_url).await?;
-        let keys = KeyRing::load_or_create(&db).await?;
+        // One after the other: at start the pool may hold one connection.
+        let keys = KeyRing::load_or_create(&db.write).await?;
+        let state_sealer = state_sealing_keys::load_or_create(&db.write).await?;
         let access_tokens = AccessTokens::new(
             settings.jwt_issuer.clone(),
             settings.jwt_audience.clone(),
@@ -75,6 +76,7 @@ impl Application {
             db,
             kakao,
             keys,
+            state_sealer,
             access_tokens,
             metrics,
             revocations,
@@ -185,7 +187,7 @@ impl Application {
 /// AuthService (and the server as a whole, `""`) NOT_SERVING while the ping
 /// fails or takes longer than `min(interval, 2s)`, SERVING again once it
 /// answers.
-async fn watch_database(db: DatabaseConnection, health: HealthReporter, interval: Duration) {
+async fn watch_database(db: Database, health: HealthReporter, interval: Duration) {
     let ping_timeout = interval.min(Duration::from_secs(2));
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -193,7 +195,11 @@ async fn watch_database(db: DatabaseConnection, health: HealthReporter, interval
     loop {
         tick.tick().await;
         let ok = matches!(
-            tokio::time::timeout(ping_timeout, db.ping()).await,
+            tokio::time::timeout(ping_timeout, async {
+                db.write.ping().await?;
+                db.read.ping().await
+            })
+            .await,
             Ok(Ok(()))
         );
         if ok == serving {
@@ -212,19 +218,20 @@ async fn watch_database(db: DatabaseConnection, health: HealthReporter, interval
     }
 }
 
-/// Periodic upkeep: pick up keys rotated elsewhere, purge expired attempts.
+/// Periodic upkeep: pick up keys rotated elsewhere, purge the claims of
+/// expired login states (so that table stays the size of live logins).
 async fn maintain(core: Arc<AuthCore>) {
     let mut tick = tokio::time::interval(MAINTENANCE_INTERVAL);
     tick.tick().await;
     loop {
         tick.tick().await;
-        if let Err(e) = core.keys.reload(&core.db).await {
+        if let Err(e) = core.keys.reload(&core.db.read).await {
             tracing::warn!(error = %e, "reloading signing keys failed");
         }
-        match login_attempts::purge_expired(&core.db, now_ms()).await {
-            Ok(n) if n > 0 => tracing::debug!(purged = n, "expired login attempts purged"),
+        match login_state_claims::purge_expired(&core.db.write, now_ms()).await {
+            Ok(n) if n > 0 => tracing::debug!(purged = n, "claims of expired login states purged"),
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "purging login attempts failed"),
+            Err(e) => tracing::warn!(error = %e, "purging login state claims failed"),
         }
     }
 }

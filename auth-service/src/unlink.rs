@@ -73,7 +73,7 @@ pub async fn handle_unlink(
     }
     let referrer_type = clean_referrer(callback.referrer_type);
     let referrer_type = referrer_type.as_str();
-    let Some(user) = users::find_by_kakao_id(&core.db, callback.kakao_id.get())
+    let Some(user) = users::find_by_kakao_id(&core.db.read, callback.kakao_id.get())
         .await
         .map_err(db("find user by kakao id"))?
     else {
@@ -84,7 +84,7 @@ pub async fn handle_unlink(
         });
     };
     let now = now_ms();
-    let txn = core.db.begin().await.map_err(db("begin unlink"))?;
+    let txn = core.db.write.begin().await.map_err(db("begin unlink"))?;
     users::mark_unlinked(&txn, &user.id, now)
         .await
         .map_err(db("mark user unlinked"))?;

@@ -5,11 +5,14 @@
 
 use std::{collections::HashMap, net::SocketAddr, ops::Deref, time::Duration};
 
-use auth_service::persistence::{login_attempts, users as user_rows};
+use auth_service::{
+    domain::{BrowserBinding, LoginAttempt},
+    persistence::{now_ms, users as user_rows},
+};
 use cookie::{Cookie, SameSite};
 use kakao_emulator::{Endpoint, Fault};
 use reqwest::{Response, header};
-use sea_orm::{EntityTrait, PaginatorTrait, sea_query::Expr};
+use sea_orm::{EntityTrait, PaginatorTrait};
 use test_support::{
     EdgeClient, EdgeHandle, FRONTEND_URL, LogCapture, Stack, consent, cookie_header, edge,
     location, query, set_cookies, urlencode, users,
@@ -66,7 +69,7 @@ impl World {
     /// How many user rows the database holds.
     async fn user_count(&self) -> u64 {
         user_rows::Entity::find()
-            .count(&self.stack.auth.core.db)
+            .count(&self.stack.auth.core.db.read)
             .await
             .unwrap()
     }
@@ -219,12 +222,30 @@ async fn forged_reused_unbound_and_expired_states_never_reach_the_token_endpoint
     // Expired.
     let (authorize, binding2) = w.begin("").await;
     let redirect = consent(&authorize, users::HONG, true).await;
-    login_attempts::Entity::update_many()
-        .col_expr(login_attempts::Column::ExpiresAt, Expr::value(1i64))
-        .exec(&w.stack.auth.core.db)
-        .await
-        .unwrap();
-    assert_error_redirect(&w.callback(&redirect, &binding2).await, "login_expired");
+    let expired = w.stack.auth.core.state_sealer.seal(&LoginAttempt::new(
+        now_ms() - 1,
+        BrowserBinding::parse(binding2.trim_start_matches("kakao_login_binding="))
+            .unwrap()
+            .hash(),
+        "http://localhost:3000/".into(),
+    ));
+    let mut redirect = url::Url::parse(&redirect).unwrap();
+    let pairs: Vec<(String, String)> = redirect
+        .query_pairs()
+        .into_owned()
+        .map(|(k, v)| {
+            if k == "state" {
+                (k, expired.expose().to_owned())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    redirect.query_pairs_mut().clear().extend_pairs(pairs);
+    assert_error_redirect(
+        &w.callback(redirect.as_str(), &binding2).await,
+        "login_expired",
+    );
     assert_eq!(
         w.token_calls().await,
         0,
@@ -583,7 +604,7 @@ async fn kakaos_unlink_callback_revokes_the_users_sessions() {
     );
     assert_eq!(w.post("/auth/refresh", &session, None).await.status(), 401);
     let user = user_rows::Entity::find()
-        .one(&w.stack.auth.core.db)
+        .one(&w.stack.auth.core.db.read)
         .await
         .unwrap()
         .unwrap();
@@ -602,7 +623,7 @@ async fn kakaos_unlink_callback_revokes_the_users_sessions() {
     let again = cookie_header(&w.login(users::HONG, "").await);
     assert_eq!(w.get("/auth/me", &again).await.status(), 200);
     let user = user_rows::Entity::find()
-        .one(&w.stack.auth.core.db)
+        .one(&w.stack.auth.core.db.read)
         .await
         .unwrap()
         .unwrap();

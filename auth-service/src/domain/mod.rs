@@ -4,10 +4,12 @@
 
 mod ids;
 mod return_to;
+mod sealed_state;
 mod secrets;
 
 pub use ids::{IdParseError, KakaoUserId, SessionId, UserId};
 pub use return_to::{AllowedOrigins, ReturnTo, ReturnToError};
+pub use sealed_state::{LoginAttempt, StateSealer};
 pub use secrets::{
     AccessToken, AuthorizationCode, BrowserBinding, LoginState, RefreshToken, RefreshTokenError,
     SecretParseError, pkce_challenge, random_token, sha256_b64,

@@ -61,7 +61,8 @@ macro_rules! secret_newtype {
 }
 
 secret_newtype!(
-    /// The login `state`: 256 random bits, sent through Kakao and back.
+    /// The login `state`, sent through Kakao and back: the sealed login
+    /// attempt (see [`crate::domain::StateSealer`]), base64url.
     LoginState
 );
 secret_newtype!(
@@ -97,14 +98,27 @@ pub enum RefreshTokenError {
 /// The longest access token accepted for verification.
 const MAX_ACCESS_TOKEN_LEN: usize = 4096;
 
+/// The longest state accepted (a sealed attempt with the longest
+/// `return_to` is about 2,900 characters).
+const MAX_STATE_LEN: usize = 4096;
+
 impl LoginState {
-    /// A fresh random state.
-    pub fn generate() -> Self {
-        LoginState(random_token(TOKEN_BYTES))
+    /// Wraps a state just sealed.
+    pub(crate) fn from_sealed(sealed: String) -> Self {
+        LoginState(sealed)
     }
-    /// Parses a state echoed back by the browser.
+    /// Parses a state echoed back by the browser: 1 to 4096 base64url
+    /// characters. Whether it is one of ours is decided by opening it.
     pub fn parse(raw: &str) -> Result<Self, SecretParseError> {
-        parse_token(raw).map(LoginState)
+        let ok = (1..=MAX_STATE_LEN).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(LoginState(raw.to_owned()))
+        } else {
+            Err(SecretParseError)
+        }
     }
 }
 
@@ -124,13 +138,13 @@ impl BrowserBinding {
         }
         Self::parse(raw).map(Some)
     }
-    /// What is stored in the database.
-    pub fn hash(&self) -> String {
-        sha256_b64(self.0.as_bytes())
+    /// SHA-256 of the binding: what a sealed login attempt carries.
+    pub fn hash(&self) -> [u8; 32] {
+        Sha256::digest(self.0.as_bytes()).into()
     }
-    /// Constant-time comparison with a stored hash.
-    pub fn matches(&self, stored_hash: &str) -> bool {
-        self.hash().as_bytes().ct_eq(stored_hash.as_bytes()).into()
+    /// Constant-time comparison with a sealed hash.
+    pub fn matches(&self, sealed_hash: &[u8; 32]) -> bool {
+        self.hash().ct_eq(sealed_hash).into()
     }
     /// The PKCE `code_verifier` of the login attempt `state`, derived from
     /// this binding so that it is never stored: only the browser holding the
@@ -206,10 +220,10 @@ mod tests {
 
     #[test]
     fn generated_secrets_have_256_bits_and_parse_back() {
-        let s = LoginState::generate();
-        assert_eq!(s.expose().len(), 43);
-        assert_eq!(LoginState::parse(s.expose()).unwrap(), s);
-        assert_ne!(LoginState::generate(), s);
+        let b = BrowserBinding::generate();
+        assert_eq!(b.expose().len(), 43);
+        assert_eq!(BrowserBinding::parse(b.expose()).unwrap(), b);
+        assert_ne!(BrowserBinding::generate(), b);
     }
 
     #[test]
@@ -231,9 +245,12 @@ mod tests {
             &format!("{}=", "a".repeat(42)),
             &format!("{}.", "a".repeat(42)),
         ] {
-            assert!(LoginState::parse(bad).is_err(), "{bad}");
             assert!(BrowserBinding::parse(bad).is_err(), "{bad}");
         }
+        for bad in ["", "a b", "a=", "a.b", &"a".repeat(MAX_STATE_LEN + 1)] {
+            assert!(LoginState::parse(bad).is_err(), "{bad}");
+        }
+        assert!(LoginState::parse(&"a".repeat(MAX_STATE_LEN)).is_ok());
         assert!(AuthorizationCode::parse("").is_err());
         assert!(AuthorizationCode::parse("a b").is_err());
         assert!(AuthorizationCode::parse("abc-DEF_123").is_ok());
@@ -252,12 +269,13 @@ mod tests {
     #[test]
     fn pkce_verifier_depends_on_binding_and_state() {
         let (b1, b2) = (BrowserBinding::generate(), BrowserBinding::generate());
-        let s = LoginState::generate();
+        let state = || LoginState::from_sealed(random_token(120));
+        let s = state();
         let v = b1.pkce_verifier(&s);
         assert_eq!(v.len(), 43);
         assert_eq!(v, b1.pkce_verifier(&s));
         assert_ne!(v, b2.pkce_verifier(&s));
-        assert_ne!(v, b1.pkce_verifier(&LoginState::generate()));
+        assert_ne!(v, b1.pkce_verifier(&state()));
         // RFC 7636 appendix B vector: challenge of the example verifier.
         assert_eq!(
             pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),

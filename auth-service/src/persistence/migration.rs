@@ -11,6 +11,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261127_000001_initial::Migration),
+            Box::new(m20261201_000002_sealed_login_state::Migration),
             Box::new(super::revocations_migration::Migration),
         ]
     }
@@ -40,6 +41,8 @@ pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
         Ok(())
     }
 }
+
+mod m20261201_000002_sealed_login_state;
 
 mod m20261127_000001_initial {
     use super::*;

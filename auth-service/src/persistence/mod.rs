@@ -3,19 +3,20 @@
 //! pass a transaction. Times are Unix milliseconds (`BIGINT`), which compare
 //! the same way on SQLite and PostgreSQL.
 
-pub mod login_attempts;
+pub mod login_state_claims;
 pub mod migration;
 pub mod refresh_tokens;
 pub mod revocations;
 mod revocations_migration;
 pub mod session_rows;
 pub mod signing_keys;
+pub mod state_sealing_keys;
 pub mod users;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr, sqlx};
+use sea_orm::{ConnectOptions, DatabaseConnection, DbErr, RuntimeErr, sqlx};
 use secrecy::{ExposeSecret, SecretString};
 
 /// Now, in Unix milliseconds.
@@ -31,10 +32,49 @@ pub fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Connects (SQLite or PostgreSQL, by URL scheme) and applies pending
-/// migrations. Connection errors never include the URL, which may hold a
-/// password.
-pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<DatabaseConnection> {
+/// The database, split by what a caller does with it. Every write and
+/// every transaction goes through [`Database::write`]; plain reads that need
+/// no transaction use [`Database::read`].
+///
+/// - SQLite allows one writer at a time. `write` is a pool of exactly one
+///   connection, so writers queue in-process (in the pool) instead of
+///   contending for SQLite's lock and sleeping in `busy_timeout`; `read` is a
+///   small pool of connections that, thanks to write-ahead logging, read
+///   while the writer writes (they see every committed write).
+/// - PostgreSQL: both are the same pool (clones of one handle), sized to the
+///   cores and connected before the service reports SERVING.
+///
+/// A read that decides a write (read-modify-write) belongs in a transaction
+/// on `write`, or in a single conditional statement on it.
+#[derive(Clone, Debug)]
+pub struct Database {
+    /// Every write and every transaction.
+    pub write: DatabaseConnection,
+    /// Reads outside a transaction.
+    pub read: DatabaseConnection,
+}
+
+impl Database {
+    /// Closes both pools.
+    pub async fn close(self) -> Result<(), DbErr> {
+        let same = self.read.get_database_backend() == sea_orm::DbBackend::Postgres;
+        if !same {
+            self.read.close().await?;
+        }
+        self.write.close().await
+    }
+}
+
+/// The connection count of the PostgreSQL pool and of the SQLite readers:
+/// the cores (a login holds a connection only while its statements run).
+fn pool_size() -> u32 {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 16) as u32
+}
+
+fn options(url: &SecretString) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.expose_secret().to_owned());
     options
         .connect_timeout(Duration::from_secs(5))
@@ -42,22 +82,88 @@ pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<DatabaseC
         .sqlx_logging(false);
     // SQLite: write-ahead logging (readers never wait for the writer) with
     // synchronous=NORMAL, which stays consistent on a crash and costs one
-    // fsync per checkpoint instead of one per transaction.
+    // fsync per checkpoint instead of one per transaction. The busy timeout
+    // only matters when another process (a second replica, the `keys`
+    // command) holds the write lock.
+    // sqlx pings a connection on every acquire by default: one more round
+    // trip per statement outside a transaction (on SQLite a hop to the
+    // connection's worker thread and back). SQLite files are never dropped
+    // by a server; PostgreSQL connections are checked only when they have
+    // been idle long enough for a server or proxy to have closed them.
+    if url.expose_secret().starts_with("postgres") {
+        options.test_before_acquire_if_idle_for(Duration::from_secs(30));
+    } else {
+        options.test_before_acquire(false);
+    }
     options.map_sqlx_sqlite_opts(|o| {
         o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
             .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
     });
-    if url.expose_secret().starts_with("postgres") {
-        options.max_connections(16).min_connections(1);
+    options
+}
+
+/// Connects (SQLite or PostgreSQL, by URL scheme) and applies pending
+/// migrations. Connection errors never include the URL, which may hold a
+/// password.
+pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<Database> {
+    let postgres = url.expose_secret().starts_with("postgres");
+    let size = pool_size();
+    let mut write_options = options(url);
+    if postgres {
+        write_options.max_connections(size).min_connections(1);
+    } else {
+        write_options.max_connections(1).min_connections(1);
     }
-    let db = Database::connect(options)
+    let write = sea_orm::Database::connect(write_options)
         .await
         .context("connect to the database")?;
-    migration::migrate(&db)
+    if postgres {
+        // A new PostgreSQL connection costs a TLS handshake and an
+        // authentication exchange (tens of milliseconds each): open the
+        // rest of the pool in the background while the one connection we
+        // have migrates and loads the keys, instead of one by one in the
+        // first requests (or in the start-up path).
+        tokio::spawn(warm(write.clone(), size));
+        migration::migrate(&write)
+            .await
+            .context("apply database migrations")?;
+        return Ok(Database {
+            read: write.clone(),
+            write,
+        });
+    }
+    migration::migrate(&write)
         .await
         .context("apply database migrations")?;
-    Ok(db)
+    let mut read_options = options(url);
+    read_options.max_connections(size).min_connections(1);
+    let read = sea_orm::Database::connect(read_options)
+        .await
+        .context("connect to the database")?;
+    Ok(Database { write, read })
+}
+
+/// Opens the other `size - 1` PostgreSQL connections at once (the pool
+/// otherwise opens them one by one, on demand, in the first requests'
+/// latency).
+async fn warm(db: DatabaseConnection, size: u32) {
+    let mut opening = tokio::task::JoinSet::new();
+    for _ in 1..size {
+        let pool = db.get_postgres_connection_pool().clone();
+        opening.spawn(async move { pool.acquire().await });
+    }
+    // Hold every connection until all are open, so each task opens its own.
+    let mut held = Vec::with_capacity(size as usize);
+    while let Some(joined) = opening.join_next().await {
+        match joined {
+            Ok(Ok(conn)) => held.push(conn),
+            // The first requests open what is missing; readiness reports
+            // a database that is really down.
+            Ok(Err(e)) => tracing::debug!(error = %e, "warming the database pool"),
+            Err(_) => {}
+        }
+    }
 }
 
 /// Whether a database error means "cannot reach or use the database right

@@ -51,8 +51,10 @@ pub struct ProfileUpdate {
 }
 
 /// Creates the user or refreshes the profile of the existing one, in one
-/// `INSERT .. ON CONFLICT (kakao_id) DO UPDATE`, so two simultaneous first
-/// logins make one row. Returns the row and whether it was created.
+/// `INSERT .. ON CONFLICT (kakao_id) DO UPDATE .. RETURNING *` (one round
+/// trip, no re-select), so two simultaneous first logins make one row.
+/// Returns the row and whether it was created (the returned id is the one
+/// generated here only when the insert, not the update, happened).
 pub async fn upsert_by_kakao_id(
     db: &impl ConnectionTrait,
     profile: &ProfileUpdate,
@@ -70,7 +72,7 @@ pub async fn upsert_by_kakao_id(
         last_login_at: Set(now),
         unlinked_at: Set(None),
     };
-    Entity::insert(row)
+    let user = Entity::insert(row)
         .on_conflict(
             OnConflict::column(Column::KakaoId)
                 .update_columns([
@@ -83,11 +85,8 @@ pub async fn upsert_by_kakao_id(
                 ])
                 .to_owned(),
         )
-        .exec_without_returning(db)
+        .exec_with_returning(db)
         .await?;
-    let user = find_by_kakao_id(db, profile.kakao_id)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("user after upsert".into()))?;
     let created = user.id == new_id;
     Ok((user, created))
 }

@@ -76,10 +76,10 @@ pub async fn follow(core: Arc<AuthCore>) {
 async fn read_once(core: &AuthCore, started: &mut bool) -> Result<(), DbErr> {
     let feed = &core.revocations;
     if !*started {
-        let recent = revocations::since(&core.db, now_ms() - feed.keep_ms()).await?;
+        let recent = revocations::since(&core.db.read, now_ms() - feed.keep_ms()).await?;
         let position = match recent.first() {
             Some(first) => first.seq - 1,
-            None => revocations::bounds(&core.db).await?.1.unwrap_or(0),
+            None => revocations::bounds(&core.db.read).await?.1.unwrap_or(0),
         };
         let recent = recent
             .into_iter()
@@ -91,7 +91,7 @@ async fn read_once(core: &AuthCore, started: &mut bool) -> Result<(), DbErr> {
     }
     let (mut after, mut holes) = feed.cursor();
     loop {
-        let rows = revocations::after(&core.db, after, &holes, BATCH).await?;
+        let rows = revocations::after(&core.db.read, after, &holes, BATCH).await?;
         let full = rows.len() as u64 == BATCH;
         after = rows.last().map_or(after, |r| r.seq.max(after));
         holes.clear();
@@ -101,7 +101,7 @@ async fn read_once(core: &AuthCore, started: &mut bool) -> Result<(), DbErr> {
             for kid in &retired {
                 core.keys.forget(kid);
             }
-            if let Err(e) = core.keys.reload(&core.db).await {
+            if let Err(e) = core.keys.reload(&core.db.read).await {
                 tracing::warn!(error = %e, "reloading signing keys after a retirement failed");
             }
         }
@@ -114,7 +114,7 @@ async fn read_once(core: &AuthCore, started: &mut bool) -> Result<(), DbErr> {
 async fn purge(core: &AuthCore) {
     let now = now_ms();
     core.revocations.expire(now);
-    match revocations::purge(&core.db, now - core.revocations.keep_ms()).await {
+    match revocations::purge(&core.db.write, now - core.revocations.keep_ms()).await {
         Ok(n) if n > 0 => tracing::debug!(purged = n, "old revocations purged"),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "purging old revocations failed"),

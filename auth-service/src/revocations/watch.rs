@@ -46,7 +46,7 @@ pub async fn watch(core: Arc<AuthCore>, after_sequence: i64) -> Result<EventStre
     // Subscribe before reading the log: whatever the poller applies from
     // now on comes live, whatever it applied before is in the log.
     let live = core.revocations.subscribe();
-    let (lowest, highest) = revocations::bounds(&core.db)
+    let (lowest, highest) = revocations::bounds(&core.db.read)
         .await
         .map_err(db("read the revocation log's bounds"))?;
     let resumable = match (lowest, highest) {
@@ -163,7 +163,7 @@ impl Subscription {
     async fn replay(&mut self, core: &AuthCore, start: i64) -> bool {
         let mut after = start;
         loop {
-            let rows = match revocations::after(&core.db, after, &[], REPLAY_BATCH).await {
+            let rows = match revocations::after(&core.db.read, after, &[], REPLAY_BATCH).await {
                 Ok(rows) => rows,
                 Err(e) => {
                     self.fail(db("replay the revocation log")(e)).await;

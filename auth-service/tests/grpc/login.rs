@@ -1,13 +1,17 @@
 use std::time::Duration;
 
 use auth_proto::v1::{BuildLoginUrlRequest, CompleteLoginRequest, CompleteLoginResponse};
-use auth_service::persistence::{login_attempts, refresh_tokens, users as user_rows};
+use auth_service::{
+    domain::{BrowserBinding, LoginAttempt},
+    persistence::{login_state_claims, now_ms, refresh_tokens, users as user_rows},
+};
 use kakao_emulator::{EmulatorConfig, Endpoint, Fault};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, Statement};
 use tonic::Code;
 
 use test_support::{
-    CLIENT_ID, FRONTEND_URL, REDIRECT_URI, Stack, consent, login, query, reason, start_login, users,
+    AuthHandle, CLIENT_ID, FRONTEND_URL, REDIRECT_URI, Stack, consent, login, query, reason,
+    settings, start_login, users,
 };
 
 async fn complete(
@@ -29,9 +33,43 @@ async fn complete(
 
 async fn user_count(stack: &Stack) -> u64 {
     user_rows::Entity::find()
-        .count(&stack.auth.core.db)
+        .count(&stack.auth.core.db.read)
         .await
         .unwrap()
+}
+
+/// The row count of every table in the database (whatever tables later
+/// migrations add).
+async fn row_counts(stack: &Stack) -> Vec<(String, i64)> {
+    let db = &stack.auth.core.db.read;
+    let backend = db.get_database_backend();
+    let list = match backend {
+        DbBackend::Postgres => {
+            "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'"
+        }
+        _ => "SELECT name FROM sqlite_master WHERE type = 'table'",
+    };
+    let mut counts = Vec::new();
+    for row in db
+        .query_all_raw(Statement::from_string(backend, list))
+        .await
+        .unwrap()
+    {
+        let table: String = row.try_get("", "name").unwrap();
+        let count = db
+            .query_one_raw(Statement::from_string(
+                backend,
+                format!(r#"SELECT COUNT(*) AS n FROM "{table}""#),
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap();
+        counts.push((table, count));
+    }
+    counts.sort();
+    counts
 }
 
 #[tokio::test]
@@ -49,7 +87,7 @@ async fn the_authorize_url_carries_every_parameter_kakao_needs() {
     assert_eq!(q["response_type"], "code");
     assert_eq!(q["code_challenge_method"], "S256");
     assert_eq!(q["code_challenge"].len(), 43);
-    assert_eq!(q["state"].len(), 43, "256-bit state");
+    assert!(q["state"].len() > 130, "a sealed attempt");
     assert!(!q["nonce"].is_empty());
     assert_eq!(started.binding.len(), 43);
     assert!(
@@ -135,7 +173,7 @@ async fn a_forged_state_is_refused_without_calling_kakao() {
 }
 
 #[tokio::test]
-async fn a_state_presented_by_another_browser_is_refused_and_burned() {
+async fn a_state_presented_by_another_browser_is_refused_and_stays_its_owners() {
     let stack = Stack::start().await;
     let started = start_login(&stack, "").await;
     let q = query(&consent(&started.url, users::HONG, true).await);
@@ -149,12 +187,12 @@ async fn a_state_presented_by_another_browser_is_refused_and_burned() {
             (Code::FailedPrecondition, "invalid_state")
         );
     }
-    // The attempt was claimed by the first (mis-bound) presentation.
-    let err = complete(&stack, &q["code"], &q["state"], &started.binding)
-        .await
-        .unwrap_err();
-    assert_eq!(reason(&err), "invalid_state");
     assert_eq!(stack.kakao.control().calls(Endpoint::Token), 0);
+    // A mis-bound presentation does not claim the state: someone who saw
+    // the callback URL cannot spoil the owner's login.
+    complete(&stack, &q["code"], &q["state"], &started.binding)
+        .await
+        .expect("the owner completes");
 }
 
 #[tokio::test]
@@ -162,13 +200,13 @@ async fn an_expired_attempt_is_refused_without_calling_kakao() {
     let stack = Stack::start().await;
     let started = start_login(&stack, "").await;
     let q = query(&consent(&started.url, users::HONG, true).await);
-    login_attempts::Entity::update_many()
-        .col_expr(login_attempts::Column::ExpiresAt, Expr::value(1i64))
-        .filter(login_attempts::Column::State.eq(started.state.clone()))
-        .exec(&stack.auth.core.db)
-        .await
-        .unwrap();
-    let err = complete(&stack, &q["code"], &q["state"], &started.binding)
+    let binding = BrowserBinding::parse(&started.binding).unwrap();
+    let expired = stack.auth.core.state_sealer.seal(&LoginAttempt::new(
+        now_ms() - 1,
+        binding.hash(),
+        FRONTEND_URL.into(),
+    ));
+    let err = complete(&stack, &q["code"], expired.expose(), &started.binding)
         .await
         .unwrap_err();
     assert_eq!(
@@ -176,6 +214,104 @@ async fn an_expired_attempt_is_refused_without_calling_kakao() {
         (Code::FailedPrecondition, "login_expired")
     );
     assert_eq!(stack.kakao.control().calls(Endpoint::Token), 0);
+}
+
+#[tokio::test]
+async fn starting_logins_writes_nothing_to_the_database() {
+    let stack = Stack::start().await;
+    let before = row_counts(&stack).await;
+    assert!(before.iter().any(|(t, _)| t == "login_state_claims"));
+    for _ in 0..20 {
+        start_login(&stack, "/dashboard").await;
+    }
+    assert_eq!(row_counts(&stack).await, before);
+}
+
+#[tokio::test]
+async fn a_tampered_or_foreign_state_is_refused_without_calling_kakao() {
+    let stack = Stack::start().await;
+    let started = start_login(&stack, "").await;
+    let q = query(&consent(&started.url, users::HONG, true).await);
+    let state = q["state"].clone();
+    let mut tampered = Vec::new();
+    for i in [0, 3, 20, state.len() / 2, state.len() - 1] {
+        let mut b = state.clone().into_bytes();
+        b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+        tampered.push(String::from_utf8(b).unwrap());
+    }
+    tampered.push(state[..state.len() - 4].to_owned());
+    // A state sealed by another deployment (another database, another key).
+    let other = Stack::start().await;
+    let foreign = start_login(&other, "").await;
+    tampered.push(foreign.state);
+    for bad in &tampered {
+        let err = complete(&stack, &q["code"], bad, &started.binding)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code(), reason(&err)),
+            (Code::FailedPrecondition, "invalid_state"),
+            "{bad}"
+        );
+    }
+    assert_eq!(stack.kakao.control().calls(Endpoint::Token), 0);
+    complete(&stack, &q["code"], &state, &started.binding)
+        .await
+        .expect("the untampered state still works");
+}
+
+#[tokio::test]
+async fn a_service_sharing_the_database_accepts_the_states_of_another() {
+    let stack = Stack::start().await;
+    let second = AuthHandle::start(settings(&stack.db.url, &stack.kakao.base_url(), &[])).await;
+    let started = start_login(&stack, "/x").await;
+    let q = query(&consent(&started.url, users::HONG, true).await);
+    let mut client = second.client().await;
+    let done = client
+        .complete_login(CompleteLoginRequest {
+            code: q["code"].clone(),
+            state: q["state"].clone(),
+            binding: started.binding.clone(),
+        })
+        .await
+        .expect("the second service completes the first one's login")
+        .into_inner();
+    assert_eq!(done.return_to, format!("{FRONTEND_URL}x"));
+    let err = complete(&stack, &q["code"], &q["state"], &started.binding)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        reason(&err),
+        "invalid_state",
+        "claimed once across services"
+    );
+}
+
+#[tokio::test]
+async fn claims_of_expired_states_are_purged() {
+    let stack = Stack::start().await;
+    let db = &stack.auth.core.db.write;
+    let now = now_ms();
+    assert!(login_state_claims::claim(db, "old", now - 1).await.unwrap());
+    assert!(
+        login_state_claims::claim(db, "live", now + 60_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !login_state_claims::claim(db, "live", now + 60_000)
+            .await
+            .unwrap()
+    );
+    assert_eq!(login_state_claims::purge_expired(db, now).await.unwrap(), 1);
+    let left: Vec<_> = login_state_claims::Entity::find()
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.state_id)
+        .collect();
+    assert_eq!(left, ["live"]);
 }
 
 #[tokio::test]
@@ -439,32 +575,29 @@ async fn futures_join(
 }
 
 #[tokio::test]
-async fn the_database_holds_no_raw_binding_or_refresh_token() {
+async fn the_database_holds_no_raw_binding_state_or_refresh_token() {
     let stack = Stack::start().await;
     let started = start_login(&stack, "").await;
-    let attempt = login_attempts::Entity::find_by_id(started.state.clone())
-        .one(&stack.auth.core.db)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_ne!(attempt.binding_hash, started.binding);
     let q = query(&consent(&started.url, users::HONG, true).await);
     let done = complete(&stack, &q["code"], &q["state"], &started.binding)
         .await
         .unwrap();
     let tokens = done.tokens.unwrap();
-    let rows = refresh_tokens::of_session(&stack.auth.core.db, &tokens.session_id)
+    let rows = refresh_tokens::of_session(&stack.auth.core.db.read, &tokens.session_id)
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
     assert_ne!(rows[0].token_hash, tokens.refresh_token);
     assert!(!format!("{rows:?}").contains(&tokens.refresh_token));
-    assert_eq!(
-        login_attempts::Entity::find()
-            .count(&stack.auth.core.db)
-            .await
-            .unwrap(),
-        0,
-        "attempt consumed"
+    let claims = login_state_claims::Entity::find()
+        .all(&stack.auth.core.db.read)
+        .await
+        .unwrap();
+    assert_eq!(claims.len(), 1, "the state is claimed");
+    let claimed = &claims[0].state_id;
+    assert!(
+        !started.state.contains(claimed.as_str()),
+        "only the sealed id"
     );
+    assert!(!claimed.contains(&started.binding));
 }

@@ -216,7 +216,7 @@ async fn each_kind_of_revocation_ends_a_cached_verification() {
         .unwrap()
         .access_token;
     verify_cached(auth, &token).await;
-    let db = &auth.core.db;
+    let db = &auth.core.db.write;
     let old_kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
     key_ring::rotate(db).await.unwrap();
     auth.core.keys.reload(db).await.unwrap();
@@ -331,7 +331,7 @@ async fn a_cursor_the_service_cannot_resume_gets_a_reset() {
     // Older than what the log holds (the first two rows purged).
     revocations::Entity::delete_many()
         .filter(revocations::Column::Seq.lte(seqs[1]))
-        .exec(&auth.core.db)
+        .exec(&auth.core.db.write)
         .await
         .unwrap();
     let mut stream = watch(auth, seqs[0] - 1).await;

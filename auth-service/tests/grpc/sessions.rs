@@ -32,7 +32,7 @@ async fn refreshing_rotates_both_tokens_and_retires_the_old_refresh_token() {
         .await
         .expect("second rotation");
     assert_eq!(verify(&stack, &t2.access_token).await.unwrap(), user_id);
-    let rows = refresh_tokens::of_session(&stack.auth.core.db, &t0.session_id)
+    let rows = refresh_tokens::of_session(&stack.auth.core.db.read, &t0.session_id)
         .await
         .unwrap();
     assert_eq!(rows.len(), 3);
@@ -66,7 +66,7 @@ async fn reuse_after_the_grace_window_revokes_the_whole_family() {
         (err.code(), reason(&err)),
         (Code::Unauthenticated, "session_revoked")
     );
-    let family = session_rows::find(&stack.auth.core.db, &t0.session_id)
+    let family = session_rows::find(&stack.auth.core.db.read, &t0.session_id)
         .await
         .unwrap()
         .unwrap();
@@ -90,7 +90,7 @@ async fn two_simultaneous_refreshes_inside_the_grace_window_get_the_same_pair() 
     );
     let (a, b) = (a.expect("first tab"), b.expect("second tab"));
     assert_eq!(a.refresh_token, b.refresh_token, "one rotation, shared");
-    let rows = refresh_tokens::of_session(&stack.auth.core.db, &t0.session_id)
+    let rows = refresh_tokens::of_session(&stack.auth.core.db.read, &t0.session_id)
         .await
         .unwrap();
     assert_eq!(rows.len(), 2, "exactly one successor");
@@ -146,7 +146,7 @@ async fn refresh_after_the_family_lifetime_or_with_garbage_is_refused() {
     session_rows::Entity::update_many()
         .col_expr(session_rows::Column::ExpiresAt, Expr::value(1i64))
         .filter(session_rows::Column::Id.eq(t0.session_id.clone()))
-        .exec(&stack.auth.core.db)
+        .exec(&stack.auth.core.db.write)
         .await
         .unwrap();
     let err = refresh(&stack, &t0.refresh_token).await.unwrap_err();

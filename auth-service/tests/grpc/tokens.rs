@@ -72,7 +72,7 @@ async fn forged_and_foreign_tokens_are_all_unauthenticated() {
     ))
     .await
     .unwrap();
-    let other_keys = KeyRing::load_or_create(&other_conn).await.unwrap();
+    let other_keys = KeyRing::load_or_create(&other_conn.write).await.unwrap();
     let foreign = AccessTokens::new(
         claims.iss.clone(),
         claims.aud.clone(),
@@ -166,7 +166,7 @@ async fn expired_and_misaddressed_tokens_are_refused() {
 /// from the database like a replica would.
 async fn sign_with_service_key(stack: &Stack, claims: &AccessClaims) -> String {
     use base64::engine::general_purpose::STANDARD;
-    let keys = auth_service::persistence::signing_keys::published(&stack.auth.core.db)
+    let keys = auth_service::persistence::signing_keys::published(&stack.auth.core.db.read)
         .await
         .unwrap();
     let key = &keys[0];
@@ -189,7 +189,7 @@ async fn a_rotated_key_keeps_old_tokens_valid_until_it_is_retired() {
         .unwrap()
         .access_token;
     let old_kid = jsonwebtoken::decode_header(&old).unwrap().kid.unwrap();
-    let db = &stack.auth.core.db;
+    let db = &stack.auth.core.db.write;
     let new_kid = key_ring::rotate(db).await.unwrap();
     stack.auth.core.keys.reload(db).await.unwrap();
     let new = login(&stack, users::HONG)

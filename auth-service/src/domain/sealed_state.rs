@@ -1,0 +1,232 @@
+//! A started login, sealed into the `state` parameter instead of stored:
+//! starting a login writes nothing to the database.
+//!
+//! `state = base64url(key id ‖ nonce ‖ AES-256-GCM(attempt) ‖ tag)`, with a
+//! random 96-bit nonce per state and a key every replica shares (see
+//! `persistence::state_sealing_keys`). Only a holder of the key can make or
+//! read a state, so a forged, garbled or foreign state fails to open. The
+//! attempt carries a random 128-bit state id (what the callback claims
+//! once), the expiry, the SHA-256 of the browser binding, the OIDC nonce and
+//! the validated `return_to`. The PKCE verifier is still derived from the
+//! binding and the state, so it is neither stored nor sealed.
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::RngCore;
+
+use super::LoginState;
+
+/// Associated data: separates these ciphertexts from any other use of a key.
+const AAD: &[u8] = b"kakao-login state v1";
+
+/// Bytes of the sealed attempt before `return_to`.
+const FIXED_LEN: usize = 16 + 8 + 32 + 16;
+
+/// A login attempt as sealed into its state.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoginAttempt {
+    /// Random id, claimed once by the callback.
+    pub state_id: [u8; 16],
+    /// Unix milliseconds after which the attempt is refused.
+    pub expires_at: i64,
+    /// SHA-256 of the browser binding.
+    pub binding_hash: [u8; 32],
+    /// The OIDC nonce sent to Kakao (raw bytes; see [`LoginAttempt::nonce`]).
+    pub nonce: [u8; 16],
+    /// The validated `return_to`, as [`super::ReturnTo::as_str`] gives it.
+    pub return_to: String,
+}
+
+impl std::fmt::Debug for LoginAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginAttempt")
+            .field("expires_at", &self.expires_at)
+            .field("return_to", &self.return_to)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoginAttempt {
+    /// A new attempt with a random state id and nonce.
+    pub fn new(expires_at: i64, binding_hash: [u8; 32], return_to: String) -> Self {
+        let mut rng = rand::rng();
+        let mut state_id = [0u8; 16];
+        let mut nonce = [0u8; 16];
+        rng.fill_bytes(&mut state_id);
+        rng.fill_bytes(&mut nonce);
+        LoginAttempt {
+            state_id,
+            expires_at,
+            binding_hash,
+            nonce,
+            return_to,
+        }
+    }
+
+    /// The state id as stored when claimed (base64url, 22 characters).
+    pub fn state_id(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.state_id)
+    }
+
+    /// The OIDC nonce as sent to Kakao (base64url, 22 characters).
+    pub fn nonce(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.nonce)
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(FIXED_LEN + self.return_to.len() + 16);
+        out.extend_from_slice(&self.state_id);
+        out.extend_from_slice(&self.expires_at.to_be_bytes());
+        out.extend_from_slice(&self.binding_hash);
+        out.extend_from_slice(&self.nonce);
+        out.extend_from_slice(self.return_to.as_bytes());
+        out
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let (fixed, return_to) = bytes.split_at_checked(FIXED_LEN)?;
+        let (state_id, rest) = fixed.split_at(16);
+        let (expires_at, rest) = rest.split_at(8);
+        let (binding_hash, nonce) = rest.split_at(32);
+        Some(LoginAttempt {
+            state_id: state_id.try_into().ok()?,
+            expires_at: i64::from_be_bytes(expires_at.try_into().ok()?),
+            binding_hash: binding_hash.try_into().ok()?,
+            nonce: nonce.try_into().ok()?,
+            return_to: String::from_utf8(return_to.to_vec()).ok()?,
+        })
+    }
+}
+
+/// Seals and opens login states with the shared keys: the newest seals,
+/// every one opens (so a rotation does not break logins in flight).
+pub struct StateSealer {
+    sealing: (u8, LessSafeKey),
+    opening: Vec<(u8, LessSafeKey)>,
+}
+
+fn aead_key(secret: &[u8; 32]) -> anyhow::Result<LessSafeKey> {
+    UnboundKey::new(&AES_256_GCM, secret)
+        .map(LessSafeKey::new)
+        .map_err(|_| anyhow::anyhow!("unusable state sealing key"))
+}
+
+impl StateSealer {
+    /// From `(key id, 256-bit secret)` pairs; the highest id seals.
+    pub fn new(keys: &[(u8, [u8; 32])]) -> anyhow::Result<Self> {
+        let newest = keys
+            .iter()
+            .max_by_key(|(id, _)| *id)
+            .ok_or_else(|| anyhow::anyhow!("no state sealing key"))?;
+        let opening = keys
+            .iter()
+            .map(|(id, secret)| Ok((*id, aead_key(secret)?)))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(StateSealer {
+            sealing: (newest.0, aead_key(&newest.1)?),
+            opening,
+        })
+    }
+
+    /// The state that carries `attempt`.
+    pub fn seal(&self, attempt: &LoginAttempt) -> LoginState {
+        let (id, key) = &self.sealing;
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let mut in_out = attempt.to_bytes();
+        // Sealing only fails for inputs of gigabytes; return_to is at most 2 KiB.
+        if key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(AAD),
+                &mut in_out,
+            )
+            .is_err()
+        {
+            in_out.clear();
+        }
+        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + in_out.len());
+        sealed.push(*id);
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(&in_out);
+        LoginState::from_sealed(URL_SAFE_NO_PAD.encode(sealed))
+    }
+
+    /// The attempt sealed in `state`; `None` for anything we did not seal
+    /// (forged, garbled, truncated, or sealed under an unknown key).
+    pub fn open(&self, state: &LoginState) -> Option<LoginAttempt> {
+        let mut bytes = URL_SAFE_NO_PAD.decode(state.expose()).ok()?;
+        let (&id, rest) = bytes.split_first()?;
+        if rest.len() < NONCE_LEN {
+            return None;
+        }
+        let key = self
+            .opening
+            .iter()
+            .find_map(|(k, key)| (*k == id).then_some(key))?;
+        let nonce = Nonce::try_assume_unique_for_key(&rest[..NONCE_LEN]).ok()?;
+        let ciphertext = &mut bytes[1 + NONCE_LEN..];
+        let plain = key.open_in_place(nonce, Aad::from(AAD), ciphertext).ok()?;
+        LoginAttempt::from_bytes(plain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sealer(keys: &[(u8, u8)]) -> StateSealer {
+        let keys: Vec<_> = keys.iter().map(|&(id, fill)| (id, [fill; 32])).collect();
+        StateSealer::new(&keys).unwrap()
+    }
+
+    fn attempt() -> LoginAttempt {
+        LoginAttempt::new(
+            1_700_000_000_000,
+            [7; 32],
+            "http://localhost:3000/x?y=1".into(),
+        )
+    }
+
+    #[test]
+    fn a_sealed_attempt_opens_to_itself_and_hides_its_content() {
+        let s = sealer(&[(1, 1)]);
+        let a = attempt();
+        let state = s.seal(&a);
+        assert_eq!(s.open(&state), Some(a.clone()));
+        assert!(!state.expose().contains(&a.state_id()));
+        assert!(!state.expose().contains(&a.nonce()));
+        assert_ne!(s.seal(&a), state, "a fresh nonce per seal");
+        assert!(LoginState::parse(state.expose()).is_ok());
+    }
+
+    #[test]
+    fn tampered_truncated_or_foreign_states_do_not_open() {
+        let s = sealer(&[(1, 1)]);
+        let state = s.seal(&attempt());
+        let raw = state.expose();
+        for i in [0, 1, 5, 20, raw.len() / 2, raw.len() - 2] {
+            let mut b = raw.as_bytes().to_vec();
+            b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+            let tampered = LoginState::from_sealed(String::from_utf8(b).unwrap());
+            assert_eq!(s.open(&tampered), None, "flip at {i}");
+        }
+        for cut in [0, 1, 10, raw.len() - 1] {
+            let truncated = LoginState::from_sealed(raw[..cut].to_owned());
+            assert_eq!(s.open(&truncated), None, "cut at {cut}");
+        }
+        assert_eq!(sealer(&[(1, 2)]).open(&state), None, "another key");
+        assert_eq!(sealer(&[(2, 1)]).open(&state), None, "another key id");
+        let junk = LoginState::from_sealed("A".repeat(43));
+        assert_eq!(s.open(&junk), None);
+    }
+
+    #[test]
+    fn the_newest_key_seals_and_older_keys_still_open() {
+        let old = sealer(&[(1, 1)]);
+        let rotated = sealer(&[(1, 1), (2, 2)]);
+        let a = attempt();
+        assert_eq!(rotated.open(&old.seal(&a)), Some(a.clone()));
+        assert_eq!(old.open(&rotated.seal(&a)), None);
+    }
+}
