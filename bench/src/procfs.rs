@@ -65,7 +65,7 @@ pub fn status_kib(pid: u32, key: &str) -> u64 {
 }
 
 /// CPU ticks of every `postgres` process, and of those serving `database`
-/// (a backend's command line is `postgres: user database host(port) ...`).
+/// (a backend's command line is `postgres: [cluster: ]user database host(port) ...`).
 pub fn postgres_ticks(database: &str) -> (u64, u64) {
     let mut all = 0;
     let mut ours = 0;
@@ -78,7 +78,10 @@ pub fn postgres_ticks(database: &str) -> (u64, u64) {
         all += ticks;
         let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&cmdline);
-        if cmdline.split_whitespace().nth(2) == Some(database) {
+        if cmdline
+            .split(|c: char| c.is_whitespace() || c == '\0')
+            .any(|word| word == database)
+        {
             ours += ticks;
         }
     }
