@@ -10,6 +10,7 @@ use warp::reply::Response;
 
 use crate::config::TestUser;
 use crate::control::Endpoint;
+use crate::fast;
 use crate::params::{Params, is_form};
 use crate::reply::{self, api_error, fault_gate};
 use crate::state::{AccessProblem, Shared};
@@ -126,10 +127,26 @@ fn authenticate(shared: &Shared, request: &ApiRequest<'_>) -> Result<Caller, Api
     Ok(Caller::Admin { user_id })
 }
 
+/// The user of a `Bearer fast-<id>` token, in fast mode only.
+fn fast_bearer(shared: &Shared, request: &ApiRequest<'_>) -> Option<i64> {
+    let header = request.authorization?.trim();
+    let (scheme, token) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    fast::user_id(&shared.config, token.trim())
+}
+
 /// `GET|POST /v2/user/me`
 pub(crate) async fn user_me(shared: &Shared, request: ApiRequest<'_>) -> Response {
     if let Some(faulted) = fault_gate(shared, Endpoint::UserMe).await {
         return faulted;
+    }
+    if let Some(user_id) = fast_bearer(shared, &request) {
+        return reply::json(
+            StatusCode::OK,
+            &user_me_body(&fast::user(user_id), fast::CONNECTED_AT),
+        );
     }
     let caller = match authenticate(shared, &request) {
         Ok(caller) => caller,

@@ -22,11 +22,16 @@ pub struct EmulatorConfig {
     pub code_ttl: Duration,
     /// The accounts offered on the consent page.
     pub users: Vec<TestUser>,
+    /// Accept made-up `fast-<user id>` codes and answer stateless tokens, for
+    /// load generators (see [`crate::fast`]). Off by default; never turn it
+    /// on where the emulator stands in for Kakao in a test of the login's
+    /// safety checks.
+    pub fast_mode: bool,
 }
 
 impl Default for EmulatorConfig {
     /// `demo-rest-api-key`, no client secret, no admin key, any redirect URI,
-    /// 10-minute codes and [`TestUser::defaults`].
+    /// 10-minute codes, [`TestUser::defaults`] and fast mode off.
     fn default() -> Self {
         Self {
             client_id: "demo-rest-api-key".to_owned(),
@@ -35,6 +40,7 @@ impl Default for EmulatorConfig {
             redirect_uris: Vec::new(),
             code_ttl: Duration::from_secs(10 * 60),
             users: TestUser::defaults(),
+            fast_mode: false,
         }
     }
 }
@@ -49,6 +55,7 @@ impl fmt::Debug for EmulatorConfig {
             .field("redirect_uris", &self.redirect_uris)
             .field("code_ttl", &self.code_ttl)
             .field("users", &self.users)
+            .field("fast_mode", &self.fast_mode)
             .finish()
     }
 }

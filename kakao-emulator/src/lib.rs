@@ -18,6 +18,12 @@
 //! request) or, out of process, through `POST|DELETE /_emulator/faults` and
 //! `GET /_emulator/stats` (see [`FaultRequest`] and [`Stats`]).
 //!
+//! **Fast mode** (off by default; [`EmulatorConfig::fast_mode`], or
+//! `EMULATOR_FAST=1` for the binary) is for load generators: `POST
+//! /oauth/token` also accepts made-up codes `fast-<user id>` and answers the
+//! access token `fast-<user id>`, for which `/v2/user/me` reports a synthetic
+//! user with that id, without storing anything. See [`fast`].
+//!
 //! Not emulated: OpenID Connect (`openid` is granted in `scope` but no
 //! `id_token` is issued), `/oauth/logout`, rate limits, and a browser session
 //! (every authorize shows the consent page; `prompt=none` always answers
@@ -28,6 +34,7 @@
 mod api;
 mod config;
 mod control;
+pub mod fast;
 mod html;
 mod oauth;
 mod params;

@@ -1,39 +1,34 @@
 //! Runs the Kakao emulator for the demo stack, configured from the environment:
 //! `EMULATOR_ADDR` (default `127.0.0.1:8081`), `KAKAO_CLIENT_ID` (default
 //! `demo-rest-api-key`), `KAKAO_CLIENT_SECRET`, `KAKAO_ADMIN_KEY` (optional;
-//! empty means unset) and `EMULATOR_REDIRECT_URIS` (comma list, default
-//! `http://localhost:8080/auth/kakao/callback`). A bad value exits with code 2.
+//! empty means unset), `EMULATOR_REDIRECT_URIS` (comma list, default
+//! `http://localhost:8080/auth/kakao/callback`) and `EMULATOR_FAST` (`1`
+//! turns on the load generators' fast mode, see `kakao_emulator::fast`;
+//! unset, empty or `0` leaves it off). A bad value exits with code 2.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use kakao_emulator::EmulatorConfig;
-use tracing_subscriber::EnvFilter;
+use service_kit::ConfigError;
 
+const PROGRAM: &str = "kakao-emulator";
 const DEFAULT_ADDR: &str = "127.0.0.1:8081";
 const DEFAULT_REDIRECT_URIS: &str = "http://localhost:8080/auth/kakao/callback";
 
-/// A variable whose value cannot be used.
-#[derive(Debug, PartialEq, Eq)]
-struct BadVar {
-    name: &'static str,
-    why: &'static str,
-}
-
 /// Read the settings through `var` (the process environment in `main`).
 fn settings(
-    var: impl Fn(&'static str) -> Result<Option<String>, BadVar>,
-) -> Result<(SocketAddr, EmulatorConfig), BadVar> {
-    let bad = |name, why| BadVar { name, why };
+    var: impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
+) -> Result<(SocketAddr, EmulatorConfig), ConfigError> {
     let addr = var("EMULATOR_ADDR")?
         .unwrap_or_else(|| DEFAULT_ADDR.to_owned())
         .parse::<SocketAddr>()
-        .map_err(|_| bad("EMULATOR_ADDR", "expected an ip:port socket address"))?;
+        .map_err(|_| ConfigError::new("EMULATOR_ADDR", "expected an ip:port socket address"))?;
     let client_id = var("KAKAO_CLIENT_ID")?.unwrap_or_else(|| "demo-rest-api-key".to_owned());
     if client_id.trim().is_empty() {
-        return Err(bad("KAKAO_CLIENT_ID", "must not be empty"));
+        return Err(ConfigError::new("KAKAO_CLIENT_ID", "must not be empty"));
     }
-    let optional = |name| Ok::<_, BadVar>(var(name)?.filter(|v: &String| !v.is_empty()));
+    let optional = |name| Ok::<_, ConfigError>(var(name)?.filter(|v: &String| !v.is_empty()));
     let redirect_uris = var("EMULATOR_REDIRECT_URIS")?
         .unwrap_or_else(|| DEFAULT_REDIRECT_URIS.to_owned())
         .split(',')
@@ -41,70 +36,46 @@ fn settings(
         .filter(|uri| !uri.is_empty())
         .map(|uri| match url::Url::parse(uri) {
             Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(uri.to_owned()),
-            _ => Err(bad(
+            _ => Err(ConfigError::new(
                 "EMULATOR_REDIRECT_URIS",
                 "expected comma-separated absolute http(s) URLs",
             )),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // Only the exact value 1 turns fast mode on, so no stray setting
+    // ("true", "yes", "on") does it by accident; those are refused instead.
+    let fast_mode = match var("EMULATOR_FAST")?.as_deref().map(str::trim) {
+        None | Some("" | "0") => false,
+        Some("1") => true,
+        Some(_) => return Err(ConfigError::new("EMULATOR_FAST", "expected 1 or 0")),
+    };
     let config = EmulatorConfig {
         client_id,
         client_secret: optional("KAKAO_CLIENT_SECRET")?,
         admin_key: optional("KAKAO_ADMIN_KEY")?,
         redirect_uris,
+        fast_mode,
         ..EmulatorConfig::default()
     };
     Ok((addr, config))
 }
 
-fn env_var(name: &'static str) -> Result<Option<String>, BadVar> {
+fn env_var(name: &'static str) -> Result<Option<String>, ConfigError> {
     match std::env::var(name) {
         Ok(value) => Ok(Some(value)),
         Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => Err(BadVar {
-            name,
-            why: "not valid UTF-8",
-        }),
-    }
-}
-
-/// Resolves on Ctrl-C or (on Unix) SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+        Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::new(name, "not valid UTF-8")),
     }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    if let Err(code) = service_kit::start(PROGRAM) {
+        return code;
+    }
     let (addr, config) = match settings(env_var) {
         Ok(settings) => settings,
-        Err(BadVar { name, why }) => {
-            eprintln!("kakao-emulator: bad {name}: {why}");
-            return ExitCode::from(2);
-        }
+        Err(error) => return error.exit(PROGRAM),
     };
     tracing::info!(
         client_id = %config.client_id,
@@ -112,17 +83,23 @@ async fn main() -> ExitCode {
         admin_key = config.admin_key.is_some(),
         redirect_uris = ?config.redirect_uris,
         users = config.users.len(),
+        fast_mode = config.fast_mode,
         "starting kakao emulator"
     );
+    if config.fast_mode {
+        tracing::warn!(
+            "EMULATOR_FAST=1: made-up fast-<id> codes are accepted without consent, PKCE or single-use checks (load generators only)"
+        );
+    }
     let emulator = match kakao_emulator::start(config, addr).await {
         Ok(emulator) => emulator,
         Err(error) => {
-            eprintln!("kakao-emulator: cannot listen on EMULATOR_ADDR {addr}: {error}");
+            eprintln!("{PROGRAM}: cannot listen on EMULATOR_ADDR {addr}: {error}");
             return ExitCode::FAILURE;
         }
     };
     tracing::info!(base_url = %emulator.base_url(), "ready");
-    shutdown_signal().await;
+    service_kit::shutdown_signal().await;
     tracing::info!("shutting down");
     emulator.shutdown().await;
     ExitCode::SUCCESS
@@ -134,7 +111,7 @@ mod tests {
 
     fn with(
         pairs: &[(&'static str, &'static str)],
-    ) -> Result<(SocketAddr, EmulatorConfig), BadVar> {
+    ) -> Result<(SocketAddr, EmulatorConfig), ConfigError> {
         settings(|name| {
             Ok(pairs
                 .iter()
@@ -150,22 +127,43 @@ mod tests {
         assert_eq!(config.client_id, "demo-rest-api-key");
         assert_eq!(config.redirect_uris, [DEFAULT_REDIRECT_URIS]);
         assert!(config.client_secret.is_none());
+        assert!(!config.fast_mode);
+    }
+
+    #[test]
+    fn fast_mode_is_on_only_for_exactly_one() {
+        assert!(with(&[("EMULATOR_FAST", "1")]).unwrap().1.fast_mode);
+        for off in ["", "0"] {
+            assert!(
+                !with(&[("EMULATOR_FAST", off)]).unwrap().1.fast_mode,
+                "{off}"
+            );
+        }
+        for refused in ["true", "yes", "on", "2"] {
+            assert_eq!(
+                with(&[("EMULATOR_FAST", refused)]).unwrap_err().variable,
+                "EMULATOR_FAST",
+                "{refused}"
+            );
+        }
     }
 
     #[test]
     fn bad_values_name_their_variable() {
         assert_eq!(
-            with(&[("EMULATOR_ADDR", "localhost")]).unwrap_err().name,
+            with(&[("EMULATOR_ADDR", "localhost")])
+                .unwrap_err()
+                .variable,
             "EMULATOR_ADDR"
         );
         assert_eq!(
             with(&[("EMULATOR_REDIRECT_URIS", "http://ok/cb, not a url")])
                 .unwrap_err()
-                .name,
+                .variable,
             "EMULATOR_REDIRECT_URIS"
         );
         assert_eq!(
-            with(&[("KAKAO_CLIENT_ID", " ")]).unwrap_err().name,
+            with(&[("KAKAO_CLIENT_ID", " ")]).unwrap_err().variable,
             "KAKAO_CLIENT_ID"
         );
     }

@@ -707,3 +707,73 @@ async fn the_http_control_api_sets_and_clears_faults_and_reports_counts() {
         "authorization_code"
     );
 }
+
+fn fast_config() -> EmulatorConfig {
+    EmulatorConfig {
+        fast_mode: true,
+        ..config()
+    }
+}
+
+#[tokio::test]
+async fn fast_mode_is_off_by_default_so_made_up_codes_and_tokens_are_refused() {
+    assert!(!EmulatorConfig::default().fast_mode);
+    let emu = emulator(config()).await;
+    let (status, body) = exchange(&emu, "fast-42", &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error_code"], "KOE320");
+    let (status, body) = user_me(&emu, "Bearer fast-42").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], -401);
+}
+
+#[tokio::test]
+async fn in_fast_mode_a_made_up_code_gives_a_token_that_reads_that_user_again_and_again() {
+    let emu = emulator(fast_config()).await;
+    for _ in 0..2 {
+        // No consent, no PKCE verifier, another redirect URI: fast codes skip those checks.
+        let (status, body) = exchange(
+            &emu,
+            "fast-7000000001",
+            &[("redirect_uri", "http://elsewhere/cb")],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let access = body["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(access, "fast-7000000001");
+        let (status, me) = user_me(&emu, &format!("Bearer {access}")).await;
+        assert_eq!(status, StatusCode::OK, "{me}");
+        assert_eq!(me["id"], 7_000_000_001_i64);
+        assert_eq!(
+            me["kakao_account"]["profile"]["nickname"],
+            "user 7000000001"
+        );
+        assert_eq!(me["kakao_account"]["email"], "user7000000001@example.com");
+        assert_eq!(me["kakao_account"]["is_email_verified"], true);
+    }
+}
+
+#[tokio::test]
+async fn in_fast_mode_the_client_is_still_checked_and_other_codes_follow_the_normal_rules() {
+    let emu = emulator(fast_config()).await;
+    let (status, body) = exchange(&emu, "fast-42", &[("client_id", "other")]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error_code"], "KOE101");
+    for not_fast in ["fast-0", "fast-x", "fast--5"] {
+        let (status, body) = exchange(&emu, not_fast, &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{not_fast}");
+        assert_eq!(body["error_code"], "KOE320", "{not_fast}");
+    }
+    // A real code stays single-use and reads the test user it was issued for.
+    let code = code_for(&emu, HONG, &[]).await;
+    let (status, body) = exchange(&emu, &code, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, me) = user_me(
+        &emu,
+        &format!("Bearer {}", body["access_token"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(me["id"], HONG);
+    let (status, _) = exchange(&emu, &code, &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
