@@ -9,7 +9,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use crate::config::TestUser;
-use crate::control::Endpoint;
+use crate::control_wire::Endpoint;
 use crate::fast;
 use crate::params::{Params, is_form};
 use crate::reply::{self, api_error, fault_gate};

@@ -34,6 +34,7 @@
 mod api;
 mod config;
 mod control;
+mod control_wire;
 pub mod fast;
 mod html;
 mod oauth;
@@ -41,6 +42,7 @@ mod params;
 mod reply;
 mod routes;
 mod state;
+mod token;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -50,7 +52,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{EmulatorConfig, TestUser};
-pub use control::{Control, Endpoint, Fault, FaultRequest, Stats, TokenRequestSeen};
+pub use control::Control;
+pub use control_wire::{Endpoint, Fault, FaultRequest, Stats, TokenRequestSeen};
 
 use state::Shared;
 

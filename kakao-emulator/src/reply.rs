@@ -6,7 +6,7 @@ use warp::http::header::{CONTENT_TYPE, LOCATION};
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
-use crate::control::{Endpoint, Fault};
+use crate::control_wire::{Endpoint, Fault};
 use crate::state::Shared;
 
 const JSON: &str = "application/json;charset=UTF-8";

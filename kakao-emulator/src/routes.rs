@@ -10,10 +10,11 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::api::{self, ApiRequest};
-use crate::control::{Endpoint, FaultRequest};
+use crate::control_wire::{Endpoint, FaultRequest};
 use crate::oauth;
 use crate::reply;
 use crate::state::Shared;
+use crate::token;
 
 /// Bodies are small forms; anything bigger than this is refused with 413.
 const MAX_BODY: u64 = 64 * 1024;
@@ -119,7 +120,7 @@ fn kakao(shared: Arc<Shared>) -> impl Filter<Extract = (Response,), Error = Reje
         .and(body())
         .then(
             |shared: Arc<Shared>, ct: Option<String>, body: Bytes| async move {
-                oauth::token(&shared, ct.as_deref(), &body).await
+                token::token(&shared, ct.as_deref(), &body).await
             },
         );
     // GET|POST /v2/user/me

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::sync::watch;
 
 use crate::config::{EmulatorConfig, TestUser};
-use crate::control::{Endpoint, Fault, Stats, TokenRequestSeen};
+use crate::control_wire::{Endpoint, Fault, Stats, TokenRequestSeen};
 
 /// `expires_in` of an access token (about 6 hours, as observed at Kakao).
 pub(crate) const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(21_599);
