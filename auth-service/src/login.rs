@@ -2,7 +2,6 @@
 //! state check → Kakao → database → tokens.
 
 use auth_proto::Reason;
-use sea_orm::TransactionTrait;
 
 use crate::{
     auth_core::AuthCore,
@@ -11,8 +10,12 @@ use crate::{
     },
     error::{AuthError, db},
     kakao::{AuthorizeParams, id_token_claims},
-    persistence::{login_state_claims, ms, now_ms, users},
-    sessions::{self, SessionTokens},
+    persistence::{
+        login_state_claims,
+        login_write::{self, LoginRecord},
+        ms, now_ms, users,
+    },
+    sessions::{self, NewSession, SessionTokens},
 };
 
 /// A started login.
@@ -81,8 +84,9 @@ pub async fn build_login_url(
 /// refused without being claimed, so a leaked state cannot be used to
 /// spoil its owner's login. The claim and the final write are two steps
 /// because a database transaction must not stay open across Kakao's
-/// network round trips; the final transaction upserts the user and stores
-/// the session, so either all of it is recorded or none of it.
+/// network round trips; the final write upserts the user and stores the
+/// session atomically, in one round trip ([`login_write`]), so either all
+/// of it is recorded or none of it.
 pub async fn complete_login(
     core: &AuthCore,
     code: AuthorizationCode,
@@ -142,19 +146,21 @@ pub async fn complete_login(
         email: kakao_user.email,
     };
     let now = now_ms();
-    let txn = core
-        .db
-        .write
-        .begin()
-        .await
-        .map_err(db("begin login transaction"))?;
-    let (user, new_user) = users::upsert_by_kakao_id(&txn, &profile, now)
-        .await
-        .map_err(db("upsert user by kakao id"))?;
-    let session = sessions::start(&txn, &core.settings, &user.id, now)
-        .await
-        .map_err(db("start session"))?;
-    txn.commit().await.map_err(db("commit login"))?;
+    let session = NewSession::new(&core.settings, now);
+    let (user, new_user) = login_write::record(
+        &core.db.write,
+        LoginRecord {
+            profile,
+            now,
+            session_id: session.id.clone(),
+            session_expires_at: session.expires_at,
+            token_hash: session.refresh_token.hash(),
+            token_expires_at: session.refresh_expires_at,
+        },
+    )
+    .await
+    .map_err(db("store user and session"))?;
+    let session = session.issued(user.id.clone());
 
     let tokens = sessions::with_access_token(core, session)?;
     core.metrics.login(new_user);

@@ -20,7 +20,8 @@ impl MigratorTrait for Migrator {
 /// Arbitrary constant naming our PostgreSQL advisory lock.
 const MIGRATION_LOCK: i64 = 0x6b61_6b61_6f5f_6d69;
 
-/// Applies pending migrations. On PostgreSQL they run in one transaction
+/// Applies pending migrations; when none is pending (every start but the
+/// first after an upgrade) that is one query. On PostgreSQL they run in one transaction
 /// holding an advisory lock, so replicas starting at once apply them one
 /// after the other (the second finds nothing pending). On SQLite, with no
 /// such lock, replicas starting at once can both apply a migration (its
@@ -28,6 +29,9 @@ const MIGRATION_LOCK: i64 = 0x6b61_6b61_6f5f_6d69;
 /// second pass finds it recorded and does nothing.
 pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
     use sea_orm::TransactionTrait;
+    if all_applied(db).await {
+        return Ok(());
+    }
     if db.get_database_backend() == sea_orm::DbBackend::Postgres {
         let txn = db.begin().await?;
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
@@ -40,6 +44,30 @@ pub async fn migrate(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
     } else {
         Ok(())
     }
+}
+
+/// Whether every migration is recorded already: one query, the usual case
+/// at start, instead of the migrator's table checks and its lock (several
+/// round trips). Any error (no table yet) means "run the migrator".
+async fn all_applied(db: &sea_orm::DatabaseConnection) -> bool {
+    use std::collections::HashSet;
+
+    use sea_orm::{ConnectionTrait, Statement};
+    let table = Migrator::migration_table_name().to_string();
+    let query = Statement::from_string(
+        db.get_database_backend(),
+        format!(r#"SELECT version FROM "{table}""#),
+    );
+    let Ok(rows) = db.query_all_raw(query).await else {
+        return false;
+    };
+    let applied: HashSet<String> = rows
+        .iter()
+        .filter_map(|row| row.try_get::<String>("", "version").ok())
+        .collect();
+    Migrator::migrations()
+        .iter()
+        .all(|m| applied.contains(m.name()))
 }
 
 mod m20261201_000002_sealed_login_state;

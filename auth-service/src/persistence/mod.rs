@@ -4,6 +4,7 @@
 //! the same way on SQLite and PostgreSQL.
 
 pub mod login_state_claims;
+pub mod login_write;
 pub mod migration;
 pub mod refresh_tokens;
 pub mod revocations;

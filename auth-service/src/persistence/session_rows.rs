@@ -1,6 +1,7 @@
-//! Session family rows: one per login; every refresh token belongs to one.
+//! Session family rows: one per login (created by
+//! [`super::login_write`]); every refresh token belongs to one.
 
-use sea_orm::{Set, entity::prelude::*, sea_query::Expr};
+use sea_orm::{entity::prelude::*, sea_query::Expr};
 
 /// A session family. Revoking it ends every token issued in it.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -26,33 +27,6 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
-
-/// Starts a family for `user_id`.
-pub async fn create(
-    db: &impl ConnectionTrait,
-    user_id: &str,
-    now: i64,
-    lifetime_ms: i64,
-) -> Result<Model, DbErr> {
-    let model = Model {
-        id: Uuid::new_v4().to_string(),
-        user_id: user_id.to_owned(),
-        created_at: now,
-        expires_at: now.saturating_add(lifetime_ms),
-        revoked_at: None,
-        revoked_reason: None,
-    };
-    let row = ActiveModel {
-        id: Set(model.id.clone()),
-        user_id: Set(model.user_id.clone()),
-        created_at: Set(model.created_at),
-        expires_at: Set(model.expires_at),
-        revoked_at: Set(None),
-        revoked_reason: Set(None),
-    };
-    Entity::insert(row).exec_without_returning(db).await?;
-    Ok(model)
-}
 
 /// The family with this id, if any.
 pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, DbErr> {

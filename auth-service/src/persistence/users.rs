@@ -1,6 +1,6 @@
 //! Users, unique by Kakao id.
 
-use sea_orm::{Set, entity::prelude::*, sea_query::OnConflict};
+use sea_orm::entity::prelude::*;
 
 /// A user row. `id` is ours (UUID, the access token's `sub`); `kakao_id`
 /// is Kakao's (i64: real ids exceed int32).
@@ -35,7 +35,8 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// The profile fields a login writes.
+/// The profile fields a login writes (see
+/// [`super::login_write`], which upserts them by Kakao id).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileUpdate {
     /// Kakao's user id.
@@ -48,47 +49,6 @@ pub struct ProfileUpdate {
     pub thumbnail_image_url: Option<String>,
     /// E-mail, only when valid and verified.
     pub email: Option<String>,
-}
-
-/// Creates the user or refreshes the profile of the existing one, in one
-/// `INSERT .. ON CONFLICT (kakao_id) DO UPDATE .. RETURNING *` (one round
-/// trip, no re-select), so two simultaneous first logins make one row.
-/// Returns the row and whether it was created (the returned id is the one
-/// generated here only when the insert, not the update, happened).
-pub async fn upsert_by_kakao_id(
-    db: &impl ConnectionTrait,
-    profile: &ProfileUpdate,
-    now: i64,
-) -> Result<(Model, bool), DbErr> {
-    let new_id = Uuid::new_v4().to_string();
-    let row = ActiveModel {
-        id: Set(new_id.clone()),
-        kakao_id: Set(profile.kakao_id),
-        nickname: Set(profile.nickname.clone()),
-        profile_image_url: Set(profile.profile_image_url.clone()),
-        thumbnail_image_url: Set(profile.thumbnail_image_url.clone()),
-        email: Set(profile.email.clone()),
-        created_at: Set(now),
-        last_login_at: Set(now),
-        unlinked_at: Set(None),
-    };
-    let user = Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(Column::KakaoId)
-                .update_columns([
-                    Column::Nickname,
-                    Column::ProfileImageUrl,
-                    Column::ThumbnailImageUrl,
-                    Column::Email,
-                    Column::LastLoginAt,
-                    Column::UnlinkedAt,
-                ])
-                .to_owned(),
-        )
-        .exec_with_returning(db)
-        .await?;
-    let created = user.id == new_id;
-    Ok((user, created))
 }
 
 /// The user with this Kakao id, if any.

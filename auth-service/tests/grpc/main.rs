@@ -5,6 +5,7 @@
 //! The harness is the `test-support` crate.
 
 mod login;
+mod login_write;
 mod observability;
 mod reflection;
 mod replicas;

@@ -1,0 +1,104 @@
+//! The login's one-round-trip write (`persistence::login_write`), on the
+//! backend the suite runs on (SQLite, or PostgreSQL with
+//! `TEST_DATABASE_URL`): what one login stores, and that a write failing
+//! half-way is undone and leaves the single SQLite writer usable.
+
+use auth_service::persistence::{
+    login_write::{self, LoginRecord},
+    now_ms, refresh_tokens, session_rows,
+    users::{self as user_rows, ProfileUpdate},
+};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+use test_support::{Stack, login, users};
+
+fn record(kakao_id: i64, session_id: &str, token_hash: &str) -> LoginRecord {
+    let now = now_ms();
+    LoginRecord {
+        profile: ProfileUpdate {
+            kakao_id,
+            nickname: format!("user {kakao_id}"),
+            profile_image_url: None,
+            thumbnail_image_url: Some("https://k.example/t.png".into()),
+            email: None,
+        },
+        now,
+        session_id: session_id.into(),
+        session_expires_at: now + 60_000,
+        token_hash: token_hash.into(),
+        token_expires_at: now + 30_000,
+    }
+}
+
+#[tokio::test]
+async fn each_login_stores_one_session_with_one_refresh_token_and_a_returning_user_keeps_its_row() {
+    let stack = Stack::start().await;
+    let db = &stack.auth.core.db.read;
+    let first = login(&stack, users::HONG).await;
+    let second = login(&stack, users::HONG).await;
+    assert!(first.new_user && !second.new_user);
+    let user = first.user.unwrap();
+    assert_eq!(second.user.unwrap().id, user.id);
+
+    assert_eq!(user_rows::Entity::find().count(db).await.unwrap(), 1);
+    assert_eq!(session_rows::Entity::find().count(db).await.unwrap(), 2);
+    assert_eq!(refresh_tokens::Entity::find().count(db).await.unwrap(), 2);
+    for done in [first.tokens.unwrap(), second.tokens.unwrap()] {
+        let session = session_rows::find(db, &done.session_id)
+            .await
+            .unwrap()
+            .expect("the session is stored");
+        assert_eq!(session.user_id, user.id);
+        assert!(session.revoked_at.is_none());
+        let tokens = refresh_tokens::of_session(db, &session.id).await.unwrap();
+        assert_eq!(tokens.len(), 1, "one refresh token per new session");
+        assert!(tokens[0].expires_at <= session.expires_at);
+        assert!(tokens[0].rotated_at.is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_login_write_failing_half_way_stores_nothing_and_the_writer_stays_usable() {
+    let stack = Stack::start().await;
+    let (write, read) = (&stack.auth.core.db.write, &stack.auth.core.db.read);
+    let (kim, created) = login_write::record(write, record(users::KIM, "s-1", "hash-1"))
+        .await
+        .unwrap();
+    assert!(created);
+
+    // The refresh token's hash is unique: the last insert of this write
+    // fails after the user and the session went in.
+    let failed = login_write::record(write, record(users::CAT, "s-2", "hash-1")).await;
+    assert!(failed.is_err(), "a duplicate token hash is refused");
+    assert!(
+        user_rows::find_by_kakao_id(read, users::CAT)
+            .await
+            .unwrap()
+            .is_none(),
+        "the user insert is undone"
+    );
+    assert!(session_rows::find(read, "s-2").await.unwrap().is_none());
+
+    // The writer is not left inside the failed write's transaction: the
+    // next write commits and readers see it.
+    let (cat, created) = login_write::record(write, record(users::CAT, "s-3", "hash-3"))
+        .await
+        .unwrap();
+    assert!(created);
+    let stored = user_rows::find_by_kakao_id(read, users::CAT).await.unwrap();
+    assert_eq!(stored.map(|u| u.id), Some(cat.id));
+    let (returning, created) = login_write::record(write, record(users::KIM, "s-4", "hash-4"))
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(returning.id, kim.id, "a returning user keeps its id");
+    assert_eq!(
+        refresh_tokens::Entity::find()
+            .filter(refresh_tokens::Column::SessionId.is_in(["s-1", "s-3", "s-4"]))
+            .count(read)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(session_rows::Entity::find().count(read).await.unwrap(), 3);
+}
