@@ -21,7 +21,7 @@ use crate::{
     error::ErrorCode,
     metrics::FunnelStep,
     reply::redirect,
-    state::Ctx,
+    state::{Ctx, Outcome},
 };
 
 /// The longest query string `/auth/kakao/login` and `/auth/kakao/callback`
@@ -37,11 +37,7 @@ pub(crate) async fn login(ctx: Ctx, query: String, headers: HeaderMap) -> Respon
     ctx.finish("login", outcome, response)
 }
 
-async fn start_login(
-    ctx: &Ctx,
-    return_to: String,
-    headers: &HeaderMap,
-) -> (&'static str, Response) {
+async fn start_login(ctx: &Ctx, return_to: String, headers: &HeaderMap) -> (Outcome, Response) {
     let request = BuildLoginUrlRequest {
         return_to,
         binding: cookies::read(headers, BINDING_COOKIE).unwrap_or_default(),
@@ -51,7 +47,7 @@ async fn start_login(
         Ok(answer) => match to_kakao(ctx.cookies(), answer.into_inner()) {
             Some(response) => {
                 ctx.metrics().funnel(FunnelStep::Started);
-                ("redirect_to_kakao", response)
+                (Outcome::Done("redirect_to_kakao"), response)
             }
             None => error_outcome(ctx, ErrorCode::ServerError, vec![]),
         },
@@ -95,7 +91,7 @@ pub(crate) async fn callback(ctx: Ctx, query: String, headers: HeaderMap) -> Res
         }
     };
     let (outcome, response) = match result {
-        Ok(response) => ("logged_in", response),
+        Ok(response) => (Outcome::Done("logged_in"), response),
         Err(code) => error_outcome(&ctx, code, vec![ctx.cookies().clear_binding()]),
     };
     ctx.finish("callback", outcome, response)
@@ -194,13 +190,12 @@ fn landing_url(settings: &Settings, return_to: &str) -> Option<HeaderValue> {
 
 /// The `(outcome, response)` of a login or callback that failed, counted
 /// at its step of the login funnel.
-fn error_outcome(
-    ctx: &Ctx,
-    code: ErrorCode,
-    cookies: Vec<HeaderValue>,
-) -> (&'static str, Response) {
+fn error_outcome(ctx: &Ctx, code: ErrorCode, cookies: Vec<HeaderValue>) -> (Outcome, Response) {
     ctx.metrics().funnel(FunnelStep::of_error(code));
-    (code.as_str(), ctx.error_redirect(code, cookies))
+    (
+        Outcome::Failed(code.as_str()),
+        ctx.error_redirect(code, cookies),
+    )
 }
 
 #[cfg(test)]
