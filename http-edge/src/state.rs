@@ -129,10 +129,14 @@ impl Ctx {
         &self.state.metrics
     }
 
-    /// A gRPC request for `message`, carrying this request's id.
+    /// A gRPC request for `message`, carrying this request's id. The id is
+    /// sent as an HPACK never-indexed literal: it differs on every request,
+    /// so indexing it only churned both ends' header tables (the encoder's
+    /// table search was the largest cost of a call on the edge).
     pub(crate) fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
-        if let Ok(id) = MetadataValue::try_from(self.request_id.as_str()) {
+        if let Ok(mut id) = MetadataValue::try_from(self.request_id.as_str()) {
+            id.set_sensitive(true);
             request.metadata_mut().insert(REQUEST_ID_KEY, id);
         }
         request
