@@ -106,6 +106,31 @@ impl Settings {
     }
 }
 
+/// `EDGE_WORKER_THREADS`: the threads of the edge's runtime (default
+/// [`DEFAULT_WORKER_THREADS`]). Read apart from [`Settings`], before the
+/// runtime exists.
+pub fn worker_threads_from_env() -> Result<usize, ConfigError> {
+    parse_worker_threads(std::env::var("EDGE_WORKER_THREADS").ok().as_deref())
+}
+
+/// The default of `EDGE_WORKER_THREADS`. One: the edge does little per
+/// request and mostly waits on the auth-service; on the 2-core benchmark
+/// machine, shared with the service and Kakao's stand-in, a second worker
+/// spent more CPU per login on waking and stealing than it gained (see the
+/// commit that set it). Raise it when the edge has cores of its own.
+pub const DEFAULT_WORKER_THREADS: usize = 1;
+
+fn parse_worker_threads(value: Option<&str>) -> Result<usize, ConfigError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(DEFAULT_WORKER_THREADS),
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|n| (1..=1024).contains(n))
+            .ok_or_else(|| ConfigError::new("EDGE_WORKER_THREADS", "expected 1 to 1024")),
+    }
+}
+
 fn parse_http_url(value: &str, variable: &'static str) -> Result<Url, ConfigError> {
     let url = Url::parse(value)
         .ok()
@@ -184,6 +209,17 @@ mod tests {
         assert_eq!(s.jwt_issuer, "kakao-login-auth-service");
         assert_eq!(s.jwt_audience, "kakao-login");
         assert!(s.demo_page);
+    }
+
+    #[test]
+    fn worker_threads_default_to_one_and_must_be_a_small_count() {
+        assert_eq!(parse_worker_threads(None), Ok(DEFAULT_WORKER_THREADS));
+        assert_eq!(parse_worker_threads(Some(" ")), Ok(DEFAULT_WORKER_THREADS));
+        assert_eq!(parse_worker_threads(Some("4")), Ok(4));
+        for bad in ["0", "-1", "two", "5000"] {
+            let err = parse_worker_threads(Some(bad)).unwrap_err();
+            assert_eq!(err.variable, "EDGE_WORKER_THREADS", "{bad}");
+        }
     }
 
     #[test]
