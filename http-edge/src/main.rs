@@ -2,8 +2,8 @@
 //! ([`service_kit::start`]: `.env`, `LOG_FORMAT`, logging to stderr), reads
 //! the settings (a bad value stops it with one line naming the variable and
 //! exit code 2), then serves until Ctrl-C or SIGTERM on a runtime of
-//! `EDGE_WORKER_THREADS` threads (default one: see
-//! [`http_edge::DEFAULT_WORKER_THREADS`]).
+//! `EDGE_WORKER_THREADS` threads (default one per core: see
+//! [`http_edge::worker_threads_from_env`]).
 
 use std::process::ExitCode;
 
@@ -20,10 +20,11 @@ fn main() -> ExitCode {
             Ok(read) => read,
             Err(err) => return err.exit(PROGRAM),
         };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = threads {
+        runtime.worker_threads(threads);
+    }
+    let runtime = runtime.enable_all().build();
     match runtime {
         Ok(runtime) => runtime.block_on(serve(settings)),
         Err(err) => {
