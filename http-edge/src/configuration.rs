@@ -106,6 +106,31 @@ impl Settings {
     }
 }
 
+/// `EDGE_WORKER_THREADS`: the threads of the edge's runtime; `None` (unset)
+/// is one per core, tokio's default. Read apart from [`Settings`], before
+/// the runtime exists.
+///
+/// One thread spends somewhat less CPU per login (the request task, tonic's
+/// buffer worker and the h2 connection task wake each other without
+/// crossing threads) but, on a machine shared with the auth-service, a
+/// descheduled single worker stalls every request: the p99 of logins
+/// doubled in the benchmark. Hence one per core unless told otherwise.
+pub fn worker_threads_from_env() -> Result<Option<usize>, ConfigError> {
+    parse_worker_threads(std::env::var("EDGE_WORKER_THREADS").ok().as_deref())
+}
+
+fn parse_worker_threads(value: Option<&str>) -> Result<Option<usize>, ConfigError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|n| (1..=1024).contains(n))
+            .map(Some)
+            .ok_or_else(|| ConfigError::new("EDGE_WORKER_THREADS", "expected 1 to 1024")),
+    }
+}
+
 fn parse_http_url(value: &str, variable: &'static str) -> Result<Url, ConfigError> {
     let url = Url::parse(value)
         .ok()
@@ -184,6 +209,17 @@ mod tests {
         assert_eq!(s.jwt_issuer, "kakao-login-auth-service");
         assert_eq!(s.jwt_audience, "kakao-login");
         assert!(s.demo_page);
+    }
+
+    #[test]
+    fn worker_threads_default_to_one_per_core_and_must_be_a_small_count() {
+        assert_eq!(parse_worker_threads(None), Ok(None));
+        assert_eq!(parse_worker_threads(Some(" ")), Ok(None));
+        assert_eq!(parse_worker_threads(Some("4")), Ok(Some(4)));
+        for bad in ["0", "-1", "two", "5000"] {
+            let err = parse_worker_threads(Some(bad)).unwrap_err();
+            assert_eq!(err.variable, "EDGE_WORKER_THREADS", "{bad}");
+        }
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! value and `Max-Age=0`.
 
 use auth_proto::v1::TokenPair;
-use cookie::{Cookie, SameSite, time::Duration};
+use cookie::{Cookie, SameSite};
 use http::{HeaderMap, HeaderValue, header::COOKIE};
+use hyper::body::Bytes;
 
 /// Name of the access-token cookie (a JWT, sent to every path).
 pub const ACCESS_COOKIE: &str = "access_token";
@@ -28,43 +29,96 @@ const MAX_VALUE_LEN: usize = 3800;
 #[error("value not usable in a cookie")]
 pub struct UnsafeCookieValue;
 
-/// Builds the `Set-Cookie` header values; holds the configured domain.
+/// Builds the `Set-Cookie` header values. Everything but the value and the
+/// lifetime is formatted once, at start.
 #[derive(Debug, Clone)]
 pub struct Cookies {
-    domain: Option<String>,
+    access: Template,
+    refresh: Template,
+    binding: Template,
     clear_access: HeaderValue,
     clear_refresh: HeaderValue,
     clear_binding: HeaderValue,
 }
 
+/// One cookie's `name=` and its attributes (`; HttpOnly; ...; Path=..`
+/// and `Domain` if configured), formatted by the `cookie` crate at start;
+/// a value and `; Max-Age=<n>` complete it.
+#[derive(Debug, Clone)]
+struct Template {
+    name: &'static str,
+    attributes: String,
+}
+
+impl Template {
+    fn new(
+        name: &'static str,
+        path: &'static str,
+        domain: Option<&str>,
+    ) -> Result<Self, UnsafeCookieValue> {
+        let mut builder = Cookie::build((name, ""))
+            .http_only(true)
+            .secure(true)
+            .same_site(SameSite::Lax)
+            .path(path);
+        if let Some(domain) = domain {
+            builder = builder.domain(domain.to_owned());
+        }
+        let formatted = builder.build().to_string();
+        let attributes = formatted
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('='))
+            .ok_or(UnsafeCookieValue)?
+            .to_owned();
+        // A domain that cannot be in a header fails here, at start.
+        HeaderValue::from_str(&attributes).map_err(|_| UnsafeCookieValue)?;
+        Ok(Template { name, attributes })
+    }
+
+    /// `name=value; <attributes>; Max-Age=<max_age, at least 0>`.
+    fn format(&self, value: &str, max_age: i64) -> Result<HeaderValue, UnsafeCookieValue> {
+        use std::fmt::Write;
+        let mut text =
+            String::with_capacity(self.name.len() + value.len() + self.attributes.len() + 32);
+        text.push_str(self.name);
+        text.push('=');
+        text.push_str(value);
+        text.push_str(&self.attributes);
+        let _ = write!(text, "; Max-Age={}", max_age.max(0));
+        HeaderValue::from_maybe_shared(Bytes::from(text)).map_err(|_| UnsafeCookieValue)
+    }
+}
+
 impl Cookies {
     /// Fails only when `domain` holds characters not allowed in a header.
     pub fn new(domain: Option<String>) -> Result<Self, UnsafeCookieValue> {
-        let mut cookies = Self {
-            domain,
-            clear_access: HeaderValue::from_static(""),
-            clear_refresh: HeaderValue::from_static(""),
-            clear_binding: HeaderValue::from_static(""),
-        };
-        cookies.clear_access = cookies.format(ACCESS_COOKIE, ACCESS_PATH, "", 0)?;
-        cookies.clear_refresh = cookies.format(REFRESH_COOKIE, REFRESH_PATH, "", 0)?;
-        cookies.clear_binding = cookies.format(BINDING_COOKIE, BINDING_PATH, "", 0)?;
-        Ok(cookies)
+        let domain = domain.as_deref();
+        let access = Template::new(ACCESS_COOKIE, ACCESS_PATH, domain)?;
+        let refresh = Template::new(REFRESH_COOKIE, REFRESH_PATH, domain)?;
+        let binding = Template::new(BINDING_COOKIE, BINDING_PATH, domain)?;
+        Ok(Self {
+            clear_access: access.format("", 0)?,
+            clear_refresh: refresh.format("", 0)?,
+            clear_binding: binding.format("", 0)?,
+            access,
+            refresh,
+            binding,
+        })
     }
 
     /// `access_token=<jwt>; Path=/; Max-Age=<max_age>`.
     pub fn access(&self, token: &str, max_age: i64) -> Result<HeaderValue, UnsafeCookieValue> {
-        self.set(ACCESS_COOKIE, ACCESS_PATH, token, max_age)
+        set(&self.access, token, max_age)
     }
 
     /// `refresh_token=<opaque>; Path=/auth; Max-Age=<max_age>`.
     pub fn refresh(&self, token: &str, max_age: i64) -> Result<HeaderValue, UnsafeCookieValue> {
-        self.set(REFRESH_COOKIE, REFRESH_PATH, token, max_age)
+        set(&self.refresh, token, max_age)
     }
 
     /// `kakao_login_binding=<binding>; Path=/auth/kakao; Max-Age=<max_age>`.
     pub fn binding(&self, binding: &str, max_age: i64) -> Result<HeaderValue, UnsafeCookieValue> {
-        self.set(BINDING_COOKIE, BINDING_PATH, binding, max_age)
+        set(&self.binding, binding, max_age)
     }
 
     /// The access and refresh cookies of a new token pair.
@@ -89,48 +143,34 @@ impl Cookies {
     pub fn clear_binding(&self) -> HeaderValue {
         self.clear_binding.clone()
     }
+}
 
-    fn set(
-        &self,
-        name: &'static str,
-        path: &'static str,
-        value: &str,
-        max_age: i64,
-    ) -> Result<HeaderValue, UnsafeCookieValue> {
-        if !is_cookie_value(value) {
-            return Err(UnsafeCookieValue);
-        }
-        self.format(name, path, value, max_age)
+/// A cookie of `template` holding `value`, refused unless it is safe.
+fn set(template: &Template, value: &str, max_age: i64) -> Result<HeaderValue, UnsafeCookieValue> {
+    if !is_cookie_value(value) {
+        return Err(UnsafeCookieValue);
     }
-
-    fn format(
-        &self,
-        name: &'static str,
-        path: &'static str,
-        value: &str,
-        max_age: i64,
-    ) -> Result<HeaderValue, UnsafeCookieValue> {
-        let mut builder = Cookie::build((name, value))
-            .http_only(true)
-            .secure(true)
-            .same_site(SameSite::Lax)
-            .path(path)
-            .max_age(Duration::seconds(max_age.max(0)));
-        if let Some(domain) = &self.domain {
-            builder = builder.domain(domain.clone());
-        }
-        HeaderValue::from_str(&builder.build().to_string()).map_err(|_| UnsafeCookieValue)
-    }
+    template.format(value, max_age)
 }
 
 /// RFC 6265 `cookie-octet`s only, so a value can never add an attribute.
 fn is_cookie_value(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= MAX_VALUE_LEN
-        && value
-            .bytes()
-            .all(|b| matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E))
+        && value.bytes().all(|b| COOKIE_OCTET[usize::from(b)])
 }
+
+/// `COOKIE_OCTET[b]`: whether byte `b` is a `cookie-octet` (one table
+/// lookup per byte of a token, instead of five range tests).
+const COOKIE_OCTET: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E);
+        b += 1;
+    }
+    table
+};
 
 /// The first non-empty value of cookie `name` in the request's `Cookie`
 /// headers (unparseable headers and pairs are skipped).

@@ -51,7 +51,7 @@ mod startup;
 mod state;
 mod verified_cache;
 
-pub use configuration::Settings;
+pub use configuration::{Settings, worker_threads_from_env};
 pub use cookies::{ACCESS_COOKIE, BINDING_COOKIE, REFRESH_COOKIE};
 pub use error::ErrorCode;
 pub use service_kit::ConfigError;

@@ -16,7 +16,7 @@ use crate::{
     error::ApiError,
     metrics, origins,
     reply::{json_response, static_response},
-    state::Ctx,
+    state::{Ctx, Outcome},
 };
 
 /// How long `/readyz` waits for the auth-service's health answer.
@@ -33,11 +33,11 @@ pub(crate) async fn jwks(ctx: Ctx) -> Response {
                 CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=300"),
             );
-            ("ok", response)
+            (Outcome::Done("ok"), response)
         }
         Err(error) => {
             let error = ApiError::from(error);
-            (error.as_str(), error.into_response())
+            (Outcome::Failed(error.as_str()), error.into_response())
         }
     };
     ctx.finish("jwks", outcome, response)
@@ -50,9 +50,12 @@ pub(crate) async fn preflight(ctx: Ctx, headers: HeaderMap) -> Response {
     let (outcome, response) =
         if origins::answer_preflight(response.headers_mut(), &headers, allowed) {
             *response.status_mut() = StatusCode::NO_CONTENT;
-            ("ok", response)
+            (Outcome::Done("ok"), response)
         } else {
-            ("forbidden", ApiError::CrossSite.into_response())
+            (
+                Outcome::Failed("forbidden"),
+                ApiError::CrossSite.into_response(),
+            )
         };
     ctx.finish("preflight", outcome, response)
 }
@@ -75,7 +78,7 @@ pub(crate) async fn readyz(ctx: Ctx) -> Response {
     let response = json_response(status, &serde_json::json!({ "status": word }));
     match status {
         StatusCode::OK => response,
-        _ => ctx.finish("readyz", word, response),
+        _ => ctx.finish("readyz", Outcome::Failed(word), response),
     }
 }
 

@@ -20,7 +20,7 @@ use crate::{
     metrics::{CacheResult, RefreshOutcome},
     reply::{json_bytes, no_content, with_cookies},
     single_flight,
-    state::{Ctx, Rotation},
+    state::{Ctx, Outcome, Rotation},
     verified_cache::{Lookup, Standing, Verified, token_key, unix_now},
 };
 
@@ -31,8 +31,8 @@ pub(crate) async fn me(ctx: Ctx, headers: HeaderMap) -> Response {
         Some(access_token) => profile(&ctx, &access_token).await,
     };
     let (outcome, response) = match result {
-        Ok(body) => ("ok", json_bytes(StatusCode::OK, body)),
-        Err(error) => (error.as_str(), error.into_response()),
+        Ok(body) => (Outcome::Done("ok"), json_bytes(StatusCode::OK, body)),
+        Err(error) => (Outcome::Failed(error.as_str()), error.into_response()),
     };
     ctx.finish("me", outcome, response)
 }
@@ -127,12 +127,13 @@ pub(crate) async fn refresh(ctx: Ctx, headers: HeaderMap) -> Response {
         forget_session(&ctx, &headers);
     }
     let (outcome, response) = match result {
-        Ok(cookies) => ("refreshed", no_content(cookies)),
+        Ok(cookies) => (Outcome::Done("refreshed"), no_content(cookies)),
         Err(error @ ApiError::Unauthenticated(_)) => {
             let cleared = [ctx.cookies().clear_access(), ctx.cookies().clear_refresh()];
-            (error.as_str(), with_cookies(error.into_response(), cleared))
+            let outcome = Outcome::Failed(error.as_str());
+            (outcome, with_cookies(error.into_response(), cleared))
         }
-        Err(error) => (error.as_str(), error.into_response()),
+        Err(error) => (Outcome::Failed(error.as_str()), error.into_response()),
     };
     ctx.finish("refresh", outcome, response)
 }
@@ -169,8 +170,11 @@ pub(crate) async fn logout(ctx: Ctx, headers: HeaderMap) -> Response {
     forget_session(&ctx, &headers);
     let cleared = [ctx.cookies().clear_access(), ctx.cookies().clear_refresh()];
     let (outcome, response) = match result {
-        Ok(()) => ("logged_out", no_content(cleared)),
-        Err(error) => (error.as_str(), with_cookies(error.into_response(), cleared)),
+        Ok(()) => (Outcome::Done("logged_out"), no_content(cleared)),
+        Err(error) => {
+            let outcome = Outcome::Failed(error.as_str());
+            (outcome, with_cookies(error.into_response(), cleared))
+        }
     };
     ctx.finish("logout", outcome, response)
 }

@@ -8,7 +8,10 @@ use tonic::{Code, Status};
 use warp::reply::Response;
 
 use super::first_param;
-use crate::{error::ApiError, state::Ctx};
+use crate::{
+    error::ApiError,
+    state::{Ctx, Outcome},
+};
 
 /// GET|POST /auth/kakao/unlink: `params` is the query (GET) or the
 /// form body (POST): `app_id`, `user_id`, `referrer_type`.
@@ -28,11 +31,11 @@ pub(crate) async fn unlink(ctx: Ctx, params: String, headers: HeaderMap) -> Resp
                 // wait for it. Unlinks are rare: drop the caches.
                 ctx.state().verified.drop_caches();
             }
-            ("unlinked", plain_ok())
+            (Outcome::Done("unlinked"), plain_ok())
         }
         Err(s) => {
             let error = unlink_error(&s);
-            (error.as_str(), error.into_response())
+            (Outcome::Failed(error.as_str()), error.into_response())
         }
     };
     ctx.finish("unlink", outcome, response)

@@ -23,9 +23,10 @@
 //! dropped this way also starts a new generation, so that no answer in
 //! flight can be cached against it).
 
+mod bounded;
+mod revoked;
+
 use std::{
-    collections::HashMap,
-    hash::Hash,
     sync::{
         RwLock, RwLockReadGuard, RwLockWriteGuard,
         atomic::{AtomicBool, AtomicI64, Ordering},
@@ -41,6 +42,9 @@ use auth_proto::{
 use hyper::body::Bytes;
 use sha2::{Digest, Sha256};
 
+use bounded::{Bounded, Expiring};
+use revoked::Revoked;
+
 /// Verified tokens kept (each ~200 bytes: ~3 MiB when full). A browser
 /// holds one access token at a time and refreshes it every 15 minutes, so
 /// this covers ~16k active sessions per edge; past it a miss costs one
@@ -55,8 +59,6 @@ pub(crate) const MAX_PROFILES: usize = 16_384;
 /// holds memory. A minute keeps a page that polls `/auth/me` on one call a
 /// minute.
 pub(crate) const PROFILE_TTL: Duration = Duration::from_secs(60);
-/// Entries of each revocation set (~100 bytes each).
-const MAX_REVOKED: usize = 32_768;
 /// The access-token lifetime assumed until a longer one is seen (the
 /// service's default `ACCESS_TOKEN_TTL`).
 const DEFAULT_ACCESS_TTL: i64 = 15 * 60;
@@ -124,26 +126,10 @@ pub(crate) enum Lookup {
     Hit(Bytes),
 }
 
-/// A revocation in the three sets: until when it is remembered.
-#[derive(Debug, Clone, Copy)]
-struct Forget {
-    at: i64,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct RevokedUser {
-    revoked_at: i64,
-    forget_at: i64,
-}
-
 struct Profile {
     user_id: String,
     body: Bytes,
     expires_at: i64,
-}
-
-trait Expiring {
-    fn expires_at(&self) -> i64;
 }
 
 impl Expiring for Verified {
@@ -156,78 +142,17 @@ impl Expiring for Profile {
         self.expires_at
     }
 }
-impl Expiring for Forget {
-    fn expires_at(&self) -> i64 {
-        self.at
-    }
-}
-impl Expiring for RevokedUser {
-    fn expires_at(&self) -> i64 {
-        self.forget_at
-    }
-}
-
-/// A map of at most `cap` entries that drops expired ones first.
-struct Bounded<K, V> {
-    map: HashMap<K, V>,
-    cap: usize,
-}
-
-impl<K: Eq + Hash, V: Expiring> Bounded<K, V> {
-    fn new(cap: usize) -> Self {
-        Bounded {
-            map: HashMap::new(),
-            cap,
-        }
-    }
-
-    /// Inserts; `true` if live entries had to be dropped to make room.
-    fn insert(&mut self, key: K, value: V, now: i64) -> bool {
-        let mut dropped_live = false;
-        if self.map.len() >= self.cap && !self.map.contains_key(&key) {
-            self.map.retain(|_, v| v.expires_at() > now);
-            if self.map.len() >= self.cap {
-                // Arbitrary victims: HashMap's order is randomly seeded.
-                let excess = self.map.len() + 1 - self.cap + self.cap / 16;
-                let mut n = 0;
-                self.map.retain(|_, _| {
-                    n += 1;
-                    n > excess
-                });
-                dropped_live = true;
-            }
-        }
-        self.map.insert(key, value);
-        dropped_live
-    }
-
-    fn clear(&mut self) {
-        self.map = HashMap::new();
-    }
-}
 
 struct Inner {
     generation: u64,
     tokens: Bounded<TokenKey, Verified>,
     profiles: Bounded<String, Profile>,
-    revoked_sessions: Bounded<String, Forget>,
-    revoked_users: Bounded<String, RevokedUser>,
-    retired_kids: Bounded<String, Forget>,
+    revoked: Revoked,
 }
 
 impl Inner {
     fn standing(&self, v: &Verified) -> Standing {
-        if self.retired_kids.map.contains_key(&v.kid) {
-            return Standing::KeyRetired;
-        }
-        if self.revoked_sessions.map.contains_key(&v.sid) {
-            return Standing::SessionRevoked;
-        }
-        match self.revoked_users.map.get(&v.sub) {
-            Some(r) if v.iat < r.revoked_at => Standing::SessionRevoked,
-            Some(r) if v.iat == r.revoked_at => Standing::AskService,
-            _ => Standing::Clear,
-        }
+        self.revoked.standing(v)
     }
 
     /// Drops both caches and starts a new generation.
@@ -261,9 +186,7 @@ impl Default for VerifiedCache {
                 generation: 0,
                 tokens: Bounded::new(MAX_TOKENS),
                 profiles: Bounded::new(MAX_PROFILES),
-                revoked_sessions: Bounded::new(MAX_REVOKED),
-                revoked_users: Bounded::new(MAX_REVOKED),
-                retired_kids: Bounded::new(MAX_REVOKED),
+                revoked: Revoked::default(),
             }),
         }
     }
@@ -376,35 +299,24 @@ impl VerifiedCache {
         } else {
             now
         };
-        let forget = Forget {
-            at: revoked_at.saturating_add(covers),
-        };
+        let forget_at = revoked_at.saturating_add(covers);
         let mut inner = self.write();
         let dropped_live = match event.kind() {
             Kind::SessionRevoked => {
                 inner.evict_session(&event.session_id);
                 let sid = event.session_id.clone();
-                forget.at > now && inner.revoked_sessions.insert(sid, forget, now)
+                inner.revoked.session(sid, forget_at, now)
             }
             Kind::UserRevoked => {
                 let user = event.user_id.as_str();
                 inner.profiles.map.retain(|_, p| p.user_id != user);
                 inner.tokens.map.retain(|_, v| v.sub != user);
-                let revoked_at = inner
-                    .revoked_users
-                    .map
-                    .get(user)
-                    .map_or(revoked_at, |r| r.revoked_at.max(revoked_at));
-                let entry = RevokedUser {
-                    revoked_at,
-                    forget_at: forget.at,
-                };
-                forget.at > now && inner.revoked_users.insert(user.to_owned(), entry, now)
+                inner.revoked.user(user, revoked_at, forget_at, now)
             }
             Kind::KeyRetired => {
                 let kid = event.kid.as_str();
                 inner.tokens.map.retain(|_, v| v.kid != kid);
-                inner.retired_kids.insert(kid.to_owned(), forget, now)
+                inner.revoked.key(kid, forget_at, now)
             }
             Kind::Reset => {
                 inner.drop_caches();
@@ -539,24 +451,6 @@ mod tests {
         cache.apply(&key, NOW);
         assert!(!is_hit(&cache, "c"));
         assert_eq!(cache.standing(&verified("u3", "s4")), Standing::KeyRetired);
-    }
-
-    #[test]
-    fn the_caches_stay_within_their_bounds() {
-        let mut map: Bounded<u32, Forget> = Bounded::new(64);
-        for i in 0..1000 {
-            map.insert(i, Forget { at: NOW + 1 }, NOW);
-            assert!(map.map.len() <= 64);
-        }
-        let mut expired: Bounded<u32, Forget> = Bounded::new(4);
-        for i in 0..4 {
-            expired.insert(i, Forget { at: NOW - 1 }, NOW);
-        }
-        assert!(
-            !expired.insert(9, Forget { at: NOW + 1 }, NOW),
-            "expired go first"
-        );
-        assert_eq!(expired.map.len(), 1);
     }
 
     #[test]
