@@ -106,10 +106,26 @@ pub fn init_logging(format: LogFormat) {
 /// `.env`, then `LOG_FORMAT`, then logging: the common first steps of every
 /// `main`. On error the caller returns the given exit code.
 pub fn start(program: &str) -> Result<(), ExitCode> {
+    limit_malloc_arenas();
     load_dotenv().map_err(|err| err.exit(program))?;
     let format = LogFormat::from_env().map_err(|err| err.exit(program))?;
     init_logging(format);
     Ok(())
+}
+
+/// Caps glibc's malloc at two arenas. By default every thread that
+/// allocates (tokio workers, blocking threads, the SQLite connection
+/// threads) may get its own arena, and each keeps freed memory for itself:
+/// under load that was ~4 MiB of resident memory across our two binaries
+/// for no speed we could measure. Other C libraries ignore this.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it is called before
+    // the process starts its own threads (or, under `#[tokio::main]`, while
+    // the runtime's threads are still idle), and a refusal (0) is harmless.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 /// Completes at the first Ctrl-C or (on Unix) SIGTERM.
