@@ -184,6 +184,24 @@ fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
+/// Settings for the crate's unit tests: a frontend at
+/// `https://app.example.com` and an auth-service URL where nothing listens,
+/// so every call fails at once as `unavailable`.
+#[cfg(test)]
+pub(crate) fn for_tests(demo_page: bool) -> Settings {
+    Settings {
+        addr: "127.0.0.1:0".parse().expect("a socket address"),
+        auth_service_url: "http://127.0.0.1:1".into(),
+        frontend_url: Url::parse("https://app.example.com/").expect("a URL"),
+        frontend_error_url: Url::parse("https://app.example.com/error").expect("a URL"),
+        allowed_origins: vec!["https://app.example.com".into()],
+        cookie_domain: None,
+        jwt_issuer: "i".into(),
+        jwt_audience: "a".into(),
+        demo_page,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

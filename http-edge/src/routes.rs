@@ -355,21 +355,9 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
-    use crate::configuration::Settings;
 
     fn state() -> Arc<AppState> {
-        let settings = Settings {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            // Nothing listens there: calls fail at once as `unavailable`.
-            auth_service_url: "http://127.0.0.1:1".into(),
-            frontend_url: url::Url::parse("https://app.example.com/").unwrap(),
-            frontend_error_url: url::Url::parse("https://app.example.com/error").unwrap(),
-            allowed_origins: vec!["https://app.example.com".into()],
-            cookie_domain: None,
-            jwt_issuer: "i".into(),
-            jwt_audience: "a".into(),
-            demo_page: true,
-        };
+        let settings = crate::configuration::for_tests(true);
         Arc::new(AppState::new(settings).unwrap())
     }
 

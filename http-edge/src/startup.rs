@@ -78,17 +78,7 @@ mod tests {
     const TOO_LARGE: &str = r#"{"error":"payload_too_large"}"#;
 
     async fn start() -> (u16, tokio::sync::oneshot::Sender<()>) {
-        let settings = Settings {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            auth_service_url: "http://127.0.0.1:1".into(),
-            frontend_url: url::Url::parse("https://app.example.com/").unwrap(),
-            frontend_error_url: url::Url::parse("https://app.example.com/error").unwrap(),
-            allowed_origins: vec!["https://app.example.com".into()],
-            cookie_domain: None,
-            jwt_issuer: "i".into(),
-            jwt_audience: "a".into(),
-            demo_page: false,
-        };
+        let settings = crate::configuration::for_tests(false);
         let app = Application::build(settings).await.unwrap();
         let port = app.port();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

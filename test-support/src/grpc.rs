@@ -17,7 +17,7 @@ use crate::{
 pub fn reason(status: &tonic::Status) -> &str {
     status
         .metadata()
-        .get("x-auth-error")
+        .get(auth_proto::AUTH_ERROR_KEY)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
 }
@@ -31,7 +31,12 @@ pub struct Started {
 
 /// BuildLoginUrl with `return_to` and no binding.
 pub async fn start_login(stack: &Stack, return_to: &str) -> Started {
-    let mut client = stack.auth.client().await;
+    start_login_on(&stack.auth, return_to).await
+}
+
+/// BuildLoginUrl on one service (of several sharing a database).
+pub async fn start_login_on(auth: &AuthHandle, return_to: &str) -> Started {
+    let mut client = auth.client().await;
     let res = client
         .build_login_url(BuildLoginUrlRequest {
             return_to: return_to.into(),
@@ -50,10 +55,16 @@ pub async fn start_login(stack: &Stack, return_to: &str) -> Started {
 
 /// Logs `user` in through the emulator; returns the CompleteLogin answer.
 pub async fn login(stack: &Stack, user: i64) -> CompleteLoginResponse {
-    let started = start_login(stack, "/dashboard").await;
+    login_on(&stack.auth, user).await
+}
+
+/// Logs `user` in through the emulator on one service (of several sharing
+/// a database).
+pub async fn login_on(auth: &AuthHandle, user: i64) -> CompleteLoginResponse {
+    let started = start_login_on(auth, "/dashboard").await;
     let callback = consent(&started.url, user, true).await;
     let q = query(&callback);
-    let mut client = stack.auth.client().await;
+    let mut client = auth.client().await;
     client
         .complete_login(CompleteLoginRequest {
             code: q["code"].clone(),

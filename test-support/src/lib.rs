@@ -28,7 +28,9 @@ pub use browser::{
 };
 #[cfg(feature = "edge")]
 pub use edge::EdgeHandle;
-pub use grpc::{Started, health_status, login, reason, start_login, verify};
+pub use grpc::{
+    Started, health_status, login, login_on, reason, start_login, start_login_on, verify,
+};
 pub use logs::LogCapture;
 pub use stack::{
     AuthHandle, CLIENT_ID, FRONTEND_URL, REDIRECT_URI, Stack, TempDir, TestDb, init_tracing,

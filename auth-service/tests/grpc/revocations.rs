@@ -6,9 +6,9 @@
 use std::time::{Duration, Instant};
 
 use auth_proto::v1::{
-    BuildLoginUrlRequest, CompleteLoginRequest, CompleteLoginResponse, GetUserRequest,
-    HandleUnlinkRequest, RefreshSessionRequest, RevocationEvent, RevokeSessionRequest,
-    VerifyAccessTokenRequest, WatchRevocationsRequest, revocation_event::Kind,
+    GetUserRequest, HandleUnlinkRequest, RefreshSessionRequest, RevocationEvent,
+    RevokeSessionRequest, VerifyAccessTokenRequest, WatchRevocationsRequest,
+    revocation_event::Kind,
 };
 use auth_service::{key_ring, persistence::revocations};
 use kakao_emulator::EmulatorConfig;
@@ -16,7 +16,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tonic::{Code, Streaming};
 
 use test_support::{
-    AuthHandle, CLIENT_ID, REDIRECT_URI, TestDb, consent, query, reason, settings, users,
+    AuthHandle, CLIENT_ID, REDIRECT_URI, TestDb, login_on, reason, settings, users,
 };
 
 const ADMIN_KEY: &str = "test-admin-key";
@@ -75,28 +75,6 @@ async fn wait_until_following(auth: &AuthHandle) {
         assert!(Instant::now() < deadline, "the feed never became healthy");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-async fn login_on(auth: &AuthHandle, user: i64) -> CompleteLoginResponse {
-    let mut client = auth.client().await;
-    let started = client
-        .build_login_url(BuildLoginUrlRequest {
-            return_to: "/x".into(),
-            binding: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let q = query(&consent(&started.authorize_url, user, true).await);
-    client
-        .complete_login(CompleteLoginRequest {
-            code: q["code"].clone(),
-            state: q["state"].clone(),
-            binding: started.binding,
-        })
-        .await
-        .expect("CompleteLogin")
-        .into_inner()
 }
 
 async fn verify(auth: &AuthHandle, token: &str) -> Result<String, tonic::Status> {
