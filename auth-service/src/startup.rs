@@ -29,6 +29,9 @@ use crate::{
     rpc_observer::RpcObserverLayer,
 };
 
+/// How long the start waits for the first read of the revocation log.
+const FIRST_LOG_READ_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Largest AuthService request message accepted; every real request is a
 /// few hundred bytes.
 const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -147,7 +150,12 @@ impl Application {
             .set_service_status(SERVICE_NAME, ServingStatus::Serving)
             .await;
         let maintenance = tokio::spawn(maintain(self.core.clone()));
-        let revocation_feed = tokio::spawn(revocations::follow(self.core.clone()));
+        let (first_read, log_read) = oneshot::channel();
+        let revocation_feed = tokio::spawn(revocations::follow(self.core.clone(), first_read));
+        // Serve once the revocation log has been read (a millisecond or two),
+        // so the first subscriber finds a healthy feed; a database that does
+        // not answer does not hold the start for long.
+        let _ = tokio::time::timeout(FIRST_LOG_READ_WAIT, log_read).await;
         let readiness = tokio::spawn(watch_database(
             self.core.db.clone(),
             health_reporter,

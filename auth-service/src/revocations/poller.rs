@@ -27,8 +27,12 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 /// when it can again (what they hold was checked long ago).
 const RESYNC_AFTER: Duration = Duration::from_secs(60);
 
-/// Follows the revocation log until the task is aborted.
-pub async fn follow(core: Arc<AuthCore>) {
+/// Follows the revocation log until the task is aborted. `first_read` is
+/// told when the log has been read once, so the caller can start serving
+/// with a feed that is already healthy (a `WatchRevocations` subscriber
+/// arriving in the first poll would otherwise be refused).
+pub async fn follow(core: Arc<AuthCore>, first_read: tokio::sync::oneshot::Sender<()>) {
+    let mut first_read = Some(first_read);
     let mut tick = tokio::time::interval(POLL_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut started = false;
@@ -42,6 +46,9 @@ pub async fn follow(core: Arc<AuthCore>) {
         let read = tokio::time::timeout(POLL_TIMEOUT, read_once(&core, &mut started)).await;
         match read {
             Ok(Ok(())) => {
+                if let Some(tell) = first_read.take() {
+                    let _ = tell.send(());
+                }
                 if failing {
                     tracing::info!("revocation log readable again");
                     failing = false;
