@@ -10,7 +10,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use auth_proto::v1::{RevocationEvent, revocation_event::Kind as EventKind};
+use auth_proto::{
+    Reason,
+    v1::{RevocationEvent, revocation_event::Kind as EventKind},
+};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tonic::Status;
 
@@ -75,9 +78,12 @@ pub async fn watch(core: Arc<AuthCore>, after_sequence: i64) -> Result<EventStre
 }
 
 fn not_following() -> AuthError {
-    AuthError::DatabaseUnavailable(anyhow::anyhow!(
-        "this replica is not following the revocation log"
-    ))
+    // An expected, passing state (this replica's first poll, a database
+    // blip): the poller logs the cause; the subscriber retries.
+    AuthError::refused(
+        Reason::Unavailable,
+        "this replica is not following the revocation log now, retry",
+    )
 }
 
 struct Subscription {
