@@ -417,6 +417,51 @@ impl Ctx<'_> {
         (result, before, after)
     }
 
+    /// The two load phases every target runs, the same way: logins by
+    /// 1,000 returning users at 64 browsers, then sign-ups at 16; records
+    /// their figures (PostgreSQL's CPU too when `database` names one) and
+    /// returns the login p50, the 1M-user run's reference.
+    async fn logins_and_signups(
+        &self,
+        f: &mut Figures,
+        base: &str,
+        pids: &[u32],
+        database: Option<&str>,
+    ) -> f64 {
+        let pg = database.is_some();
+        self.warm_up(base).await;
+        let (r, before, after) = self
+            .phase(
+                base,
+                self.returning(RETURNING_USERS),
+                LOGIN_BROWSERS,
+                pids,
+                database,
+                "logins",
+            )
+            .await;
+        self.record_logins(f, &r, &before, &after, pg);
+        let p50_1k = r.percentile_ms(50.0);
+
+        let fresh = Users::Fresh(Arc::new(AtomicU64::new(stack::FRESH_KAKAO_BASE)));
+        let (r, before, after) = self
+            .phase(base, fresh, SIGNUP_BROWSERS, pids, database, "sign-ups")
+            .await;
+        f.insert("signups_per_s", r.per_second());
+        f.insert("signup_failed", r.failed as f64);
+        f.insert(
+            "cpu_us_per_signup",
+            self.us_per(after.ours - before.ours, r.ok),
+        );
+        if pg {
+            f.insert(
+                "postgres_cpu_us_per_signup",
+                self.us_per(after.postgres_db.saturating_sub(before.postgres_db), r.ok),
+            );
+        }
+        p50_1k
+    }
+
     fn record_logins(
         &self,
         f: &mut Figures,
@@ -575,36 +620,9 @@ impl Ctx<'_> {
         .await?;
         let pids = [service.pid(), edge.pid()];
 
-        self.warm_up(&base).await;
-        let (r, before, after) = self
-            .phase(
-                &base,
-                self.returning(RETURNING_USERS),
-                LOGIN_BROWSERS,
-                &pids,
-                database,
-                "logins",
-            )
+        let p50_1k = self
+            .logins_and_signups(&mut f, &base, &pids, database)
             .await;
-        self.record_logins(&mut f, &r, &before, &after, pg);
-        let p50_1k = r.percentile_ms(50.0);
-
-        let fresh = Users::Fresh(Arc::new(AtomicU64::new(stack::FRESH_KAKAO_BASE)));
-        let (r, before, after) = self
-            .phase(&base, fresh, SIGNUP_BROWSERS, &pids, database, "sign-ups")
-            .await;
-        f.insert("signups_per_s", r.per_second());
-        f.insert("signup_failed", r.failed as f64);
-        f.insert(
-            "cpu_us_per_signup",
-            self.us_per(after.ours - before.ours, r.ok),
-        );
-        if pg {
-            f.insert(
-                "postgres_cpu_us_per_signup",
-                self.us_per(after.postgres_db.saturating_sub(before.postgres_db), r.ok),
-            );
-        }
 
         // Peak memory under login load (logins, then sign-ups), before the
         // transport phases open hundreds of streams.
@@ -752,29 +770,7 @@ impl Ctx<'_> {
         let pids = procfs::with_children(app.pid());
         eprintln!("   start to ready: {starts:?}; pids {pids:?}");
 
-        self.warm_up(&base).await;
-        let (r, before, after) = self
-            .phase(
-                &base,
-                self.returning(RETURNING_USERS),
-                LOGIN_BROWSERS,
-                &pids,
-                None,
-                "logins",
-            )
-            .await;
-        self.record_logins(&mut f, &r, &before, &after, false);
-        let p50_1k = r.percentile_ms(50.0);
-        let fresh = Users::Fresh(Arc::new(AtomicU64::new(stack::FRESH_KAKAO_BASE)));
-        let (r, before, after) = self
-            .phase(&base, fresh, SIGNUP_BROWSERS, &pids, None, "sign-ups")
-            .await;
-        f.insert("signups_per_s", r.per_second());
-        f.insert("signup_failed", r.failed as f64);
-        f.insert(
-            "cpu_us_per_signup",
-            self.us_per(after.ours - before.ours, r.ok),
-        );
+        let p50_1k = self.logins_and_signups(&mut f, &base, &pids, None).await;
 
         let access = load::login(&load::browser(), &base, stack::SEEDED_KAKAO_BASE).await?;
         self.edge_transport(&mut f, &base, &access).await?;
