@@ -4,8 +4,14 @@
 use std::sync::Arc;
 
 use crate::{
-    access_tokens::AccessTokens, configuration::Settings, domain::StateSealer, kakao::KakaoClient,
-    key_ring::KeyRing, metrics::Metrics, persistence::Database, revocations::RevocationFeed,
+    access_tokens::AccessTokens,
+    configuration::Settings,
+    domain::{StateSealer, SuccessorSealer},
+    kakao::KakaoClient,
+    key_ring::KeyRing,
+    metrics::Metrics,
+    persistence::Database,
+    revocations::RevocationFeed,
 };
 
 /// Settings, the database, the Kakao client, the signing and state-sealing
@@ -24,6 +30,8 @@ pub struct AuthCore {
     pub keys: KeyRing,
     /// Seals login attempts into their `state` (keys shared through the database).
     pub state_sealer: StateSealer,
+    /// Seals refresh-grace successors (a key derived from the same keys).
+    pub successor_sealer: SuccessorSealer,
     /// Issues and verifies access tokens with [`AuthCore::keys`].
     pub access_tokens: AccessTokens,
     /// This process's metrics.

@@ -11,7 +11,7 @@ use url::Url;
 
 pub use service_kit::ConfigError;
 
-use crate::domain::AllowedOrigins;
+use crate::domain::{AllowedOrigins, KeyEncryption, KeyEncryptionKey};
 
 /// How the service talks to Kakao.
 #[derive(Debug, Clone)]
@@ -82,6 +82,10 @@ pub struct Settings {
     pub jwt_issuer: String,
     /// `JWT_AUDIENCE` (default `kakao-login`).
     pub jwt_audience: String,
+    /// `KEY_ENCRYPTION_KEY` (base64 of 32 random bytes): encrypts every
+    /// private and sealing key stored in the database. Unset: keys are
+    /// stored in the clear (development default; warned at start).
+    pub key_encryption: KeyEncryption,
 }
 
 /// The defaults of SPEC.md's configuration table, shared with tests.
@@ -106,6 +110,10 @@ pub mod defaults {
     pub const JWT_ISSUER: &str = "kakao-login-auth-service";
     /// Default `JWT_AUDIENCE`.
     pub const JWT_AUDIENCE: &str = "kakao-login";
+    /// Default `KEY_ACTIVATION_DELAY` (`auth-service keys rotate`): the
+    /// edge's JWKS refresh interval plus the `max-age` it sends, plus a
+    /// margin (see README, "Signing keys").
+    pub const KEY_ACTIVATION_DELAY: &str = "3m";
 }
 
 impl Settings {
@@ -211,8 +219,43 @@ impl Settings {
             login_attempt_ttl: ttl("LOGIN_ATTEMPT_TTL", "10m")?,
             jwt_issuer: issuer,
             jwt_audience: audience,
+            key_encryption: KeyEncryption::new(key_encryption_key(vars, "KEY_ENCRYPTION_KEY")?),
         })
     }
+}
+
+/// The key-encryption key in `variable` (`KEY_ENCRYPTION_KEY`, or
+/// `OLD_KEY_ENCRYPTION_KEY` for `keys rewrap`); `None` when unset.
+pub fn key_encryption_key(
+    vars: &HashMap<String, String>,
+    variable: &'static str,
+) -> Result<Option<KeyEncryptionKey>, ConfigError> {
+    match vars
+        .get(variable)
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    {
+        None => Ok(None),
+        Some(value) => KeyEncryptionKey::parse(value).map(Some).ok_or_else(|| {
+            err(
+                variable,
+                "not the base64 of 32 bytes (make one with `openssl rand -base64 32`)",
+            )
+        }),
+    }
+}
+
+/// `KEY_ACTIVATION_DELAY` (default 3m; `0s` activates at once): how long
+/// after `keys rotate` the new key starts signing. Until then it is only
+/// published, so every JWKS cache has it before any token names it.
+pub fn key_activation_delay(vars: &HashMap<String, String>) -> Result<Duration, ConfigError> {
+    let value = vars
+        .get("KEY_ACTIVATION_DELAY")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .unwrap_or(defaults::KEY_ACTIVATION_DELAY);
+    humantime::parse_duration(value)
+        .map_err(|_| err("KEY_ACTIVATION_DELAY", "not a duration like 3m, 90s or 0s"))
 }
 
 fn err(variable: &'static str, problem: impl Into<String>) -> ConfigError {
@@ -285,6 +328,8 @@ mod tests {
             ("GRPC_MAX_CONCURRENT", "0"),
             ("GRPC_MAX_CONCURRENT", "many"),
             ("DB_PING_INTERVAL", "often"),
+            ("KEY_ENCRYPTION_KEY", "c2hvcnQ="),
+            ("KEY_ENCRYPTION_KEY", "not base64 at all"),
         ];
         for (name, value) in cases {
             let mut v = vars(&[("KAKAO_CLIENT_ID", "abc")]);
@@ -293,6 +338,30 @@ mod tests {
             assert_eq!(e.variable, name, "{name}={value}");
             assert!(e.to_string().starts_with(name) && !e.to_string().contains('\n'));
         }
+    }
+
+    #[test]
+    fn a_key_encryption_key_is_optional_and_never_in_debug_output() {
+        let s = Settings::from_vars(&vars(&[("KAKAO_CLIENT_ID", "abc")])).unwrap();
+        assert!(!s.key_encryption.is_on());
+        let kek = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=";
+        let s = Settings::from_vars(&vars(&[
+            ("KAKAO_CLIENT_ID", "abc"),
+            ("KEY_ENCRYPTION_KEY", kek),
+        ]))
+        .unwrap();
+        assert!(s.key_encryption.is_on());
+        assert!(!format!("{s:?}").contains(kek));
+        let e = key_activation_delay(&vars(&[("KEY_ACTIVATION_DELAY", "soon")])).unwrap_err();
+        assert_eq!(e.variable, "KEY_ACTIVATION_DELAY");
+        assert_eq!(
+            key_activation_delay(&vars(&[])).unwrap(),
+            Duration::from_secs(180)
+        );
+        assert_eq!(
+            key_activation_delay(&vars(&[("KEY_ACTIVATION_DELAY", "0s")])).unwrap(),
+            Duration::ZERO
+        );
     }
 
     #[test]

@@ -1,7 +1,13 @@
 //! The signing keys: Ed25519 keys kept in the database (so replicas share
-//! them), cached in memory, reloaded periodically and on an unknown `kid`;
-//! key rotation; and the published JWK set. Signing and verifying tokens
-//! with these keys is the job of `access_tokens`.
+//! them, private keys encrypted under `KEY_ENCRYPTION_KEY` when set), cached
+//! in memory, reloaded periodically and on an unknown `kid`; key rotation;
+//! and the published JWK set. Signing and verifying tokens with these keys
+//! is the job of `access_tokens`.
+//!
+//! A rotated key is published at once but signs only from its activation
+//! time (`keys rotate` sets it `KEY_ACTIVATION_DELAY` ahead), so every JWKS
+//! cache holds it before any token names it. The newest key whose
+//! activation time has passed signs.
 
 use std::{
     collections::HashMap,
@@ -14,10 +20,7 @@ use aws_lc_rs::{
     rand::SystemRandom,
     signature::{Ed25519KeyPair, KeyPair},
 };
-use base64::{
-    Engine,
-    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
-};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{
     DecodingKey, EncodingKey,
     jwk::{
@@ -28,8 +31,8 @@ use jsonwebtoken::{
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 
 use crate::{
-    domain::sha256_b64,
-    persistence::{now_ms, revocations, signing_keys},
+    domain::{KeyEncryption, sha256_b64, signing_key_row},
+    persistence::{ms, now_ms, revocations, signing_keys},
 };
 
 /// Unknown `kid`s trigger at most one database reload per this interval.
@@ -41,11 +44,14 @@ pub struct SigningKey {
     pub kid: String,
     /// The private key.
     pub key: EncodingKey,
+    /// Unix milliseconds from which it signs.
+    pub activates_at: i64,
 }
 
 #[derive(Default)]
 struct KeyCache {
-    signing: Option<Arc<SigningKey>>,
+    /// Every published key we hold the private key of, newest first.
+    signing: Vec<Arc<SigningKey>>,
     verifying: HashMap<String, Arc<DecodingKey>>,
     jwks_json: Arc<str>,
 }
@@ -55,15 +61,24 @@ struct KeyCache {
 pub struct KeyRing {
     cache: RwLock<KeyCache>,
     last_reload: Mutex<Option<Instant>>,
+    encryption: KeyEncryption,
 }
 
 impl KeyRing {
-    /// Loads the published keys, creating the first one when there is none.
-    pub async fn load_or_create(db: &impl ConnectionTrait) -> anyhow::Result<Self> {
-        let keys = KeyRing::default();
+    /// Loads the published keys, creating the first one (active at once)
+    /// when there is none. `encryption` reads and writes private keys.
+    pub async fn load_or_create(
+        db: &impl ConnectionTrait,
+        encryption: KeyEncryption,
+    ) -> anyhow::Result<Self> {
+        let keys = KeyRing {
+            encryption,
+            ..KeyRing::default()
+        };
         keys.reload(db).await?;
-        if keys.read_cache().signing.is_none() {
-            rotate(db).await?;
+        // Only into an empty table: a key we cannot read is not replaced.
+        if keys.read_cache().verifying.is_empty() {
+            rotate(db, &keys.encryption, Duration::ZERO).await?;
             keys.reload(db).await?;
         }
         Ok(keys)
@@ -75,9 +90,13 @@ impl KeyRing {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Re-reads the published keys from the database.
+    /// Re-reads the published keys from the database. A private key
+    /// already held is kept as it is (not decrypted again), so a replica
+    /// keeps signing while `keys rewrap` moves the rows to a new
+    /// key-encryption key.
     pub async fn reload(&self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
         let rows = signing_keys::published(db).await?;
+        let held = self.read_cache().signing.clone();
         let mut cache = KeyCache::default();
         let mut jwks = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -88,16 +107,24 @@ impl KeyRing {
                 tracing::error!(kid = %row.kid, "stored public key is unreadable; skipped");
                 continue;
             };
-            if cache.signing.is_none() {
-                match STANDARD.decode(&row.private_key) {
-                    Ok(der) => {
-                        cache.signing = Some(Arc::new(SigningKey {
-                            kid: row.kid.clone(),
-                            key: EncodingKey::from_ed_der(&der),
-                        }))
-                    }
-                    Err(_) => {
-                        tracing::error!(kid = %row.kid, "stored private key is unreadable; skipped")
+            let activates_at = row.activates_at.unwrap_or(row.created_at);
+            if let Some(key) = held
+                .iter()
+                .find(|k| k.kid == row.kid && k.activates_at == activates_at)
+            {
+                cache.signing.push(key.clone());
+            } else {
+                match self
+                    .encryption
+                    .open(&signing_key_row(&row.kid), &row.private_key)
+                {
+                    Ok(der) => cache.signing.push(Arc::new(SigningKey {
+                        kid: row.kid.clone(),
+                        key: EncodingKey::from_ed_der(&der),
+                        activates_at,
+                    })),
+                    Err(e) => {
+                        tracing::error!(kid = %row.kid, error = %e, "stored private key is unreadable; it verifies but does not sign")
                     }
                 }
             }
@@ -114,9 +141,17 @@ impl KeyRing {
         Ok(())
     }
 
-    /// The key new tokens are signed with (the newest published one).
+    /// The key new tokens are signed with: the newest whose activation
+    /// time has passed (or, if none has, the one that activates first).
     pub fn signing_key(&self) -> Option<Arc<SigningKey>> {
-        self.read_cache().signing.clone()
+        let now = now_ms();
+        let cache = self.read_cache();
+        cache
+            .signing
+            .iter()
+            .find(|k| k.activates_at <= now)
+            .or_else(|| cache.signing.iter().min_by_key(|k| k.activates_at))
+            .cloned()
     }
 
     /// The public key `kid`. On an unknown `kid` the keys are reloaded
@@ -174,9 +209,7 @@ impl KeyRing {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         cache.verifying.remove(kid);
-        if cache.signing.as_ref().is_some_and(|s| s.kid == kid) {
-            cache.signing = None;
-        }
+        cache.signing.retain(|s| s.kid != kid);
     }
 
     /// The JWK set of every published key, as JSON (from memory).
@@ -201,9 +234,15 @@ fn public_jwk(kid: &str, x: &str) -> Jwk {
     }
 }
 
-/// Adds a new Ed25519 signing key; new tokens are signed with it (after
-/// each replica's next reload) while older keys stay published until retired.
-pub async fn rotate(db: &impl ConnectionTrait) -> anyhow::Result<String> {
+/// Adds a new Ed25519 signing key, published at once and signing from
+/// `activation_delay` on (after each replica's next reload); older keys
+/// stay published until retired. The private key is stored as
+/// `encryption` says.
+pub async fn rotate(
+    db: &impl ConnectionTrait,
+    encryption: &KeyEncryption,
+    activation_delay: Duration,
+) -> anyhow::Result<String> {
     let rng = SystemRandom::new();
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
         .map_err(|_| anyhow::anyhow!("generate an Ed25519 key"))?;
@@ -211,15 +250,17 @@ pub async fn rotate(db: &impl ConnectionTrait) -> anyhow::Result<String> {
         .map_err(|_| anyhow::anyhow!("read back the new key"))?;
     let public = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
     let kid = sha256_b64(public.as_bytes())[..16].to_owned();
+    let now = now_ms();
     signing_keys::insert(
         db,
         signing_keys::Model {
             kid: kid.clone(),
             algorithm: ACCESS_TOKEN_JWK_ALG.to_owned(),
-            private_key: STANDARD.encode(pkcs8.as_ref()),
+            private_key: encryption.seal(&signing_key_row(&kid), pkcs8.as_ref()),
             public_key: public,
-            created_at: now_ms(),
+            created_at: now,
             retired_at: None,
+            activates_at: Some(now.saturating_add(ms(activation_delay))),
         },
     )
     .await?;

@@ -18,6 +18,7 @@ pub mod error;
 pub mod grpc;
 pub mod kakao;
 pub mod key_ring;
+pub mod keys_at_rest;
 pub mod live_sessions;
 pub mod login;
 pub mod metrics;

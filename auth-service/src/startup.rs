@@ -20,13 +20,16 @@ use crate::{
     access_tokens::AccessTokens,
     auth_core::AuthCore,
     configuration::Settings,
+    domain::{StateSealer, SuccessorSealer},
     grpc::AuthGrpc,
     kakao::KakaoClient,
     key_ring::KeyRing,
+    keys_at_rest,
     metrics::{self, Metrics},
     persistence::{self, Database, login_state_claims, now_ms, state_sealing_keys},
     revocations::{self, RevocationFeed},
     rpc_observer::RpcObserverLayer,
+    sessions,
 };
 
 /// How long the start waits for the first read of the revocation log.
@@ -80,9 +83,14 @@ impl Application {
         });
         let db = persistence::connect_and_migrate(&settings.database_url).await?;
         let database_ms = started.elapsed().as_millis();
+        // Refuses a missing or wrong KEY_ENCRYPTION_KEY before any write.
+        keys_at_rest::check_at_start(&db.read, &settings.key_encryption).await?;
         // One after the other: at start the pool may hold one connection.
-        let keys = KeyRing::load_or_create(&db.write).await?;
-        let state_sealer = state_sealing_keys::load_or_create(&db.write).await?;
+        let keys = KeyRing::load_or_create(&db.write, settings.key_encryption.clone()).await?;
+        let sealing =
+            state_sealing_keys::load_or_create(&db.write, &settings.key_encryption).await?;
+        let state_sealer = StateSealer::new(&sealing)?;
+        let successor_sealer = SuccessorSealer::new(&sealing)?;
         let access_tokens = AccessTokens::new(
             settings.jwt_issuer.clone(),
             settings.jwt_audience.clone(),
@@ -101,6 +109,7 @@ impl Application {
             kakao,
             keys,
             state_sealer,
+            successor_sealer,
             access_tokens,
             metrics,
             revocations,
@@ -150,6 +159,7 @@ impl Application {
             .set_service_status(SERVICE_NAME, ServingStatus::Serving)
             .await;
         let maintenance = tokio::spawn(maintain(self.core.clone()));
+        let sealed_sweep = tokio::spawn(sessions::clear_sealed_successors(self.core.clone()));
         let (first_read, log_read) = oneshot::channel();
         let revocation_feed = tokio::spawn(revocations::follow(self.core.clone(), first_read));
         // Serve once the revocation log has been read (a millisecond or two),
@@ -200,6 +210,7 @@ impl Application {
             )
             .await;
         maintenance.abort();
+        sealed_sweep.abort();
         revocation_feed.abort();
         readiness.abort();
         let _ = stop_metrics.send(());

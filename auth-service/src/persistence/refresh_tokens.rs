@@ -20,8 +20,9 @@ pub struct Model {
     pub expires_at: i64,
     /// When this token was exchanged for its successor.
     pub rotated_at: Option<i64>,
-    /// The successor token, sealed with a key derived from this token, so
-    /// that only a holder of this token can read it (grace-window replay).
+    /// The successor token, sealed under a server-side key and this token
+    /// (`domain::SuccessorSealer`), for grace-window replays; cleared once
+    /// the grace window has passed.
     pub successor_sealed: Option<String>,
 }
 
@@ -81,6 +82,18 @@ pub async fn mark_rotated(
         .exec(db)
         .await?;
     Ok(updated.rows_affected == 1)
+}
+
+/// Clears the sealed successors of tokens rotated before `cutoff`; the
+/// number cleared. Reads the partial index on still-sealed rows.
+pub async fn clear_sealed_successors(db: &impl ConnectionTrait, cutoff: i64) -> Result<u64, DbErr> {
+    let updated = Entity::update_many()
+        .col_expr(Column::SuccessorSealed, Expr::value(Option::<String>::None))
+        .filter(Column::SuccessorSealed.is_not_null())
+        .filter(Column::RotatedAt.lt(cutoff))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected)
 }
 
 /// All token rows of a session family (used by tests and audits).

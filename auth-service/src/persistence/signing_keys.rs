@@ -2,8 +2,9 @@
 
 use sea_orm::{QueryOrder, Set, entity::prelude::*, sea_query::Expr};
 
-/// One signing key. The newest unretired key signs; every unretired key is
-/// published in the JWKS and verifies.
+/// One signing key. The newest unretired key whose activation time has
+/// passed signs; every unretired key (pending ones included) is published
+/// in the JWKS and verifies.
 #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "signing_keys")]
 pub struct Model {
@@ -12,7 +13,8 @@ pub struct Model {
     pub kid: String,
     /// `EdDSA` (Ed25519).
     pub algorithm: String,
-    /// PKCS#8 DER, base64.
+    /// PKCS#8 DER: base64, or encrypted under `KEY_ENCRYPTION_KEY`
+    /// (`kek1:...`, see `domain::KeyEncryption`).
     pub private_key: String,
     /// Raw public key, base64url (the JWK `x`).
     pub public_key: String,
@@ -20,6 +22,9 @@ pub struct Model {
     pub created_at: i64,
     /// When it was retired; retired keys neither sign nor verify.
     pub retired_at: Option<i64>,
+    /// From when it signs (`None`: since `created_at`, keys made before
+    /// activation times existed).
+    pub activates_at: Option<i64>,
 }
 
 impl std::fmt::Debug for Model {
@@ -29,6 +34,7 @@ impl std::fmt::Debug for Model {
             .field("algorithm", &self.algorithm)
             .field("created_at", &self.created_at)
             .field("retired_at", &self.retired_at)
+            .field("activates_at", &self.activates_at)
             .finish_non_exhaustive()
     }
 }
@@ -48,6 +54,7 @@ pub async fn insert(db: &impl ConnectionTrait, key: Model) -> Result<(), DbErr> 
         public_key: Set(key.public_key),
         created_at: Set(key.created_at),
         retired_at: Set(None),
+        activates_at: Set(key.activates_at),
     };
     Entity::insert(row)
         .exec_without_returning(db)
@@ -68,6 +75,23 @@ pub async fn published(db: &impl ConnectionTrait) -> Result<Vec<Model>, DbErr> {
 /// Every key, retired or not, oldest first.
 pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<Model>, DbErr> {
     Entity::find().order_by_asc(Column::CreatedAt).all(db).await
+}
+
+/// Stores `private_key` for `kid` if it still holds `expected` (what
+/// `keys rewrap` read); `false` when the row changed meanwhile.
+pub async fn replace_private_key(
+    db: &impl ConnectionTrait,
+    kid: &str,
+    expected: &str,
+    private_key: String,
+) -> Result<bool, DbErr> {
+    let updated = Entity::update_many()
+        .col_expr(Column::PrivateKey, Expr::value(private_key))
+        .filter(Column::Kid.eq(kid))
+        .filter(Column::PrivateKey.eq(expected))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
 }
 
 /// Retires a key; `false` when unknown or already retired.

@@ -33,7 +33,7 @@ use crate::{
 };
 
 pub use revocation::revoke;
-pub use rotation::refresh;
+pub use rotation::{clear_sealed_successors, refresh};
 pub use verification::{user_of_live_session, verify_access_token};
 
 /// A session's refresh token, just issued.

@@ -1,12 +1,20 @@
 //! Refresh-token rotation: every refresh retires the presented token and
 //! issues a successor; a retired token presented again within the grace
-//! window gets the successor already issued, after it the family is
-//! revoked (reuse detection).
+//! window gets the newest token of its chain (the successor, or its
+//! successor if that was rotated too: a slow tab is never handed a token
+//! that would trip reuse detection), after it the family is revoked
+//! (reuse detection).
+//!
+//! The successor is stored sealed on the retired row
+//! (`domain::SuccessorSealer`: an AEAD under a server-side key and the
+//! retired token) and cleared once the grace window has passed
+//! ([`clear_sealed_successors`]), so a database dump holds sealed
+//! successors of the last few seconds' rotations only.
+
+use std::{sync::Arc, time::Duration};
 
 use auth_proto::Reason;
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sea_orm::TransactionTrait;
-use sha2::{Digest, Sha256};
 
 use super::{
     IssuedSession, SessionTokens, refresh_refused, revocation::revoke_family, unusable,
@@ -19,6 +27,10 @@ use crate::{
     metrics::RefreshOutcome,
     persistence::{ms, now_ms, refresh_tokens, session_rows},
 };
+
+/// How many rotations a grace replay follows to the newest token (tabs
+/// refreshing within one grace window).
+const MAX_CHAIN: usize = 16;
 
 /// A successful rotation and how it came about.
 struct Rotation {
@@ -70,11 +82,15 @@ async fn rotate(core: &AuthCore, presented: RefreshToken) -> Result<Rotation, Au
 
     if row.rotated_at.is_none() {
         let successor = RefreshToken::generate();
+        let sealed = core
+            .successor_sealer
+            .seal(&presented, &successor)
+            .ok_or_else(|| AuthError::Unexpected(anyhow::anyhow!("seal the successor")))?;
         let expires_at = now
             .saturating_add(ms(core.settings.refresh_token_ttl))
             .min(family.expires_at);
         let txn = core.db.write.begin().await.map_err(db("begin rotation"))?;
-        let won = refresh_tokens::mark_rotated(&txn, &row.id, seal(&presented, &successor), now)
+        let won = refresh_tokens::mark_rotated(&txn, &row.id, sealed, now)
             .await
             .map_err(db("retire refresh token"))?;
         if won {
@@ -112,27 +128,67 @@ async fn rotate(core: &AuthCore, presented: RefreshToken) -> Result<Rotation, Au
             "refresh token was already used; session revoked",
         ));
     }
-    // Inside the grace window: hand out the successor already issued.
-    let successor = row
-        .successor_sealed
-        .as_deref()
-        .and_then(|sealed| unseal(&presented, sealed))
-        .ok_or_else(refresh_refused)?;
-    let successor_row = refresh_tokens::find_by_hash(&core.db.read, &successor.hash())
-        .await
-        .map_err(db("find successor refresh token"))?
-        .filter(|r| r.session_id == family.id && r.expires_at > now)
-        .ok_or_else(refresh_refused)?;
+    // Inside the grace window: hand out the newest token of the chain.
+    let (token, token_row) = newest_of_chain(core, presented, row, &family.id, now).await?;
     let session = IssuedSession {
         session_id: family.id,
         user_id: family.user_id,
-        refresh_token: successor,
-        refresh_expires_in: (successor_row.expires_at - now) / 1000,
+        refresh_token: token,
+        refresh_expires_in: (token_row.expires_at - now) / 1000,
     };
     Ok(Rotation {
         tokens: with_access_token(core, session)?,
         outcome: RefreshOutcome::GraceReplay,
     })
+}
+
+/// Follows the sealed successors from a rotated token to the first one not
+/// rotated yet: what a replay within the grace window gets. Refused
+/// (without revoking anything) when the chain cannot be followed.
+async fn newest_of_chain(
+    core: &AuthCore,
+    mut token: RefreshToken,
+    mut row: refresh_tokens::Model,
+    family_id: &str,
+    now: i64,
+) -> Result<(RefreshToken, refresh_tokens::Model), AuthError> {
+    for _ in 0..MAX_CHAIN {
+        let successor = row
+            .successor_sealed
+            .as_deref()
+            .and_then(|sealed| core.successor_sealer.open(&token, sealed))
+            .ok_or_else(refresh_refused)?;
+        let successor_row = refresh_tokens::find_by_hash(&core.db.read, &successor.hash())
+            .await
+            .map_err(db("find successor refresh token"))?
+            .filter(|r| r.session_id == family_id && r.expires_at > now)
+            .ok_or_else(refresh_refused)?;
+        if successor_row.rotated_at.is_none() {
+            return Ok((successor, successor_row));
+        }
+        (token, row) = (successor, successor_row);
+    }
+    Err(refresh_refused())
+}
+
+/// Clears, every `refresh_reuse_grace` (at least every second, at most
+/// every minute), the sealed successors of tokens rotated longer than the
+/// grace window ago: a sealed successor lives at most about twice the
+/// window.
+pub async fn clear_sealed_successors(core: Arc<AuthCore>) {
+    let grace = core.settings.refresh_reuse_grace;
+    let every = grace.clamp(Duration::from_secs(1), Duration::from_secs(60));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let cutoff = now_ms().saturating_sub(ms(grace));
+        match refresh_tokens::clear_sealed_successors(&core.db.write, cutoff).await {
+            Ok(n) if n > 0 => tracing::debug!(cleared = n, "sealed refresh successors cleared"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "clearing sealed refresh successors failed"),
+        }
+    }
 }
 
 async fn live_family(
@@ -157,37 +213,6 @@ async fn live_family(
         ));
     }
     Ok(family)
-}
-
-/// XOR-pad of 32 bytes derived from the retired token: the successor is
-/// stored so that only someone holding the retired token can read it, and
-/// the database alone yields no usable token.
-fn pad(old: &RefreshToken) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(b"kakao-login refresh successor v1\0");
-    h.update(old.expose().as_bytes());
-    h.finalize().into()
-}
-
-fn seal(old: &RefreshToken, successor: &RefreshToken) -> String {
-    let mut bytes = URL_SAFE_NO_PAD
-        .decode(successor.expose())
-        .unwrap_or_default();
-    for (b, p) in bytes.iter_mut().zip(pad(old)) {
-        *b ^= p;
-    }
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn unseal(old: &RefreshToken, sealed: &str) -> Option<RefreshToken> {
-    let mut bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
-    if bytes.len() != 32 {
-        return None;
-    }
-    for (b, p) in bytes.iter_mut().zip(pad(old)) {
-        *b ^= p;
-    }
-    RefreshToken::from_unsealed(URL_SAFE_NO_PAD.encode(bytes)).ok()
 }
 
 #[cfg(test)]
@@ -243,14 +268,5 @@ mod tests {
         for (result, expected) in cases {
             assert_eq!(refresh_outcome(&result), expected);
         }
-    }
-
-    #[test]
-    fn a_sealed_successor_opens_only_with_the_retired_token() {
-        let (old, next) = (RefreshToken::generate(), RefreshToken::generate());
-        let sealed = seal(&old, &next);
-        assert_ne!(sealed, next.expose());
-        assert_eq!(unseal(&old, &sealed), Some(next.clone()));
-        assert_ne!(unseal(&RefreshToken::generate(), &sealed), Some(next));
     }
 }

@@ -196,7 +196,9 @@ async fn each_kind_of_revocation_ends_a_cached_verification() {
     verify_cached(auth, &token).await;
     let db = &auth.core.db.write;
     let old_kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
-    key_ring::rotate(db).await.unwrap();
+    key_ring::rotate(db, &Default::default(), std::time::Duration::ZERO)
+        .await
+        .unwrap();
     auth.core.keys.reload(db).await.unwrap();
     assert!(key_ring::retire(db, &old_kid).await.unwrap());
     refused_soon(auth, &token, "invalid_token").await;

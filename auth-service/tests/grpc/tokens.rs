@@ -72,7 +72,9 @@ async fn forged_and_foreign_tokens_are_all_unauthenticated() {
     ))
     .await
     .unwrap();
-    let other_keys = KeyRing::load_or_create(&other_conn.write).await.unwrap();
+    let other_keys = KeyRing::load_or_create(&other_conn.write, Default::default())
+        .await
+        .unwrap();
     let foreign = AccessTokens::new(
         claims.iss.clone(),
         claims.aud.clone(),
@@ -190,7 +192,9 @@ async fn a_rotated_key_keeps_old_tokens_valid_until_it_is_retired() {
         .access_token;
     let old_kid = jsonwebtoken::decode_header(&old).unwrap().kid.unwrap();
     let db = &stack.auth.core.db.write;
-    let new_kid = key_ring::rotate(db).await.unwrap();
+    let new_kid = key_ring::rotate(db, &Default::default(), std::time::Duration::ZERO)
+        .await
+        .unwrap();
     stack.auth.core.keys.reload(db).await.unwrap();
     let new = login(&stack, users::HONG)
         .await
