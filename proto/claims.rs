@@ -16,6 +16,17 @@ pub const ACCESS_TOKEN_JWK_ALG: &str = "EdDSA";
 /// Clock skew tolerated on `exp`, in seconds.
 pub const ACCESS_TOKEN_LEEWAY_SECS: u64 = 30;
 
+/// The longest an edge goes without refetching the JWK set (`GetJwks`), in
+/// seconds: a key added by `keys rotate` is in every edge's set within it.
+pub const JWKS_REFRESH_SECS: u64 = 60;
+
+/// The `max-age` an edge sends on `/.well-known/jwks.json`, in seconds.
+pub const JWKS_MAX_AGE_SECS: u64 = 60;
+
+/// Added to the two above for the default delay between `keys rotate` and
+/// the new key's first signature (replicas reload keys every minute too).
+pub const KEY_ACTIVATION_MARGIN_SECS: u64 = 60;
+
 /// The claims of an access token. No personal data: `sub` is our user id.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessClaims {

@@ -112,8 +112,12 @@ pub mod defaults {
     pub const JWT_AUDIENCE: &str = "kakao-login";
     /// Default `KEY_ACTIVATION_DELAY` (`auth-service keys rotate`): the
     /// edge's JWKS refresh interval plus the `max-age` it sends, plus a
-    /// margin (see README, "Signing keys").
-    pub const KEY_ACTIVATION_DELAY: &str = "3m";
+    /// margin (see README, "Signing keys"): 3 minutes.
+    pub const KEY_ACTIVATION_DELAY: std::time::Duration = std::time::Duration::from_secs(
+        auth_proto::claims::JWKS_REFRESH_SECS
+            + auth_proto::claims::JWKS_MAX_AGE_SECS
+            + auth_proto::claims::KEY_ACTIVATION_MARGIN_SECS,
+    );
 }
 
 impl Settings {
@@ -249,13 +253,15 @@ pub fn key_encryption_key(
 /// after `keys rotate` the new key starts signing. Until then it is only
 /// published, so every JWKS cache has it before any token names it.
 pub fn key_activation_delay(vars: &HashMap<String, String>) -> Result<Duration, ConfigError> {
-    let value = vars
+    match vars
         .get("KEY_ACTIVATION_DELAY")
         .map(|v| v.trim())
         .filter(|v| !v.is_empty())
-        .unwrap_or(defaults::KEY_ACTIVATION_DELAY);
-    humantime::parse_duration(value)
-        .map_err(|_| err("KEY_ACTIVATION_DELAY", "not a duration like 3m, 90s or 0s"))
+    {
+        None => Ok(defaults::KEY_ACTIVATION_DELAY),
+        Some(value) => humantime::parse_duration(value)
+            .map_err(|_| err("KEY_ACTIVATION_DELAY", "not a duration like 3m, 90s or 0s")),
+    }
 }
 
 fn err(variable: &'static str, problem: impl Into<String>) -> ConfigError {

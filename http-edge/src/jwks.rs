@@ -20,7 +20,7 @@ use std::{
 
 use auth_proto::{
     AccessClaims,
-    claims::ACCESS_TOKEN_ALGORITHM,
+    claims::{ACCESS_TOKEN_ALGORITHM, JWKS_REFRESH_SECS},
     v1::{GetJwksRequest, auth_service_client::AuthServiceClient},
 };
 use jsonwebtoken::{
@@ -31,8 +31,15 @@ use jsonwebtoken::{
 use tokio::{sync::Mutex, time::Instant};
 use tonic::transport::Channel;
 
-/// How often the key set is refreshed in the background.
-pub(crate) const REFRESH_EVERY: Duration = Duration::from_secs(300);
+/// How often the key set is refreshed in the background: a key added by
+/// `keys rotate` (published before it signs) or retired while the
+/// revocation feed was down is seen within this.
+pub(crate) const REFRESH_EVERY: Duration = Duration::from_secs(JWKS_REFRESH_SECS);
+/// The `Cache-Control` of `/.well-known/jwks.json`: bounded so that every
+/// cache downstream holds a rotated key before it signs (see the README's
+/// "Signing keys").
+/// (`JWKS_MAX_AGE_SECS` spelled out; a unit test checks they agree.)
+pub(crate) const PUBLISHED_CACHE_CONTROL: &str = "public, max-age=60";
 /// The least time between two refetches caused by an unknown `kid`.
 pub(crate) const UNKNOWN_KID_REFETCH_EVERY: Duration = Duration::from_secs(5);
 
@@ -274,6 +281,14 @@ fn ed25519_key(jwk: &Jwk) -> Option<(String, DecodingKey)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_published_max_age_is_the_contracts() {
+        assert_eq!(
+            PUBLISHED_CACHE_CONTROL,
+            format!("public, max-age={}", auth_proto::claims::JWKS_MAX_AGE_SECS)
+        );
+    }
 
     #[test]
     fn only_ed25519_keys_with_a_kid_are_kept() {

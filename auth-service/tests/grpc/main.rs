@@ -4,6 +4,9 @@
 //!
 //! The harness is the `test-support` crate.
 
+mod grace_sealing;
+mod jwks_rotation;
+mod key_encryption;
 mod login;
 mod login_write;
 mod observability;

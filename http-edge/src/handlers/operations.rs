@@ -31,7 +31,7 @@ pub(crate) async fn jwks(ctx: Ctx) -> Response {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             headers.insert(
                 CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
+                HeaderValue::from_static(crate::jwks::PUBLISHED_CACHE_CONTROL),
             );
             (Outcome::Done("ok"), response)
         }

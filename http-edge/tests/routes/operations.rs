@@ -18,7 +18,7 @@ async fn jwks_is_served_from_the_cache_as_received() {
     );
     assert_eq!(
         header(response.headers(), "cache-control"),
-        Some("public, max-age=300")
+        Some("public, max-age=60")
     );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body, json!({ "keys": [edge.fake.key().jwk()] }));
