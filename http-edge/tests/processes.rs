@@ -444,12 +444,14 @@ async fn after_a_key_rotation_every_edge_accepts_tokens_signed_by_every_replica(
     assert_logged_in(&warm, "login on edge A");
     assert_eq!(edge_a.me(&cookie_header(&warm)).await.status(), 200);
 
-    // The documented rotation: a new key, older ones stay published.
+    // The documented rotation: a new key, older ones stay published; here
+    // it signs at once (the default waits for every JWKS cache first).
     let rotate = Command::new(service_binary())
         .arg("keys")
         .arg("rotate")
         .env_clear()
         .env("DATABASE_URL", &testdb.url)
+        .env("KEY_ACTIVATION_DELAY", "0s")
         .env("RUST_LOG", "warn")
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .current_dir(&procs.dir.0)
