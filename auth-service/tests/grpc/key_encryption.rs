@@ -348,3 +348,30 @@ async fn verify_on(auth: &AuthHandle, token: &str) -> bool {
         .await
         .is_ok()
 }
+
+/// Runs on the current-thread runtime: the start logs through this
+/// thread's subscriber.
+#[tokio::test]
+async fn without_a_key_encryption_key_the_start_warns_that_keys_are_in_the_clear() {
+    let starts = |kek: Option<&'static str>| async move {
+        let captured = test_support::LogCapture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_writer(captured.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let kakao = start_emulator(Default::default()).await;
+        let testdb = TestDb::new().await;
+        let extra: Vec<(&str, &str)> = kek.map(|k| ("KEY_ENCRYPTION_KEY", k)).into_iter().collect();
+        let auth = AuthHandle::start(settings(&testdb.url, &kakao.base_url(), &extra)).await;
+        auth.stop().await;
+        captured.text()
+    };
+    let plain = starts(None).await;
+    assert!(
+        plain.contains("WARN") && plain.contains("stored in the clear"),
+        "{plain}"
+    );
+    let encrypted = starts(Some(KEK_1)).await;
+    assert!(!encrypted.contains("in the clear"), "{encrypted}");
+}
