@@ -28,7 +28,7 @@ async fn try_login(stack: &Stack) -> Result<CompleteLoginResponse, tonic::Status
 }
 
 fn assert_kakao_unavailable(result: Result<CompleteLoginResponse, tonic::Status>) {
-    let err = result.err().expect("the login fails");
+    let err = result.expect_err("the login fails");
     assert_eq!(
         (err.code(), reason(&err)),
         (Code::Unavailable, "kakao_unavailable")
@@ -100,7 +100,7 @@ async fn kakao_refusing_codes_never_opens_the_circuit() {
     };
     stack.kakao.control().set_fault(Endpoint::Token, refused);
     for _ in 0..FAILURES_TO_OPEN * 2 {
-        let err = try_login(&stack).await.err().expect("refused");
+        let err = try_login(&stack).await.expect_err("refused");
         assert_eq!(err.code(), Code::FailedPrecondition);
     }
     assert_eq!(token_calls(&stack), FAILURES_TO_OPEN as usize * 2);
