@@ -29,11 +29,15 @@ pub enum ErrorCode {
     Unavailable,
     /// `server_error`: anything else.
     ServerError,
+    /// `rate_limited`: this client started too many logins (or sent too
+    /// many callbacks) in the last minute; trying again later will work.
+    /// Set by the edge itself, never mapped from a service error.
+    RateLimited,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 8] = [
+    pub const ALL: [ErrorCode; 9] = [
         ErrorCode::AccessDenied,
         ErrorCode::KakaoError,
         ErrorCode::InvalidRequest,
@@ -42,6 +46,7 @@ impl ErrorCode {
         ErrorCode::LoginExpired,
         ErrorCode::Unavailable,
         ErrorCode::ServerError,
+        ErrorCode::RateLimited,
     ];
 
     /// The code as it appears in `?error=<code>`.
@@ -55,6 +60,7 @@ impl ErrorCode {
             ErrorCode::LoginExpired => "login_expired",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::ServerError => "server_error",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 

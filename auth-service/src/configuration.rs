@@ -43,6 +43,9 @@ pub struct KakaoSettings {
     pub connect_timeout: Duration,
     /// `KAKAO_TIMEOUT`: whole-request timeout (default 5s).
     pub request_timeout: Duration,
+    /// `KAKAO_CIRCUIT_OPEN` (default 15s): how long Kakao calls are refused
+    /// at once after it failed five times in a row ([`crate::kakao::circuit`]).
+    pub circuit_open: Duration,
 }
 
 /// Everything the auth-service needs to run.
@@ -73,8 +76,9 @@ pub struct Settings {
     /// `SESSION_MAX_LIFETIME` (default 30d): a session family's absolute
     /// lifetime, however often it is refreshed. At least REFRESH_TOKEN_TTL.
     pub session_max_lifetime: Duration,
-    /// `REFRESH_REUSE_GRACE` (default 10s): how long a rotated refresh token
-    /// still returns the pair already issued (two tabs refreshing at once).
+    /// `REFRESH_REUSE_GRACE` (default 10s, at most [`MAX_REFRESH_REUSE_GRACE`]):
+    /// how long a rotated refresh token still returns the pair already
+    /// issued (two tabs refreshing at once).
     pub refresh_reuse_grace: Duration,
     /// `LOGIN_ATTEMPT_TTL` (default 10m): how long a started login may take.
     pub login_attempt_ttl: Duration,
@@ -87,6 +91,11 @@ pub struct Settings {
     /// stored in the clear (development default; warned at start).
     pub key_encryption: KeyEncryption,
 }
+
+/// The longest `REFRESH_REUSE_GRACE`: within the grace a stolen, already
+/// rotated refresh token still gets the pair already issued instead of
+/// revoking the family, so a long grace would blunt reuse detection.
+pub const MAX_REFRESH_REUSE_GRACE: Duration = Duration::from_secs(60);
 
 /// The defaults of SPEC.md's configuration table, shared with tests.
 pub mod defaults {
@@ -183,6 +192,10 @@ impl Settings {
             ));
         }
         let session_max_lifetime = ttl("SESSION_MAX_LIFETIME", "30d")?.max(refresh_token_ttl);
+        let refresh_reuse_grace = ttl("REFRESH_REUSE_GRACE", "10s")?;
+        if refresh_reuse_grace > MAX_REFRESH_REUSE_GRACE {
+            return Err(err("REFRESH_REUSE_GRACE", "must be at most 60s"));
+        }
         let issuer = get("JWT_ISSUER").unwrap_or(defaults::JWT_ISSUER).to_owned();
         let audience = get("JWT_AUDIENCE")
             .unwrap_or(defaults::JWT_AUDIENCE)
@@ -208,6 +221,7 @@ impl Settings {
                 prompt: get("KAKAO_PROMPT").map(str::to_owned),
                 connect_timeout: ttl("KAKAO_CONNECT_TIMEOUT", "2s")?,
                 request_timeout: ttl("KAKAO_TIMEOUT", "5s")?,
+                circuit_open: ttl("KAKAO_CIRCUIT_OPEN", "15s")?,
             },
             database_url: SecretString::from(get("DATABASE_URL").unwrap_or(defaults::DATABASE_URL)),
             grpc_addr,
@@ -219,7 +233,7 @@ impl Settings {
             access_token_ttl,
             refresh_token_ttl,
             session_max_lifetime,
-            refresh_reuse_grace: ttl("REFRESH_REUSE_GRACE", "10s")?,
+            refresh_reuse_grace,
             login_attempt_ttl: ttl("LOGIN_ATTEMPT_TTL", "10m")?,
             jwt_issuer: issuer,
             jwt_audience: audience,
@@ -312,6 +326,8 @@ mod tests {
         assert_eq!(s.metrics_addr, Some("127.0.0.1:9090".parse().unwrap()));
         assert_eq!(s.grpc_max_concurrent, 512);
         assert_eq!(s.db_ping_interval, Duration::from_secs(5));
+        assert_eq!(s.kakao.circuit_open, Duration::from_secs(15));
+        assert_eq!(s.refresh_reuse_grace, Duration::from_secs(10));
         assert!(
             s.allowed_origins
                 .contains(&Url::parse("http://localhost:8080/x").unwrap())
@@ -336,6 +352,9 @@ mod tests {
             ("DB_PING_INTERVAL", "often"),
             ("KEY_ENCRYPTION_KEY", "c2hvcnQ="),
             ("KEY_ENCRYPTION_KEY", "not base64 at all"),
+            ("KAKAO_CIRCUIT_OPEN", "0s"),
+            ("REFRESH_REUSE_GRACE", "61s"),
+            ("REFRESH_REUSE_GRACE", "1h"),
         ];
         for (name, value) in cases {
             let mut v = vars(&[("KAKAO_CLIENT_ID", "abc")]);
@@ -367,6 +386,23 @@ mod tests {
         assert_eq!(
             key_activation_delay(&vars(&[("KEY_ACTIVATION_DELAY", "0s")])).unwrap(),
             Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn the_refresh_reuse_grace_is_at_most_a_minute() {
+        let grace = |value: &str| {
+            Settings::from_vars(&vars(&[
+                ("KAKAO_CLIENT_ID", "abc"),
+                ("REFRESH_REUSE_GRACE", value),
+            ]))
+            .map(|s| s.refresh_reuse_grace)
+        };
+        assert_eq!(grace("60s"), Ok(MAX_REFRESH_REUSE_GRACE));
+        assert_eq!(grace("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(
+            grace("2m").unwrap_err().to_string(),
+            "REFRESH_REUSE_GRACE: must be at most 60s"
         );
     }
 

@@ -1,7 +1,8 @@
 //! The Kakao client: one shared `reqwest::Client` with connect and total
 //! timeouts, the token exchange and the user API, and Kakao's error shapes
 //! (`KOE…` codes on kauth, negative codes on kapi) turned into three kinds
-//! of failure the caller can act on.
+//! of failure the caller can act on. Every call passes the circuit breaker
+//! ([`circuit`]), which refuses calls at once while Kakao is down.
 
 use std::{
     sync::Arc,
@@ -18,6 +19,11 @@ use crate::{
     domain::AuthorizationCode,
     metrics::{KakaoEndpoint, KakaoOutcome, Metrics},
 };
+use circuit::{Circuit, Permit};
+use profile::UserMe;
+
+pub mod circuit;
+mod profile;
 
 /// What went wrong talking to Kakao. Messages never include a code, a token
 /// or a Kakao response body.
@@ -82,6 +88,7 @@ pub struct KakaoClient {
     authorize_url: Url,
     token_url: Url,
     user_me_url: Url,
+    circuit: Circuit,
 }
 
 fn endpoint(base: &Url, path: &str) -> Url {
@@ -113,6 +120,7 @@ impl KakaoClient {
             authorize_url: endpoint(&settings.browser_auth_base_url, "/oauth/authorize"),
             token_url: endpoint(&settings.auth_base_url, "/oauth/token"),
             user_me_url: endpoint(&settings.api_base_url, "/v2/user/me"),
+            circuit: Circuit::new(settings.circuit_open),
         })
     }
 
@@ -149,8 +157,9 @@ impl KakaoClient {
         code: &AuthorizationCode,
         verifier: &str,
     ) -> Result<KakaoTokens, KakaoError> {
+        let permit = self.permit()?;
         let started = Instant::now();
-        let result = self.request_tokens(code, verifier).await;
+        let result = self.request_tokens(permit, code, verifier).await;
         self.metrics
             .kakao_request(KakaoEndpoint::Token, outcome(&result), started.elapsed());
         result
@@ -158,15 +167,43 @@ impl KakaoClient {
 
     /// Reads the user's profile with a Kakao access token.
     pub async fn fetch_user(&self, access_token: &SecretString) -> Result<KakaoUser, KakaoError> {
+        let permit = self.permit()?;
         let started = Instant::now();
-        let result = self.request_user_me(access_token).await;
+        let result = self.request_user_me(permit, access_token).await;
         self.metrics
             .kakao_request(KakaoEndpoint::UserMe, outcome(&result), started.elapsed());
         result
     }
 
+    /// Leave to call Kakao, unless the circuit is open.
+    fn permit(&self) -> Result<Permit<'_>, KakaoError> {
+        self.circuit
+            .permit(Instant::now())
+            .map_err(|_| KakaoError::Unavailable("circuit open".into()))
+    }
+
+    /// Sends `request` and reads the answer, telling the circuit whether
+    /// Kakao was down (no answer in time, or a 5xx).
+    async fn send(
+        &self,
+        permit: Permit<'_>,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), KakaoError> {
+        let answer = async {
+            let response = request.send().await?;
+            let status = response.status();
+            Ok((status, response.bytes().await?.to_vec()))
+        }
+        .await
+        .map_err(transport_error);
+        let outage = answer.as_ref().map_or(true, |(s, _)| s.is_server_error());
+        permit.finish(outage, Instant::now());
+        answer
+    }
+
     async fn request_tokens(
         &self,
+        permit: Permit<'_>,
         code: &AuthorizationCode,
         verifier: &str,
     ) -> Result<KakaoTokens, KakaoError> {
@@ -180,16 +217,12 @@ impl KakaoClient {
         if let Some(secret) = &self.client_secret {
             form.push(("client_secret", secret.expose_secret()));
         }
-        let response = self
+        let request = self
             .http
             .post(self.token_url.clone())
             .header(reqwest::header::ACCEPT, "application/json")
-            .form(&form)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(transport_error)?;
+            .form(&form);
+        let (status, body) = self.send(permit, request).await?;
         if status.is_success() {
             let parsed: TokenResponse = serde_json::from_slice(&body)
                 .map_err(|_| KakaoError::Unavailable("unreadable token response".into()))?;
@@ -206,17 +239,17 @@ impl KakaoClient {
         Err(token_error(status, &body))
     }
 
-    async fn request_user_me(&self, access_token: &SecretString) -> Result<KakaoUser, KakaoError> {
-        let response = self
+    async fn request_user_me(
+        &self,
+        permit: Permit<'_>,
+        access_token: &SecretString,
+    ) -> Result<KakaoUser, KakaoError> {
+        let request = self
             .http
             .get(self.user_me_url.clone())
             .query(&[("secure_resource", "true")])
-            .bearer_auth(access_token.expose_secret())
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(transport_error)?;
+            .bearer_auth(access_token.expose_secret());
+        let (status, body) = self.send(permit, request).await?;
         if status.is_success() {
             let me: UserMe = serde_json::from_slice(&body)
                 .map_err(|_| KakaoError::Unavailable("unreadable user response".into()))?;
@@ -341,59 +374,6 @@ fn short(s: &str) -> String {
         .collect()
 }
 
-#[derive(Deserialize)]
-struct UserMe {
-    id: i64,
-    #[serde(default)]
-    properties: Option<Properties>,
-    #[serde(default)]
-    kakao_account: Option<KakaoAccount>,
-}
-
-#[derive(Deserialize, Default)]
-struct Properties {
-    nickname: Option<String>,
-    profile_image: Option<String>,
-    thumbnail_image: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-struct KakaoAccount {
-    profile: Option<Profile>,
-    email: Option<String>,
-    is_email_valid: Option<bool>,
-    is_email_verified: Option<bool>,
-}
-
-#[derive(Deserialize, Default)]
-struct Profile {
-    nickname: Option<String>,
-    profile_image_url: Option<String>,
-    thumbnail_image_url: Option<String>,
-    is_default_image: Option<bool>,
-}
-
-impl UserMe {
-    fn into_user(self) -> KakaoUser {
-        let account = self.kakao_account.unwrap_or_default();
-        let props = self.properties.unwrap_or_default();
-        let profile = account.profile.unwrap_or_default();
-        let default_image = profile.is_default_image.unwrap_or(false);
-        let image = |url: Option<String>| url.filter(|u| !u.is_empty() && !default_image);
-        let email = match (account.is_email_valid, account.is_email_verified) {
-            (Some(true), Some(true)) => account.email.filter(|e| !e.is_empty()),
-            _ => None,
-        };
-        KakaoUser {
-            id: self.id,
-            nickname: profile.nickname.or(props.nickname).unwrap_or_default(),
-            profile_image_url: image(profile.profile_image_url.or(props.profile_image)),
-            thumbnail_image_url: image(profile.thumbnail_image_url.or(props.thumbnail_image)),
-            email,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -470,26 +450,5 @@ mod tests {
                 "{body}"
             );
         }
-    }
-
-    #[test]
-    fn email_is_kept_only_when_valid_and_verified() {
-        let parse = |json: &str| serde_json::from_str::<UserMe>(json).unwrap().into_user();
-        let full = parse(
-            r#"{"id":3208537903,"kakao_account":{"profile":{"nickname":"홍길동 🙂","profile_image_url":"https://k/p.jpg","thumbnail_image_url":"https://k/t.jpg","is_default_image":false},"is_email_valid":true,"is_email_verified":true,"email":"a@example.com"}}"#,
-        );
-        assert_eq!(full.email.as_deref(), Some("a@example.com"));
-        assert_eq!(full.nickname, "홍길동 🙂");
-        assert_eq!(full.profile_image_url.as_deref(), Some("https://k/p.jpg"));
-        let invalid = parse(
-            r#"{"id":1,"kakao_account":{"is_email_valid":false,"is_email_verified":true,"email":"b@example.com"}}"#,
-        );
-        assert_eq!(invalid.email, None);
-        let default_image = parse(
-            r#"{"id":1,"kakao_account":{"profile":{"nickname":"n","profile_image_url":"https://k/d.jpg","is_default_image":true}}}"#,
-        );
-        assert_eq!(default_image.profile_image_url, None);
-        let legacy = parse(r#"{"id":1,"properties":{"nickname":"old"}}"#);
-        assert_eq!(legacy.nickname, "old");
     }
 }

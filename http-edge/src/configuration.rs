@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+use ipnet::IpNet;
 use service_kit::ConfigError;
 use url::Url;
 
@@ -36,6 +37,47 @@ pub struct Settings {
     pub jwt_audience: String,
     /// `DEMO_PAGE`: serve the demo page at `/` (default `true`).
     pub demo_page: bool,
+    /// `LOGIN_RATE_LIMIT`, `CALLBACK_RATE_LIMIT`, `TRUSTED_PROXIES`.
+    pub rate_limits: RateLimitSettings,
+}
+
+/// How many logins one client address may start, and how many callbacks it
+/// may send, per minute on this replica ([`crate::rate_limits`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    /// `LOGIN_RATE_LIMIT`: `GET /auth/kakao/login` per client per minute
+    /// (default 120; 0 turns the limit off).
+    pub login_per_minute: u16,
+    /// `CALLBACK_RATE_LIMIT`: `GET /auth/kakao/callback` carrying a code and
+    /// a state (each may cost one call to Kakao's token endpoint) per client
+    /// per minute (default 60; 0 turns the limit off).
+    pub callback_per_minute: u16,
+    /// `TRUSTED_PROXIES`: comma-separated addresses or CIDR blocks of the
+    /// proxies whose `X-Forwarded-For` is believed (default none: the client
+    /// is the peer address).
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings {
+            login_per_minute: 120,
+            callback_per_minute: 60,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl RateLimitSettings {
+    /// No limit at all (the benchmark and tests that log in many times from
+    /// one address).
+    pub fn off() -> Self {
+        RateLimitSettings {
+            login_per_minute: 0,
+            callback_per_minute: 0,
+            trusted_proxies: Vec::new(),
+        }
+    }
 }
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -91,6 +133,21 @@ impl Settings {
                 .ok_or_else(|| ConfigError::new("DEMO_PAGE", "expected true or false"))?,
             None => true,
         };
+        let defaults = RateLimitSettings::default();
+        let rate_limits = RateLimitSettings {
+            login_per_minute: match var("LOGIN_RATE_LIMIT") {
+                Some(v) => parse_per_minute(&v, "LOGIN_RATE_LIMIT")?,
+                None => defaults.login_per_minute,
+            },
+            callback_per_minute: match var("CALLBACK_RATE_LIMIT") {
+                Some(v) => parse_per_minute(&v, "CALLBACK_RATE_LIMIT")?,
+                None => defaults.callback_per_minute,
+            },
+            trusted_proxies: match var("TRUSTED_PROXIES") {
+                Some(v) => parse_trusted_proxies(&v)?,
+                None => defaults.trusted_proxies,
+            },
+        };
 
         Ok(Settings {
             addr,
@@ -102,8 +159,44 @@ impl Settings {
             jwt_issuer: var("JWT_ISSUER").unwrap_or(DEFAULT_JWT_ISSUER.into()),
             jwt_audience: var("JWT_AUDIENCE").unwrap_or(DEFAULT_JWT_AUDIENCE.into()),
             demo_page,
+            rate_limits,
         })
     }
+}
+
+/// The most a per-minute limit may be set to.
+const MAX_PER_MINUTE: u16 = 10_000;
+
+fn parse_per_minute(value: &str, variable: &'static str) -> Result<u16, ConfigError> {
+    value
+        .parse()
+        .ok()
+        .filter(|n| *n <= MAX_PER_MINUTE)
+        .ok_or_else(|| {
+            ConfigError::new(
+                variable,
+                "expected a count per minute from 0 (off) to 10000",
+            )
+        })
+}
+
+fn parse_trusted_proxies(value: &str) -> Result<Vec<IpNet>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map(|net| net.trunc())
+                .map_err(|_| {
+                    ConfigError::new(
+                        "TRUSTED_PROXIES",
+                        "expected a comma-separated list of addresses or CIDR blocks",
+                    )
+                })
+        })
+        .collect()
 }
 
 /// `EDGE_WORKER_THREADS`: the threads of the edge's runtime; `None` (unset)
@@ -199,6 +292,7 @@ pub(crate) fn for_tests(demo_page: bool) -> Settings {
         jwt_issuer: "i".into(),
         jwt_audience: "a".into(),
         demo_page,
+        rate_limits: RateLimitSettings::default(),
     }
 }
 
@@ -227,6 +321,29 @@ mod tests {
         assert_eq!(s.jwt_issuer, "kakao-login-auth-service");
         assert_eq!(s.jwt_audience, "kakao-login");
         assert!(s.demo_page);
+        assert_eq!(s.rate_limits, RateLimitSettings::default());
+        assert_eq!(s.rate_limits.login_per_minute, 120);
+        assert_eq!(s.rate_limits.callback_per_minute, 60);
+        assert!(s.rate_limits.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn rate_limits_and_trusted_proxies_are_read() {
+        let s = settings(&[
+            ("LOGIN_RATE_LIMIT", "0"),
+            ("CALLBACK_RATE_LIMIT", "10000"),
+            ("TRUSTED_PROXIES", " 10.0.0.0/8, 192.168.1.7 ,fd00::1:2/64,"),
+        ])
+        .unwrap();
+        assert_eq!(s.rate_limits.login_per_minute, 0);
+        assert_eq!(s.rate_limits.callback_per_minute, 10_000);
+        let proxies: Vec<String> = s
+            .rate_limits
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(proxies, ["10.0.0.0/8", "192.168.1.7/32", "fd00::/64"]);
     }
 
     #[test]
@@ -274,6 +391,11 @@ mod tests {
             ("ALLOWED_ORIGINS", "https://app.example.com/path"),
             ("COOKIE_DOMAIN", "exa mple.com"),
             ("DEMO_PAGE", "maybe"),
+            ("LOGIN_RATE_LIMIT", "-1"),
+            ("LOGIN_RATE_LIMIT", "lots"),
+            ("CALLBACK_RATE_LIMIT", "10001"),
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("TRUSTED_PROXIES", "proxy.example.com"),
         ];
         for (variable, value) in cases {
             let err = settings(&[(variable, value)]).unwrap_err();

@@ -5,7 +5,7 @@
 
 pub use auth_proto::ErrorCode;
 use auth_proto::Reason;
-use http::StatusCode;
+use http::{HeaderValue, StatusCode, header::RETRY_AFTER};
 use serde::Serialize;
 use tonic::{Code, Status};
 use url::Url;
@@ -70,6 +70,12 @@ pub enum ApiError {
     BadRequest,
     /// 413 `{"error":"payload_too_large"}`.
     PayloadTooLarge,
+    /// 429 `{"error":"rate_limited"}` with `Retry-After` (in seconds): the
+    /// client is over a per-minute limit ([`crate::rate_limits`]).
+    RateLimited {
+        /// The `Retry-After` value.
+        retry_after_seconds: u64,
+    },
     /// 503 `{"error":"unavailable"}`.
     Unavailable,
     /// 500 `{"error":"server_error"}`.
@@ -116,6 +122,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -130,6 +137,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::BadRequest => "bad_request",
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited.as_str(),
             ApiError::Unavailable => Reason::Unavailable.as_str(),
             ApiError::ServerError => Reason::ServerError.as_str(),
         }
@@ -146,7 +154,16 @@ impl ApiError {
             error: self.as_str(),
             reason,
         };
-        json_response(self.status(), &body)
+        let mut response = json_response(self.status(), &body);
+        if let ApiError::RateLimited {
+            retry_after_seconds,
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+        }
+        response
     }
 }
 

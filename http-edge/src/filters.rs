@@ -11,6 +11,7 @@ use warp::{Buf, Filter, Rejection, Stream, path::FullPath};
 
 use crate::{
     origins,
+    rate_limits::PeerAddr,
     rejection::{CrossSite, TooLarge, UnreadableBody},
     state::{AppState, Ctx},
 };
@@ -120,6 +121,13 @@ pub(crate) fn with_ctx(
     warp::ext::optional::<RequestId>().map(move |id: Option<RequestId>| {
         Ctx::new(state.clone(), id.unwrap_or_else(RequestId::generate))
     })
+}
+
+/// The peer address of the request's connection (none when the routes are
+/// served alone, as in unit tests).
+pub(crate) fn peer_addr() -> impl Filter<Extract = (Option<PeerAddr>,), Error = Infallible> + Clone
+{
+    warp::ext::optional::<PeerAddr>()
 }
 
 /// The raw query string, empty when there is none. Parsed by the handlers

@@ -28,7 +28,8 @@
 //! `state`. `error` maps service errors to what a browser sees; `cookies`,
 //! `origins`, `jwks`, `metrics`, `reply`, `single_flight` and
 //! `verified_cache` (what `/auth/me` may answer from memory) are leaves;
-//! `revocation_feed` follows the service's revocations into the caches.
+//! `revocation_feed` follows the service's revocations into the caches;
+//! `rate_limits` counts login starts and callbacks per client address.
 //! The wire contract (reason words, request id, access claims) is
 //! `auth_proto`'s; start-up and logging are `service_kit`'s.
 
@@ -40,6 +41,7 @@ mod handlers;
 mod jwks;
 mod metrics;
 mod origins;
+mod rate_limits;
 mod rejection;
 mod reply;
 mod request_id;
@@ -51,7 +53,7 @@ mod startup;
 mod state;
 mod verified_cache;
 
-pub use configuration::{Settings, worker_threads_from_env};
+pub use configuration::{RateLimitSettings, Settings, worker_threads_from_env};
 pub use cookies::{ACCESS_COOKIE, BINDING_COOKIE, REFRESH_COOKIE};
 pub use error::ErrorCode;
 pub use service_kit::ConfigError;

@@ -50,16 +50,19 @@ pub(crate) enum FunnelStep {
     UpstreamFailed,
     /// `invalid_request` or `invalid_return_to`.
     InvalidRequest,
+    /// `rate_limited`: the client was over its per-minute limit.
+    RateLimited,
 }
 
 impl FunnelStep {
-    const ALL: [FunnelStep; 6] = [
+    const ALL: [FunnelStep; 7] = [
         FunnelStep::Started,
         FunnelStep::Completed,
         FunnelStep::Cancelled,
         FunnelStep::StateRejected,
         FunnelStep::UpstreamFailed,
         FunnelStep::InvalidRequest,
+        FunnelStep::RateLimited,
     ];
 
     /// The step a login or callback that failed with `code` ends at.
@@ -71,6 +74,7 @@ impl FunnelStep {
                 FunnelStep::UpstreamFailed
             }
             ErrorCode::InvalidRequest | ErrorCode::InvalidReturnTo => FunnelStep::InvalidRequest,
+            ErrorCode::RateLimited => FunnelStep::RateLimited,
         }
     }
 
@@ -82,6 +86,7 @@ impl FunnelStep {
             FunnelStep::StateRejected => "state_rejected",
             FunnelStep::UpstreamFailed => "upstream_failed",
             FunnelStep::InvalidRequest => auth_proto::ErrorCode::InvalidRequest.as_str(),
+            FunnelStep::RateLimited => auth_proto::ErrorCode::RateLimited.as_str(),
         }
     }
 }
@@ -340,6 +345,7 @@ mod tests {
             (ServerError, FunnelStep::UpstreamFailed),
             (InvalidRequest, FunnelStep::InvalidRequest),
             (InvalidReturnTo, FunnelStep::InvalidRequest),
+            (RateLimited, FunnelStep::RateLimited),
         ];
         assert_eq!(table.len(), ErrorCode::ALL.len());
         for (code, step) in table {

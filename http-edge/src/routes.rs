@@ -20,7 +20,7 @@ use hyper::body::Bytes;
 use warp::{Filter, Rejection, path::FullPath, reply::Response};
 
 use crate::{
-    filters::{limited_body, method_is, path_where, raw_query, same_site, with_ctx},
+    filters::{limited_body, method_is, path_where, peer_addr, raw_query, same_site, with_ctx},
     handlers::{demo, login, operations, session, unlink},
     metrics::InFlight,
     origins,
@@ -200,7 +200,7 @@ fn post(route: Route) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Cl
     at(route).and(method_is(Method::POST)).and(limited_body())
 }
 
-/// GET /auth/kakao/login[?return_to=...]
+/// GET /auth/kakao/login[?return_to=...] (limited per client address)
 fn login_route(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -208,16 +208,19 @@ fn login_route(
         .and(with_ctx(state))
         .and(raw_query())
         .and(warp::header::headers_cloned())
-        .then(|ctx, query, headers| boxed(login::login(ctx, query, headers)))
+        .and(peer_addr())
+        .then(|ctx, query, headers, peer| boxed(login::login(ctx, query, headers, peer)))
 }
 
-/// GET /auth/kakao/callback?code=...&state=... (or ?error=...)
+/// GET /auth/kakao/callback?code=...&state=... (or ?error=...; those with a
+/// code and a state limited per client address)
 fn callback(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     get(Route::Callback)
         .and(with_ctx(state))
         .and(raw_query())
         .and(warp::header::headers_cloned())
-        .then(|ctx, query, headers| boxed(login::callback(ctx, query, headers)))
+        .and(peer_addr())
+        .then(|ctx, query, headers, peer| boxed(login::callback(ctx, query, headers, peer)))
 }
 
 /// GET /auth/me (from memory while the revocation feed is up and the token

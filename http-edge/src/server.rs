@@ -15,6 +15,9 @@
 //!   `request` span that the whole answer runs in, so every log line of the
 //!   request carries it.
 //!
+//! - **Peer addresses.** Each request carries its connection's peer address
+//!   ([`PeerAddr`]) in its extensions, for the rate limits.
+//!
 //! Shutdown is graceful: stop accepting, then let open connections finish.
 
 use std::{convert::Infallible, future::Future, time::Duration};
@@ -29,7 +32,10 @@ use tokio::net::TcpListener;
 use tracing::Instrument;
 use warp::{Filter, reply::Response};
 
-use crate::request_id::{self, REQUEST_ID_HEADER};
+use crate::{
+    rate_limits::PeerAddr,
+    request_id::{self, REQUEST_ID_HEADER},
+};
 
 /// The largest request head accepted, in bytes.
 pub(crate) const MAX_HEAD: usize = 16 * 1024;
@@ -49,9 +55,9 @@ pub(crate) async fn serve<F>(
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     accept_failed(error).await;
                     continue;
@@ -60,7 +66,8 @@ pub(crate) async fn serve<F>(
             () = &mut shutdown => break,
         };
         let routes = routes.clone();
-        let service = hyper::service::service_fn(move |request| answer(&routes, request));
+        let peer = PeerAddr(peer);
+        let service = hyper::service::service_fn(move |request| answer(&routes, peer, request));
         let builder = builder();
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
@@ -92,9 +99,10 @@ fn builder() -> auto::Builder<TokioExecutor> {
     builder
 }
 
-/// Answers one request with the routes, under its request id.
+/// Answers one request from `peer` with the routes, under its request id.
 fn answer<S>(
     routes: &S,
+    peer: PeerAddr,
     mut request: http::Request<Incoming>,
 ) -> impl Future<Output = Result<Response, Infallible>> + Send + use<S>
 where
@@ -109,6 +117,7 @@ where
     let span = tracing::info_span!("request", request_id = %id);
     let header = request_id::header_value(&id);
     request.extensions_mut().insert(id);
+    request.extensions_mut().insert(peer);
     let routed = span.in_scope(|| routes.call(request));
     async move {
         let mut response = routed.await?;

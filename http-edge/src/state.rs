@@ -24,6 +24,7 @@ use crate::{
     error::{ApiError, ErrorCode, error_route_url},
     jwks::Jwks,
     metrics::Metrics,
+    rate_limits::RateLimits,
     reply,
     single_flight::SingleFlight,
     verified_cache::VerifiedCache,
@@ -49,6 +50,8 @@ pub(crate) struct AppState {
     pub(crate) refreshes: SingleFlight<Rotation>,
     /// Verified tokens and profiles, trusted while the revocation feed is up.
     pub(crate) verified: VerifiedCache,
+    /// Per-client limits on login starts and callbacks.
+    pub(crate) limits: RateLimits,
 }
 
 impl AppState {
@@ -72,6 +75,7 @@ impl AppState {
         let cookies = Cookies::new(settings.cookie_domain.clone())
             .context("COOKIE_DOMAIN: not usable in a cookie")?;
         let auth = AuthServiceClient::new(channel.clone());
+        let limits = RateLimits::new(&settings.rate_limits);
         let jwks = Jwks::new(auth.clone(), &settings.jwt_issuer, &settings.jwt_audience);
         Ok(AppState {
             settings,
@@ -82,6 +86,7 @@ impl AppState {
             metrics: Metrics::new(),
             refreshes: SingleFlight::new(),
             verified: VerifiedCache::default(),
+            limits,
         })
     }
 }

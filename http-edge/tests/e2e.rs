@@ -10,6 +10,7 @@ use auth_service::{
     persistence::{now_ms, users as user_rows},
 };
 use cookie::{Cookie, SameSite};
+use http_edge::RateLimitSettings;
 use kakao_emulator::{Endpoint, Fault};
 use reqwest::{Response, header};
 use sea_orm::{EntityTrait, PaginatorTrait};
@@ -642,4 +643,59 @@ async fn the_unlink_callback_is_refused_when_no_admin_key_is_configured() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn three_thousand_login_starts_through_the_edge_store_nothing() {
+    // The test edge has no rate limit: every start reaches the service.
+    let w = World::start().await;
+    let before = w.stack.auth.row_counts().await;
+    assert!(before.iter().any(|(t, _)| t == "login_state_claims"));
+    let mut starts = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let browser = w.browser.clone();
+        starts.spawn(async move {
+            for _ in 0..300 {
+                let res = browser.get("/auth/kakao/login?return_to=%2Fx", "").await;
+                assert_eq!(res.status(), 302);
+                assert!(location(&res).contains("/oauth/authorize?"));
+            }
+        });
+    }
+    while let Some(done) = starts.join_next().await {
+        done.unwrap();
+    }
+    assert_eq!(w.stack.auth.row_counts().await, before);
+}
+
+#[tokio::test]
+async fn garbage_codes_from_one_address_cost_at_most_60_token_calls_a_minute() {
+    // The default limits; the attacker pairs its own login starts (with
+    // their binding cookies) with callbacks carrying a garbage code.
+    let stack = Stack::start().await;
+    let mut settings = edge::settings(
+        stack.auth.url(),
+        FRONTEND_URL,
+        "http://localhost:3000/login-error?lang=ko",
+        &["http://localhost:3000"],
+    );
+    settings.rate_limits = RateLimitSettings::default();
+    let w = World::on(stack, EdgeHandle::start(settings).await);
+    for pair in 0..65 {
+        let (authorize, binding) = w.begin("").await;
+        let state = urlencode(&query(&authorize)["state"]);
+        let res = w
+            .get(
+                &format!("/auth/kakao/callback?code=garbage&state={state}"),
+                &binding,
+            )
+            .await;
+        let code = if pair < 60 {
+            "kakao_error"
+        } else {
+            "rate_limited"
+        };
+        assert_error_redirect(&res, code);
+    }
+    assert_eq!(w.token_calls().await, 60);
 }

@@ -1,11 +1,13 @@
 //! An in-process http-edge on port 0 (feature `edge`).
 
-use http_edge::{Application, Settings};
+use http_edge::{Application, RateLimitSettings, Settings};
 use tokio::sync::oneshot;
 use url::Url;
 
 /// Settings for a test edge on `127.0.0.1:0` in front of `auth_service_url`,
 /// with the service's default issuer and audience and the demo page on.
+/// The rate limits are off: tests log in many times from one address (the
+/// tests of the limits turn them on).
 pub fn settings(
     auth_service_url: String,
     frontend_url: &str,
@@ -22,6 +24,7 @@ pub fn settings(
         jwt_issuer: "kakao-login-auth-service".into(),
         jwt_audience: "kakao-login".into(),
         demo_page: true,
+        rate_limits: RateLimitSettings::off(),
     }
 }
 

@@ -9,7 +9,7 @@ use crate::browser::http;
 use auth_proto::v1::auth_service_client::AuthServiceClient;
 use auth_service::{Application, AuthCore, Settings};
 use kakao_emulator::{EmulatorConfig, RunningEmulator};
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::transport::Channel;
 
@@ -192,6 +192,39 @@ impl AuthHandle {
     /// A fresh gRPC client.
     pub async fn client(&self) -> AuthServiceClient<Channel> {
         AuthServiceClient::new(self.channel().await)
+    }
+
+    /// The row count of every table of the service's database (whatever
+    /// tables later migrations add), sorted by table name.
+    pub async fn row_counts(&self) -> Vec<(String, i64)> {
+        let db = &self.core.db.read;
+        let backend = db.get_database_backend();
+        let list = match backend {
+            DbBackend::Postgres => {
+                "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'"
+            }
+            _ => "SELECT name FROM sqlite_master WHERE type = 'table'",
+        };
+        let tables = db
+            .query_all_raw(Statement::from_string(backend, list))
+            .await
+            .expect("list the tables");
+        let mut counts = Vec::new();
+        for row in tables {
+            let table: String = row.try_get("", "name").expect("a table name");
+            let count = db
+                .query_one_raw(Statement::from_string(
+                    backend,
+                    format!(r#"SELECT COUNT(*) AS n FROM "{table}""#),
+                ))
+                .await
+                .expect("count the rows")
+                .and_then(|row| row.try_get::<i64>("", "n").ok())
+                .expect("a row count");
+            counts.push((table, count));
+        }
+        counts.sort();
+        counts
     }
 
     /// Graceful stop; waits for the server task.

@@ -7,6 +7,7 @@
 mod grace_sealing;
 mod jwks_rotation;
 mod key_encryption;
+mod kakao_circuit;
 mod login;
 mod login_write;
 mod observability;

@@ -4,13 +4,16 @@
 //! failure is a redirect to the frontend's error route with `?error=<code>`
 //! ([`ErrorCode`]); each step is counted in the login funnel
 //! ([`crate::metrics`]). Queries are parsed here, leniently, and never
-//! logged (a callback's holds an authorization code).
+//! logged (a callback's holds an authorization code). Login starts and
+//! callbacks with a code and a state are counted per client address
+//! ([`crate::rate_limits`]); one over its limit lands on the error route as
+//! `rate_limited` (a `fetch` gets 429), with `Retry-After`.
 
 use auth_proto::{
     Reason,
     v1::{BuildLoginUrlRequest, BuildLoginUrlResponse, CompleteLoginRequest},
 };
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderValue, header::RETRY_AFTER};
 use hyper::body::Bytes;
 use url::Url;
 use warp::reply::Response;
@@ -19,8 +22,9 @@ use super::first_param;
 use crate::{
     configuration::Settings,
     cookies::{self, BINDING_COOKIE, Cookies},
-    error::ErrorCode,
+    error::{ApiError, ErrorCode},
     metrics::FunnelStep,
+    rate_limits::{Limited, PeerAddr, RetryAfter},
     reply::redirect,
     state::{Ctx, Outcome},
 };
@@ -30,10 +34,20 @@ use crate::{
 const MAX_QUERY_LEN: usize = 4096;
 
 /// GET /auth/kakao/login[?return_to=...]
-pub(crate) async fn login(ctx: Ctx, query: String, headers: HeaderMap) -> Response {
-    let (outcome, response) = match parse_login(&query) {
-        Ok(return_to) => start_login(&ctx, return_to, &headers).await,
-        Err(code) => error_outcome(&ctx, code, vec![]),
+pub(crate) async fn login(
+    ctx: Ctx,
+    query: String,
+    headers: HeaderMap,
+    peer: Option<PeerAddr>,
+) -> Response {
+    let limit = ctx
+        .state()
+        .limits
+        .check(Limited::LoginStart, peer, &headers);
+    let (outcome, response) = match (limit, parse_login(&query)) {
+        (Err(wait), _) => rate_limited(&ctx, wait, &headers),
+        (Ok(()), Ok(return_to)) => start_login(&ctx, return_to, &headers).await,
+        (Ok(()), Err(code)) => error_outcome(&ctx, code, vec![]),
     };
     ctx.finish("login", outcome, response)
 }
@@ -78,8 +92,21 @@ fn to_kakao(cookies: &Cookies, answer: BuildLoginUrlResponse) -> Option<Response
 }
 
 /// GET /auth/kakao/callback?code=..&state=.. (or ?error=..)
-pub(crate) async fn callback(ctx: Ctx, query: String, headers: HeaderMap) -> Response {
-    let result = match parse_callback(&query) {
+pub(crate) async fn callback(
+    ctx: Ctx,
+    query: String,
+    headers: HeaderMap,
+    peer: Option<PeerAddr>,
+) -> Response {
+    let callback = parse_callback(&query);
+    if matches!(callback, Callback::Complete { .. })
+        && let Err(wait) = ctx.state().limits.check(Limited::Callback, peer, &headers)
+    {
+        // The binding is kept: the same callback may be retried once allowed.
+        let (outcome, response) = rate_limited(&ctx, wait, &headers);
+        return ctx.finish("callback", outcome, response);
+    }
+    let result = match callback {
         Callback::Refused(code) => Err(code),
         Callback::Complete { code, state } => {
             let binding = cookies::read(&headers, BINDING_COOKIE).unwrap_or_default();
@@ -194,6 +221,31 @@ fn landing_url(settings: &Settings, return_to: &str) -> Option<HeaderValue> {
     (known && plain).then(|| HeaderValue::from_str(url.as_str()).ok())?
 }
 
+/// The `(outcome, response)` of a request over its client's limit: a
+/// navigation lands on the error route as `rate_limited`, a `fetch` (whose
+/// `Sec-Fetch-Mode` is not `navigate`) gets a 429; both with `Retry-After`.
+fn rate_limited(ctx: &Ctx, wait: RetryAfter, headers: &HeaderMap) -> (Outcome, Response) {
+    let code = ErrorCode::RateLimited;
+    ctx.metrics().funnel(FunnelStep::of_error(code));
+    let seconds = wait.seconds();
+    let fetched = headers
+        .get("sec-fetch-mode")
+        .is_some_and(|mode| mode.as_bytes() != b"navigate");
+    let response = if fetched {
+        ApiError::RateLimited {
+            retry_after_seconds: seconds,
+        }
+        .into_response()
+    } else {
+        let mut response = ctx.error_redirect(code, []);
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        response
+    };
+    (Outcome::Failed(code.as_str()), response)
+}
+
 /// The `(outcome, response)` of a login or callback that failed, counted
 /// at its step of the login funnel.
 fn error_outcome(ctx: &Ctx, code: ErrorCode, cookies: Vec<HeaderValue>) -> (Outcome, Response) {
@@ -268,6 +320,7 @@ mod tests {
             jwt_issuer: "i".into(),
             jwt_audience: "a".into(),
             demo_page: false,
+            rate_limits: Default::default(),
         };
         let table = [
             ("", Some("https://app.example.com/home")),

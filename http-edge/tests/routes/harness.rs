@@ -4,6 +4,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use auth_proto::v1::auth_service_server::AuthServiceServer;
+use http_edge::RateLimitSettings;
 use reqwest::StatusCode;
 use test_support::{EdgeClient, EdgeHandle, edge, wait_until};
 pub use test_support::{header, set_cookie_lines};
@@ -31,6 +32,11 @@ impl TestEdge {
     /// The edge in front of a running fake auth-service that reports
     /// `auth.v1.AuthService` as SERVING.
     pub async fn start() -> TestEdge {
+        Self::start_with(RateLimitSettings::off()).await
+    }
+
+    /// [`TestEdge::start`] with these rate limits.
+    pub async fn start_with(rate_limits: RateLimitSettings) -> TestEdge {
         let fake = FakeAuth::default();
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_serving::<AuthServiceServer<FakeAuth>>().await;
@@ -41,7 +47,7 @@ impl TestEdge {
             .add_service(AuthServiceServer::new(fake.clone()))
             .serve_with_incoming(TcpListenerStream::new(listener));
         tokio::spawn(server);
-        let mut edge = Self::with_service(format!("http://{addr}"), fake).await;
+        let mut edge = Self::with_limits(format!("http://{addr}"), fake, rate_limits).await;
         edge.health = Some(health);
         edge.wait_for_feed(true).await;
         edge
@@ -76,12 +82,21 @@ impl TestEdge {
     }
 
     pub async fn with_service(auth_service_url: String, fake: FakeAuth) -> TestEdge {
-        let settings = edge::settings(
+        Self::with_limits(auth_service_url, fake, RateLimitSettings::off()).await
+    }
+
+    async fn with_limits(
+        auth_service_url: String,
+        fake: FakeAuth,
+        rate_limits: RateLimitSettings,
+    ) -> TestEdge {
+        let mut settings = edge::settings(
             auth_service_url,
             &format!("{FRONTEND}/"),
             ERROR_ROUTE,
             &[FRONTEND],
         );
+        settings.rate_limits = rate_limits;
         let running = EdgeHandle::start(settings).await;
         let browser = EdgeClient::new(running.base.clone());
         TestEdge {

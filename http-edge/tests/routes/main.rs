@@ -15,6 +15,7 @@ mod limits;
 mod login;
 mod me;
 mod operations;
+mod rate_limits;
 mod refresh_logout;
 mod request_id;
 mod single_flight;
