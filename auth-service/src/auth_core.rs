@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use crate::{
     access_tokens::AccessTokens, configuration::Settings, domain::StateSealer, kakao::KakaoClient,
-    key_ring::KeyRing, metrics::Metrics, persistence::Database, revocations::RevocationFeed,
+    kakao_oidc::IdTokenVerifier, key_ring::KeyRing, metrics::Metrics, persistence::Database,
+    revocations::RevocationFeed,
 };
 
 /// Settings, the database, the Kakao client, the signing and state-sealing
@@ -20,6 +21,8 @@ pub struct AuthCore {
     pub db: Database,
     /// The one Kakao client.
     pub kakao: KakaoClient,
+    /// Verifies Kakao's id_tokens (JWKS cached, fetched through `kakao`'s pool).
+    pub kakao_id_tokens: IdTokenVerifier,
     /// The signing keys shared through the database.
     pub keys: KeyRing,
     /// Seals login attempts into their `state` (keys shared through the database).

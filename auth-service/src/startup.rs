@@ -22,6 +22,7 @@ use crate::{
     configuration::Settings,
     grpc::AuthGrpc,
     kakao::KakaoClient,
+    kakao_oidc::IdTokenVerifier,
     key_ring::KeyRing,
     metrics::{self, Metrics},
     persistence::{self, Database, login_state_claims, now_ms, state_sealing_keys},
@@ -89,6 +90,8 @@ impl Application {
             settings.access_token_ttl,
         );
         let kakao = kakao.await.context("build the Kakao client")??;
+        let kakao_id_tokens =
+            IdTokenVerifier::new(&settings.kakao, kakao.http_client(), metrics.clone());
         tracing::info!(
             database_ms,
             ready_ms = started.elapsed().as_millis(),
@@ -99,6 +102,7 @@ impl Application {
             settings,
             db,
             kakao,
+            kakao_id_tokens,
             keys,
             state_sealer,
             access_tokens,
