@@ -4,6 +4,7 @@
 //!
 //! The harness is the `test-support` crate.
 
+mod kakao_oidc;
 mod login;
 mod login_write;
 mod observability;
