@@ -8,6 +8,7 @@ use crate::{
     configuration::Settings,
     domain::{StateSealer, SuccessorSealer},
     kakao::KakaoClient,
+    kakao_oidc::IdTokenVerifier,
     key_ring::KeyRing,
     metrics::Metrics,
     persistence::Database,
@@ -26,6 +27,8 @@ pub struct AuthCore {
     pub db: Database,
     /// The one Kakao client.
     pub kakao: KakaoClient,
+    /// Verifies Kakao's id_tokens (JWKS cached, fetched through `kakao`'s pool).
+    pub kakao_id_tokens: IdTokenVerifier,
     /// The signing keys shared through the database.
     pub keys: KeyRing,
     /// Seals login attempts into their `state` (keys shared through the database).

@@ -35,7 +35,8 @@ pub struct KakaoSettings {
     /// differs when the service reaches Kakao (or the emulator) by another
     /// name, e.g. inside docker compose.
     pub browser_auth_base_url: Url,
-    /// `KAKAO_SCOPE`: passed through as `scope` when set.
+    /// `KAKAO_SCOPE`: passed through as `scope` when set. With `openid` in
+    /// it, every login requires a verified id_token.
     pub scope: Option<String>,
     /// `KAKAO_PROMPT`: passed through as `prompt` when set.
     pub prompt: Option<String>,
@@ -46,6 +47,18 @@ pub struct KakaoSettings {
     /// `KAKAO_CIRCUIT_OPEN` (default 15s): how long Kakao calls are refused
     /// at once after it failed five times in a row ([`crate::kakao::circuit`]).
     pub circuit_open: Duration,
+}
+
+impl KakaoSettings {
+    /// Whether `KAKAO_SCOPE` holds `openid` (items separated by commas or
+    /// spaces, as Kakao accepts both).
+    pub fn requests_openid(&self) -> bool {
+        self.scope.as_deref().is_some_and(|scope| {
+            scope
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .any(|item| item == "openid")
+        })
+    }
 }
 
 /// Everything the auth-service needs to run.
@@ -201,9 +214,21 @@ impl Settings {
             .unwrap_or(defaults::JWT_AUDIENCE)
             .to_owned();
 
-        let auth_base_url = url("KAKAO_AUTH_BASE_URL", defaults::AUTH_BASE_URL)?;
+        let http_hosts: Vec<&str> = get("KAKAO_ALLOW_HTTP_HOSTS")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let kakao_url = |name: &'static str, default: &str| {
+            kakao_url(name, get(name).unwrap_or(default), &http_hosts)
+        };
+        let auth_base_url = kakao_url("KAKAO_AUTH_BASE_URL", defaults::AUTH_BASE_URL)?;
+        let api_base_url = kakao_url("KAKAO_API_BASE_URL", defaults::API_BASE_URL)?;
         let browser_auth_base_url = match get("KAKAO_BROWSER_AUTH_BASE_URL") {
-            Some(v) => parse_url("KAKAO_BROWSER_AUTH_BASE_URL", v)?,
+            Some(_) => kakao_url("KAKAO_BROWSER_AUTH_BASE_URL", "")?,
             None => auth_base_url.clone(),
         };
 
@@ -215,7 +240,7 @@ impl Settings {
                 client_secret: get("KAKAO_CLIENT_SECRET").map(SecretString::from),
                 redirect_uri: url("KAKAO_REDIRECT_URI", defaults::REDIRECT_URI)?,
                 auth_base_url,
-                api_base_url: url("KAKAO_API_BASE_URL", defaults::API_BASE_URL)?,
+                api_base_url,
                 admin_key: get("KAKAO_ADMIN_KEY").map(SecretString::from),
                 scope: get("KAKAO_SCOPE").map(str::to_owned),
                 prompt: get("KAKAO_PROMPT").map(str::to_owned),
@@ -289,6 +314,29 @@ fn parse_url(variable: &'static str, value: &str) -> Result<Url, ConfigError> {
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(err(variable, "must not contain credentials"));
+    }
+    Ok(url)
+}
+
+/// A Kakao base URL: https, or plain http only to a loopback host (the
+/// emulator on this machine) or a host named in `KAKAO_ALLOW_HTTP_HOSTS`
+/// (the emulator on a compose network). Codes, tokens and the id_token's
+/// keys travel over these URLs.
+fn kakao_url(variable: &'static str, value: &str, http_hosts: &[&str]) -> Result<Url, ConfigError> {
+    let url = parse_url(variable, value)?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(domain)) => {
+            domain.eq_ignore_ascii_case("localhost") || http_hosts.contains(&domain)
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if url.scheme() != "https" && !loopback {
+        return Err(err(
+            variable,
+            "must be https (plain http only to a loopback host or one in KAKAO_ALLOW_HTTP_HOSTS)",
+        ));
     }
     Ok(url)
 }
@@ -404,6 +452,60 @@ mod tests {
             grace("2m").unwrap_err().to_string(),
             "REFRESH_REUSE_GRACE: must be at most 60s"
         );
+    }
+
+    #[test]
+    fn kakao_base_urls_must_be_https_except_to_loopback_or_allowed_hosts() {
+        for name in [
+            "KAKAO_AUTH_BASE_URL",
+            "KAKAO_API_BASE_URL",
+            "KAKAO_BROWSER_AUTH_BASE_URL",
+        ] {
+            for value in [
+                "http://kauth.kakao.com",
+                "http://10.0.0.5:8081",
+                "http://kakao-emulator:8081",
+            ] {
+                let e = Settings::from_vars(&vars(&[("KAKAO_CLIENT_ID", "abc"), (name, value)]))
+                    .unwrap_err();
+                assert_eq!(e.variable, name, "{name}={value}");
+                assert!(!e.to_string().contains('\n'));
+            }
+            for value in [
+                "https://kauth.example.com",
+                "http://127.0.0.1:8081",
+                "http://127.3.4.5:8081",
+                "http://localhost:8081",
+                "http://[::1]:8081",
+            ] {
+                Settings::from_vars(&vars(&[("KAKAO_CLIENT_ID", "abc"), (name, value)]))
+                    .unwrap_or_else(|e| panic!("{name}={value}: {e}"));
+            }
+            let allowed = Settings::from_vars(&vars(&[
+                ("KAKAO_CLIENT_ID", "abc"),
+                ("KAKAO_ALLOW_HTTP_HOSTS", "kakao-emulator, other"),
+                (name, "http://kakao-emulator:8081"),
+            ]));
+            assert!(allowed.is_ok(), "{name}: an allowed host");
+        }
+    }
+
+    #[test]
+    fn openid_is_requested_only_when_the_scope_names_it() {
+        for (scope, expected) in [
+            (None, false),
+            (Some("openid"), true),
+            (Some("profile_nickname,openid"), true),
+            (Some("account_email openid"), true),
+            (Some("openid_connect"), false),
+        ] {
+            let mut v = vars(&[("KAKAO_CLIENT_ID", "abc")]);
+            if let Some(scope) = scope {
+                v.insert("KAKAO_SCOPE".into(), scope.into());
+            }
+            let s = Settings::from_vars(&v).unwrap();
+            assert_eq!(s.kakao.requests_openid(), expected, "{scope:?}");
+        }
     }
 
     #[test]

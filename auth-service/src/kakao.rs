@@ -9,7 +9,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
@@ -47,7 +46,7 @@ pub enum KakaoError {
 pub struct KakaoTokens {
     /// Kakao's access token, used once to read the profile.
     pub access_token: SecretString,
-    /// Present when OpenID Connect is on; its `nonce` is checked.
+    /// Present when OpenID Connect is on; verified by [`crate::kakao_oidc`].
     pub id_token: Option<String>,
 }
 
@@ -64,17 +63,6 @@ pub struct KakaoUser {
     pub thumbnail_image_url: Option<String>,
     /// Only when Kakao says it is valid and verified.
     pub email: Option<String>,
-}
-
-/// The claims of Kakao's id_token we check.
-#[derive(Debug, Deserialize)]
-pub struct IdTokenClaims {
-    /// Kakao's user id, as a string.
-    pub sub: Option<String>,
-    /// The nonce we sent in the authorize URL.
-    pub nonce: Option<String>,
-    /// Our client id.
-    pub aud: Option<String>,
 }
 
 /// Talks to Kakao. Cheap to share: holds one connection pool. Every token
@@ -149,6 +137,11 @@ impl KakaoClient {
     /// The configured client id (the id_token's expected `aud`).
     pub fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    /// The shared connection pool (the JWKS is fetched through it too).
+    pub fn http_client(&self) -> reqwest::Client {
+        self.http.clone()
     }
 
     /// Exchanges an authorization code (with its PKCE verifier) for tokens.
@@ -271,15 +264,6 @@ pub struct AuthorizeParams<'a> {
     pub scope: Option<&'a str>,
     /// `KAKAO_PROMPT`, when set.
     pub prompt: Option<&'a str>,
-}
-
-/// Reads the claims of an id_token received directly from Kakao's token
-/// endpoint over TLS; as OIDC Core 3.1.3.7 allows for the code flow, TLS
-/// stands in for the signature, and we check `nonce`, `sub` and `aud`.
-pub fn id_token_claims(id_token: &str) -> Option<IdTokenClaims> {
-    let payload = id_token.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    serde_json::from_slice(&bytes).ok()
 }
 
 /// The metrics label of a Kakao request's result.

@@ -4,7 +4,8 @@
 //! services call `auth.v1.AuthService`.
 //!
 //! Where things are: [`grpc`] decodes and encodes; [`login`], [`sessions`]
-//! and [`unlink`] decide; [`kakao`] talks to Kakao; [`key_ring`] and
+//! and [`unlink`] decide; [`kakao`] talks to Kakao and [`kakao_oidc`]
+//! verifies its id_tokens; [`key_ring`] and
 //! [`access_tokens`] hold the signing keys and the JWTs; [`persistence`]
 //! stores; [`error`] maps every failure to the contract's reasons.
 
@@ -17,6 +18,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod kakao;
+pub mod kakao_oidc;
 pub mod key_ring;
 pub mod keys_at_rest;
 pub mod live_sessions;

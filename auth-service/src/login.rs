@@ -1,5 +1,5 @@
 //! The login flow: the one place that orders
-//! state check → Kakao → database → tokens.
+//! state check → Kakao (token, id_token, profile) → database → tokens.
 
 use auth_proto::Reason;
 
@@ -9,7 +9,7 @@ use crate::{
         AuthorizationCode, BrowserBinding, LoginAttempt, LoginState, ReturnTo, pkce_challenge,
     },
     error::{AuthError, db},
-    kakao::{AuthorizeParams, id_token_claims},
+    kakao::AuthorizeParams,
     persistence::{
         login_state_claims,
         login_write::{self, LoginRecord},
@@ -119,23 +119,15 @@ pub async fn complete_login(
         .kakao
         .exchange_code(&code, &binding.pkce_verifier(&state))
         .await?;
+    // The id_token (when one came or `openid` asked for one) is verified
+    // before its access token is spent on the profile.
+    let id_token = core
+        .kakao_id_tokens
+        .verify(kakao_tokens.id_token.as_deref(), &attempt.nonce())
+        .await?;
     let kakao_user = core.kakao.fetch_user(&kakao_tokens.access_token).await?;
-    if let Some(id_token) = &kakao_tokens.id_token {
-        let claims = id_token_claims(id_token).ok_or_else(|| {
-            AuthError::refused(Reason::KakaoRejected, "kakao sent an unreadable id_token")
-        })?;
-        let nonce_ok = claims.nonce.as_deref() == Some(attempt.nonce().as_str());
-        let sub_ok = claims
-            .sub
-            .as_deref()
-            .is_none_or(|s| s == kakao_user.id.to_string());
-        let aud_ok = claims
-            .aud
-            .as_deref()
-            .is_none_or(|a| a == core.kakao.client_id());
-        if !(nonce_ok && sub_ok && aud_ok) {
-            return Err(AuthError::bad_login_state());
-        }
+    if let Some(id_token) = id_token {
+        id_token.check_subject(kakao_user.id)?;
     }
 
     let profile = users::ProfileUpdate {

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `auth_rpc_duration_seconds` | `method` (an `AuthService` RPC, or `other`), `code` (gRPC code name: `OK`, `InvalidArgument`, ...) |
 //! | `auth_rpc_in_flight` | none |
-//! | `auth_kakao_request_duration_seconds` | `endpoint` (`token`, `user_me`), `outcome` (`ok`, `rejected`, `unavailable`, `misconfigured`) |
+//! | `auth_kakao_request_duration_seconds` | `endpoint` (`token`, `user_me`, `jwks`), `outcome` (`ok`, `rejected`, `unavailable`, `misconfigured`) |
 //! | `auth_logins_total` | `user` (`new`, `returning`) |
 //! | `auth_refresh_total` | `outcome` (`rotated`, `grace_replay`, `reuse_detected`, `refused`) |
 
@@ -55,6 +55,8 @@ pub enum KakaoEndpoint {
     Token,
     /// `GET /v2/user/me` (kapi).
     UserMe,
+    /// `GET /.well-known/jwks.json` (kauth): the id_token signing keys.
+    Jwks,
 }
 
 impl KakaoEndpoint {
@@ -62,6 +64,7 @@ impl KakaoEndpoint {
         match self {
             KakaoEndpoint::Token => "token",
             KakaoEndpoint::UserMe => "user_me",
+            KakaoEndpoint::Jwks => "jwks",
         }
     }
 }

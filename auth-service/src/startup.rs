@@ -23,6 +23,7 @@ use crate::{
     domain::{StateSealer, SuccessorSealer},
     grpc::AuthGrpc,
     kakao::KakaoClient,
+    kakao_oidc::IdTokenVerifier,
     key_ring::KeyRing,
     keys_at_rest,
     metrics::{self, Metrics},
@@ -97,6 +98,8 @@ impl Application {
             settings.access_token_ttl,
         );
         let kakao = kakao.await.context("build the Kakao client")??;
+        let kakao_id_tokens =
+            IdTokenVerifier::new(&settings.kakao, kakao.http_client(), metrics.clone());
         tracing::info!(
             database_ms,
             ready_ms = started.elapsed().as_millis(),
@@ -107,6 +110,7 @@ impl Application {
             settings,
             db,
             kakao,
+            kakao_id_tokens,
             keys,
             state_sealer,
             successor_sealer,

@@ -367,6 +367,24 @@ async fn kakao_failures_land_on_the_error_route_with_a_short_code() {
 }
 
 #[tokio::test]
+async fn a_refused_kakao_id_token_lands_on_the_error_route_with_kakao_error() {
+    let stack = Stack::start_with(
+        kakao_emulator::EmulatorConfig::default(),
+        &[("KAKAO_SCOPE", "openid")],
+    )
+    .await;
+    let w = World::with(stack).await;
+    w.stack
+        .kakao
+        .control()
+        .set_id_token_fault(Some(kakao_emulator::IdTokenFault::WrongSignature));
+    let (authorize, binding) = w.begin("").await;
+    let redirect = consent(&authorize, users::HONG, true).await;
+    assert_error_redirect(&w.callback(&redirect, &binding).await, "kakao_error");
+    assert_eq!(w.user_count().await, 0);
+}
+
+#[tokio::test]
 async fn an_unreachable_auth_service_ends_in_the_error_route_not_a_5xx() {
     let closed: SocketAddr = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

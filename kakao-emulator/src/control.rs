@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::control_wire::{Endpoint, Fault, Stats, TokenRequestSeen};
+use crate::control_wire::{Endpoint, Fault, IdTokenFault, Stats, TokenRequestSeen};
 use crate::state::Shared;
 
 /// A cheap, cloneable handle on a running emulator's test controls.
@@ -19,9 +19,24 @@ impl Control {
         self.shared.lock().faults.insert(endpoint, fault);
     }
 
-    /// Remove every fault.
+    /// Remove every fault, id_token faults included.
     pub fn clear_faults(&self) {
-        self.shared.lock().faults.clear();
+        let mut state = self.shared.lock();
+        state.faults.clear();
+        state.id_token_fault = None;
+    }
+
+    /// Spoil every id_token issued from now on as `fault` says (`None`:
+    /// issue good ones again).
+    pub fn set_id_token_fault(&self, fault: Option<IdTokenFault>) {
+        self.shared.lock().id_token_fault = fault;
+    }
+
+    /// Sign with the other development key from now on and publish only it
+    /// in the JWKS, as a key rotation at Kakao would.
+    pub fn rotate_signing_key(&self) {
+        let mut state = self.shared.lock();
+        state.signing_key = (state.signing_key + 1) % 2;
     }
 
     /// Requests received by `endpoint` so far, including faulted ones.

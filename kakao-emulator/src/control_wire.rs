@@ -25,17 +25,23 @@ pub enum Endpoint {
     Logout,
     /// `GET /v1/user/access_token_info`.
     TokenInfo,
+    /// `GET /.well-known/jwks.json` (the id_token signing keys).
+    Jwks,
+    /// `GET /.well-known/openid-configuration`.
+    Discovery,
 }
 
 impl Endpoint {
     /// Every endpoint, in a fixed order.
-    pub const ALL: [Endpoint; 6] = [
+    pub const ALL: [Endpoint; 8] = [
         Endpoint::Authorize,
         Endpoint::Token,
         Endpoint::UserMe,
         Endpoint::Unlink,
         Endpoint::Logout,
         Endpoint::TokenInfo,
+        Endpoint::Jwks,
+        Endpoint::Discovery,
     ];
 }
 
@@ -115,6 +121,35 @@ impl From<Fault> for FaultWire {
             Fault::Garbage => FaultWire::Keyword(FaultKeyword::Garbage),
         }
     }
+}
+
+/// How the next id_tokens are spoiled, until the faults are cleared: each
+/// is one way a verifier must refuse a token (JSON: `"wrong_signature"`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdTokenFault {
+    /// Signed by a key the JWKS does not publish, under the published kid.
+    WrongSignature,
+    /// `iss` is not `https://kauth.kakao.com`.
+    WrongIssuer,
+    /// `aud` is another app's key.
+    WrongAudience,
+    /// `exp` an hour ago.
+    Expired,
+    /// No `nonce` claim although the authorize request sent one.
+    NoNonce,
+    /// A `nonce` other than the one sent.
+    WrongNonce,
+    /// `sub` is another user's id.
+    WrongSubject,
+    /// `alg: none` and no signature.
+    AlgNone,
+    /// HS256, keyed with the published key's modulus (algorithm confusion).
+    Hs256,
+    /// A `kid` the JWKS never publishes (properly signed otherwise).
+    UnknownKid,
+    /// No `id_token` in the token response at all.
+    Missing,
 }
 
 /// Body of `POST /_emulator/faults`: `{"endpoint":"token","fault":...}`.

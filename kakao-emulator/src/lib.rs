@@ -13,10 +13,19 @@
 //! | `GET\|POST /v2/user/me` | the user document (Bearer or `KakaoAK` admin key) |
 //! | `GET /v1/user/access_token_info` | `{"id","expires_in","app_id"}` |
 //! | `POST /v1/user/logout`, `POST /v1/user/unlink` | `{"id"}`; unlink revokes the user's tokens |
+//! | `GET /.well-known/openid-configuration` | the discovery document (issuer `https://kauth.kakao.com`) |
+//! | `GET /.well-known/jwks.json` | the active id_token signing key (`Cache-Control: max-age=3600`) |
 //!
-//! Tests steer it through [`Control`] (faults, call counts, the last token
-//! request) or, out of process, through `POST|DELETE /_emulator/faults` and
-//! `GET /_emulator/stats` (see [`FaultRequest`] and [`Stats`]).
+//! With `openid` in the granted scope the token response carries an RS256
+//! `id_token` (`iss`, `aud`, `sub`, `iat`, `exp`, `auth_time`, `nonce`,
+//! `nickname`, `picture`, `email`), signed with a fixed development key.
+//!
+//! Tests steer it through [`Control`] (faults, id_token faults and key
+//! rotation, call counts, the last token request) or, out of process,
+//! through `POST|DELETE /_emulator/faults`, `POST /_emulator/id_token`
+//! (`{"fault":"expired"}`, see [`IdTokenFault`]), `POST
+//! /_emulator/rotate_key` and `GET /_emulator/stats` (see [`FaultRequest`]
+//! and [`Stats`]).
 //!
 //! **Fast mode** (off by default; [`EmulatorConfig::fast_mode`], or
 //! `EMULATOR_FAST=1` for the binary) is for load generators: `POST
@@ -24,8 +33,8 @@
 //! access token `fast-<user id>`, for which `/v2/user/me` reports a synthetic
 //! user with that id, without storing anything. See [`fast`].
 //!
-//! Not emulated: OpenID Connect (`openid` is granted in `scope` but no
-//! `id_token` is issued), `/oauth/logout`, rate limits, and a browser session
+//! Not emulated: `/v1/oidc/userinfo`, id_tokens on the refresh grant,
+//! `/oauth/logout`, rate limits, and a browser session
 //! (every authorize shows the consent page; `prompt=none` always answers
 //! `consent_required`).
 
@@ -38,6 +47,7 @@ mod control_wire;
 pub mod fast;
 mod html;
 mod oauth;
+mod oidc;
 mod params;
 mod reply;
 mod routes;
@@ -53,7 +63,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{EmulatorConfig, TestUser};
 pub use control::Control;
-pub use control_wire::{Endpoint, Fault, FaultRequest, Stats, TokenRequestSeen};
+pub use control_wire::{Endpoint, Fault, FaultRequest, IdTokenFault, Stats, TokenRequestSeen};
 
 use state::Shared;
 

@@ -1,8 +1,8 @@
 //! kauth.kakao.com: `/oauth/authorize` (consent page and its decision);
 //! the token endpoint is in [`crate::token`].
 //!
-//! OpenID Connect is not emulated: `openid` in `scope` is granted and echoed
-//! in the token response's `scope`, but no `id_token` is ever issued.
+//! `openid` in `scope` is granted, echoed in the token response's `scope`,
+//! and makes the token endpoint add an id_token (see [`crate::oidc`]).
 
 use url::Url;
 use warp::http::StatusCode;

@@ -10,8 +10,9 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::api::{self, ApiRequest};
-use crate::control_wire::{Endpoint, FaultRequest};
+use crate::control_wire::{Endpoint, FaultRequest, IdTokenFault};
 use crate::oauth;
+use crate::oidc;
 use crate::reply;
 use crate::state::Shared;
 use crate::token;
@@ -165,6 +166,19 @@ fn kakao(shared: Arc<Shared>) -> impl Filter<Extract = (Response,), Error = Reje
                 api::logout(&shared, api_request!(auth, query, ct, body)).await
             },
         );
+    // GET /.well-known/jwks.json
+    let jwks = warp::path!(".well-known" / "jwks.json")
+        .and(warp::get())
+        .and(with_shared(shared.clone()))
+        .then(|shared: Arc<Shared>| async move { oidc::jwks_response(&shared).await });
+    // GET /.well-known/openid-configuration
+    let discovery = warp::path!(".well-known" / "openid-configuration")
+        .and(warp::get())
+        .and(with_shared(shared.clone()))
+        .and(warp::header::optional::<String>("host"))
+        .then(|shared: Arc<Shared>, host: Option<String>| async move {
+            oidc::discovery_response(&shared, host.as_deref()).await
+        });
     // POST /v1/user/unlink
     let unlink = warp::path!("v1" / "user" / "unlink")
         .and(warp::post())
@@ -192,6 +206,17 @@ fn kakao(shared: Arc<Shared>) -> impl Filter<Extract = (Response,), Error = Reje
         .unify()
         .or(unlink)
         .unify()
+        .or(jwks)
+        .unify()
+        .or(discovery)
+        .unify()
+}
+
+/// Body of `POST /_emulator/id_token`: `{"fault":"expired"}`, or
+/// `{"fault":null}` for good tokens again.
+#[derive(serde::Deserialize)]
+struct IdTokenControl {
+    fault: Option<IdTokenFault>,
 }
 
 fn controls(shared: Arc<Shared>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -224,7 +249,35 @@ fn controls(shared: Arc<Shared>) -> impl Filter<Extract = (Response,), Error = R
         .and(warp::delete())
         .and(with_shared(shared.clone()))
         .map(|shared: Arc<Shared>| {
-            shared.lock().faults.clear();
+            let mut state = shared.lock();
+            state.faults.clear();
+            state.id_token_fault = None;
+            StatusCode::NO_CONTENT.into_response()
+        });
+    // POST /_emulator/id_token
+    let id_token_fault = warp::path!("_emulator" / "id_token")
+        .and(warp::post())
+        .and(with_shared(shared.clone()))
+        .and(body())
+        .map(|shared: Arc<Shared>, body: Bytes| {
+            match serde_json::from_slice::<IdTokenControl>(&body) {
+                Ok(request) => {
+                    shared.lock().id_token_fault = request.fault;
+                    StatusCode::NO_CONTENT.into_response()
+                }
+                Err(error) => reply::json(
+                    StatusCode::BAD_REQUEST,
+                    &json!({ "error": format!("invalid id_token request: {error}") }),
+                ),
+            }
+        });
+    // POST /_emulator/rotate_key
+    let rotate_key = warp::path!("_emulator" / "rotate_key")
+        .and(warp::post())
+        .and(with_shared(shared.clone()))
+        .map(|shared: Arc<Shared>| {
+            let mut state = shared.lock();
+            state.signing_key = (state.signing_key + 1) % 2;
             StatusCode::NO_CONTENT.into_response()
         });
     // GET /_emulator/stats
@@ -244,6 +297,10 @@ fn controls(shared: Arc<Shared>) -> impl Filter<Extract = (Response,), Error = R
         .map(|| reply::json(StatusCode::OK, &json!({ "status": "ok" })));
     set_fault
         .or(clear_faults)
+        .unify()
+        .or(id_token_fault)
+        .unify()
+        .or(rotate_key)
         .unify()
         .or(stats)
         .unify()

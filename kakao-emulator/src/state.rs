@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::sync::watch;
 
 use crate::config::{EmulatorConfig, TestUser};
-use crate::control_wire::{Endpoint, Fault, Stats, TokenRequestSeen};
+use crate::control_wire::{Endpoint, Fault, IdTokenFault, Stats, TokenRequestSeen};
 
 /// `expires_in` of an access token (about 6 hours, as observed at Kakao).
 pub(crate) const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(21_599);
@@ -68,11 +68,7 @@ pub(crate) struct CodeGrant {
     pub(crate) code_challenge: Option<String>,
     /// Granted consent items, in the order reported in `scope`.
     pub(crate) scope: Vec<String>,
-    /// Kept because Kakao binds it to the code; unused since id_token is not emulated.
-    #[expect(
-        dead_code,
-        reason = "id_token is not emulated; the nonce is kept for fidelity"
-    )]
+    /// The authorize request's `nonce`, copied into the id_token.
     pub(crate) nonce: Option<String>,
 }
 
@@ -125,6 +121,10 @@ pub(crate) struct State {
     pub(crate) faults: HashMap<Endpoint, Fault>,
     pub(crate) calls: HashMap<Endpoint, usize>,
     pub(crate) last_token_request: Option<TokenRequestSeen>,
+    /// How the next id_tokens are spoiled, if at all.
+    pub(crate) id_token_fault: Option<IdTokenFault>,
+    /// Index of the signing key in use (see [`crate::oidc`]).
+    pub(crate) signing_key: usize,
     codes: HashMap<String, IssuedCode>,
     access: HashMap<String, AccessRecord>,
     refresh: HashMap<String, RefreshRecord>,

@@ -11,6 +11,7 @@ use warp::reply::Response;
 
 use crate::control_wire::{Endpoint, TokenRequestSeen};
 use crate::fast;
+use crate::oidc::{self, IdTokenFor};
 use crate::params::{Params, is_form};
 use crate::reply::{self, fault_gate};
 use crate::state::{ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, Shared};
@@ -176,14 +177,31 @@ fn exchange_code(shared: &Shared, p: &Params, client_id: &str) -> Result<Value, 
         }
     }
     let tokens = state.issue_tokens(grant.user_id, client_id);
-    Ok(json!({
+    let signing = (state.signing_key, state.id_token_fault);
+    drop(state);
+    let mut body = json!({
         "token_type": "bearer",
         "access_token": tokens.access_token,
         "expires_in": ACCESS_TOKEN_TTL.as_secs(),
         "refresh_token": tokens.refresh_token,
         "refresh_token_expires_in": REFRESH_TOKEN_TTL.as_secs(),
         "scope": grant.scope.join(" "),
-    }))
+    });
+    // Signed outside the lock, and only for OIDC grants.
+    if grant.scope.iter().any(|item| item == "openid")
+        && let Some(user) = shared.user(grant.user_id)
+        && let Some(id_token) = oidc::id_token(&IdTokenFor {
+            user,
+            client_id,
+            nonce: grant.nonce.as_deref(),
+            key: signing.0,
+            fault: signing.1,
+        })
+        && let Some(map) = body.as_object_mut()
+    {
+        map.insert("id_token".to_owned(), id_token.into());
+    }
+    Ok(body)
 }
 
 fn refresh(shared: &Shared, p: &Params, client_id: &str) -> Result<Value, TokenError> {

@@ -777,3 +777,134 @@ async fn in_fast_mode_the_client_is_still_checked_and_other_codes_follow_the_nor
     let (status, _) = exchange(&emu, &code, &[]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+fn jwt_part(token: &str, index: usize) -> Value {
+    let part = token.split('.').nth(index).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+async fn jwks(emu: &RunningEmulator) -> (Option<String>, Value) {
+    let response = client()
+        .get(format!("{}/.well-known/jwks.json", emu.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let cache_control = response
+        .headers()
+        .get("cache-control")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (cache_control, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn openid_grants_carry_an_id_token_signed_by_the_key_the_jwks_publishes() {
+    use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+    let emu = emulator(config()).await;
+    let plain = code_for(&emu, HONG, &[]).await;
+    assert!(
+        exchange(&emu, &plain, &[])
+            .await
+            .1
+            .get("id_token")
+            .is_none()
+    );
+
+    let code = code_for(&emu, HONG, &[("scope", "openid"), ("nonce", "n-1")]).await;
+    let (status, body) = exchange(&emu, &code, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let id_token = body["id_token"].as_str().unwrap();
+    let header = jwt_part(id_token, 0);
+    let claims = jwt_part(id_token, 1);
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(claims["iss"], "https://kauth.kakao.com");
+    assert_eq!(claims["aud"], CLIENT_ID);
+    assert_eq!(claims["sub"], HONG.to_string());
+    assert_eq!(claims["nonce"], "n-1");
+    assert_eq!(claims["email"], "hong@example.com");
+
+    let (cache_control, set) = jwks(&emu).await;
+    assert_eq!(cache_control.as_deref(), Some("public, max-age=3600"));
+    let key = &set["keys"][0];
+    assert_eq!(key["kid"], header["kid"]);
+    let n = URL_SAFE_NO_PAD.decode(key["n"].as_str().unwrap()).unwrap();
+    let e = URL_SAFE_NO_PAD.decode(key["e"].as_str().unwrap()).unwrap();
+    let (input, signature) = id_token.rsplit_once('.').unwrap();
+    RsaPublicKeyComponents { n: &n, e: &e }
+        .verify(
+            &RSA_PKCS1_2048_8192_SHA256,
+            input.as_bytes(),
+            &URL_SAFE_NO_PAD.decode(signature).unwrap(),
+        )
+        .expect("the published key verifies the id_token");
+    assert_eq!(emu.control().calls(Endpoint::Jwks), 1);
+
+    let discovery: Value = client()
+        .get(format!(
+            "{}/.well-known/openid-configuration",
+            emu.base_url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], "https://kauth.kakao.com");
+    assert_eq!(
+        discovery["jwks_uri"],
+        format!("{}/.well-known/jwks.json", emu.base_url())
+    );
+}
+
+#[tokio::test]
+async fn id_token_faults_and_key_rotation_are_steered_over_http() {
+    let emu = emulator(config()).await;
+    let http = client();
+    let (_, before) = jwks(&emu).await;
+    let rotated = http
+        .post(format!("{}/_emulator/rotate_key", emu.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), StatusCode::NO_CONTENT);
+    let (_, after) = jwks(&emu).await;
+    assert_ne!(before["keys"][0]["kid"], after["keys"][0]["kid"]);
+
+    let set = http
+        .post(format!("{}/_emulator/id_token", emu.base_url()))
+        .json(&json!({ "fault": "alg_none" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::NO_CONTENT);
+    let code = code_for(&emu, HONG, &[("scope", "openid")]).await;
+    let id_token = exchange(&emu, &code, &[]).await.1["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(jwt_part(&id_token, 0)["alg"], "none");
+    assert!(id_token.ends_with('.'), "no signature");
+
+    let cleared = http
+        .delete(format!("{}/_emulator/faults", emu.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cleared.status(), StatusCode::NO_CONTENT);
+    let code = code_for(&emu, HONG, &[("scope", "openid")]).await;
+    let id_token = exchange(&emu, &code, &[]).await.1["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let header = jwt_part(&id_token, 0);
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(header["kid"], after["keys"][0]["kid"]);
+    let bad = http
+        .post(format!("{}/_emulator/id_token", emu.base_url()))
+        .json(&json!({ "fault": "nonsense" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}

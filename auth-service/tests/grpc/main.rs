@@ -8,6 +8,7 @@ mod grace_sealing;
 mod jwks_rotation;
 mod key_encryption;
 mod kakao_circuit;
+mod kakao_oidc;
 mod login;
 mod login_write;
 mod observability;
