@@ -5,7 +5,8 @@
 //! its method; any rejection goes through the one [`recover`] (so a wrong
 //! method on a known path is 405 and an unknown path 404); and the headers
 //! every response carries are added (`nosniff`, CORS for allowed origins,
-//! `no-store` unless the route chose a cache policy).
+//! `no-store` unless the route chose a cache policy, and
+//! `Strict-Transport-Security` when `FRONTEND_URL` is https).
 //!
 //! Every POST route starts with [`post`], so all of them read the body the
 //! same way and refuse one over [`crate::filters::MAX_BODY`] bytes with the same 413.
@@ -25,6 +26,7 @@ use crate::{
     metrics::InFlight,
     origins,
     rejection::{WrongMethod, recover},
+    reply,
     state::AppState,
 };
 
@@ -347,6 +349,7 @@ fn finish(mut response: Response, request: &HeaderMap, state: &AppState) -> Resp
         .entry(CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     origins::add_cors_headers(headers, request, &state.settings.allowed_origins);
+    reply::add_hsts(headers, state.settings.frontend_url.scheme() == "https");
     response
 }
 

@@ -31,6 +31,11 @@ impl TestEdge {
     /// The edge in front of a running fake auth-service that reports
     /// `auth.v1.AuthService` as SERVING.
     pub async fn start() -> TestEdge {
+        Self::start_with(|_| {}).await
+    }
+
+    /// [`TestEdge::start`] with the edge's settings changed by `configure`.
+    pub async fn start_with(configure: impl FnOnce(&mut http_edge::Settings)) -> TestEdge {
         let fake = FakeAuth::default();
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_serving::<AuthServiceServer<FakeAuth>>().await;
@@ -41,7 +46,7 @@ impl TestEdge {
             .add_service(AuthServiceServer::new(fake.clone()))
             .serve_with_incoming(TcpListenerStream::new(listener));
         tokio::spawn(server);
-        let mut edge = Self::with_service(format!("http://{addr}"), fake).await;
+        let mut edge = Self::configured(format!("http://{addr}"), fake, configure).await;
         edge.health = Some(health);
         edge.wait_for_feed(true).await;
         edge
@@ -76,12 +81,21 @@ impl TestEdge {
     }
 
     pub async fn with_service(auth_service_url: String, fake: FakeAuth) -> TestEdge {
-        let settings = edge::settings(
+        Self::configured(auth_service_url, fake, |_| {}).await
+    }
+
+    async fn configured(
+        auth_service_url: String,
+        fake: FakeAuth,
+        configure: impl FnOnce(&mut http_edge::Settings),
+    ) -> TestEdge {
+        let mut settings = edge::settings(
             auth_service_url,
             &format!("{FRONTEND}/"),
             ERROR_ROUTE,
             &[FRONTEND],
         );
+        configure(&mut settings);
         let running = EdgeHandle::start(settings).await;
         let browser = EdgeClient::new(running.base.clone());
         TestEdge {
@@ -129,7 +143,7 @@ pub fn error_route(code: &str) -> String {
 }
 
 pub const CLEAR_BINDING: &str =
-    "kakao_login_binding=; HttpOnly; SameSite=Lax; Secure; Path=/auth/kakao; Max-Age=0";
+    "__Host-kakao_login_binding=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0";
 pub const CLEAR_ACCESS: &str = "access_token=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0";
 pub const CLEAR_REFRESH: &str =
     "refresh_token=; HttpOnly; SameSite=Lax; Secure; Path=/auth; Max-Age=0";

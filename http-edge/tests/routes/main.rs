@@ -9,6 +9,7 @@ mod harness;
 
 mod cache;
 mod callback;
+mod cookies_hardening;
 mod cors_csrf;
 mod demo;
 mod limits;
