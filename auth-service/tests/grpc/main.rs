@@ -6,6 +6,7 @@
 
 mod login;
 mod login_write;
+mod logout_all;
 mod observability;
 mod reflection;
 mod replicas;

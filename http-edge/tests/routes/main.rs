@@ -14,6 +14,7 @@ mod cors_csrf;
 mod demo;
 mod limits;
 mod login;
+mod logout_all;
 mod me;
 mod operations;
 mod refresh_logout;
