@@ -62,6 +62,9 @@ pub struct Settings {
     pub grpc_max_concurrent: usize,
     /// `DB_PING_INTERVAL` (default 5s): how often readiness pings the database.
     pub db_ping_interval: Duration,
+    /// `SWEEP_INTERVAL` (default 60s): how often the sweeper deletes ended
+    /// sessions, expired refresh tokens and spent login-state claims.
+    pub sweep_interval: Duration,
     /// `FRONTEND_URL`: where logins land when no `return_to` was given.
     pub frontend_url: Url,
     /// `ALLOWED_ORIGINS`: origins `return_to` may point at (default: FRONTEND_URL's).
@@ -202,6 +205,7 @@ impl Settings {
             metrics_addr,
             grpc_max_concurrent,
             db_ping_interval: ttl("DB_PING_INTERVAL", "5s")?,
+            sweep_interval: ttl("SWEEP_INTERVAL", "60s")?,
             frontend_url,
             allowed_origins,
             access_token_ttl,
@@ -263,6 +267,7 @@ mod tests {
         assert_eq!(s.metrics_addr, Some("127.0.0.1:9090".parse().unwrap()));
         assert_eq!(s.grpc_max_concurrent, 512);
         assert_eq!(s.db_ping_interval, Duration::from_secs(5));
+        assert_eq!(s.sweep_interval, Duration::from_secs(60));
         assert!(
             s.allowed_origins
                 .contains(&Url::parse("http://localhost:8080/x").unwrap())
@@ -285,6 +290,7 @@ mod tests {
             ("GRPC_MAX_CONCURRENT", "0"),
             ("GRPC_MAX_CONCURRENT", "many"),
             ("DB_PING_INTERVAL", "often"),
+            ("SWEEP_INTERVAL", "0s"),
         ];
         for (name, value) in cases {
             let mut v = vars(&[("KAKAO_CLIENT_ID", "abc")]);

@@ -12,4 +12,5 @@ mod reflection;
 mod replicas;
 mod revocations;
 mod sessions;
+mod sweeper;
 mod tokens;
