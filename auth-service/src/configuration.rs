@@ -78,6 +78,9 @@ pub struct Settings {
     pub grpc_max_concurrent: usize,
     /// `DB_PING_INTERVAL` (default 5s): how often readiness pings the database.
     pub db_ping_interval: Duration,
+    /// `SWEEP_INTERVAL` (default 60s): how often the sweeper deletes ended
+    /// sessions, expired refresh tokens and spent login-state claims.
+    pub sweep_interval: Duration,
     /// `FRONTEND_URL`: where logins land when no `return_to` was given.
     pub frontend_url: Url,
     /// `ALLOWED_ORIGINS`: origins `return_to` may point at (default: FRONTEND_URL's).
@@ -253,6 +256,7 @@ impl Settings {
             metrics_addr,
             grpc_max_concurrent,
             db_ping_interval: ttl("DB_PING_INTERVAL", "5s")?,
+            sweep_interval: ttl("SWEEP_INTERVAL", "60s")?,
             frontend_url,
             allowed_origins,
             access_token_ttl,
@@ -376,6 +380,7 @@ mod tests {
         assert_eq!(s.db_ping_interval, Duration::from_secs(5));
         assert_eq!(s.kakao.circuit_open, Duration::from_secs(15));
         assert_eq!(s.refresh_reuse_grace, Duration::from_secs(10));
+        assert_eq!(s.sweep_interval, Duration::from_secs(60));
         assert!(
             s.allowed_origins
                 .contains(&Url::parse("http://localhost:8080/x").unwrap())
@@ -403,6 +408,7 @@ mod tests {
             ("KAKAO_CIRCUIT_OPEN", "0s"),
             ("REFRESH_REUSE_GRACE", "61s"),
             ("REFRESH_REUSE_GRACE", "1h"),
+            ("SWEEP_INTERVAL", "0s"),
         ];
         for (name, value) in cases {
             let mut v = vars(&[("KAKAO_CLIENT_ID", "abc")]);

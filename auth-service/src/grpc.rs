@@ -15,7 +15,8 @@ use auth_proto::{
     v1::{
         BuildLoginUrlRequest, BuildLoginUrlResponse, CompleteLoginRequest, CompleteLoginResponse,
         GetJwksRequest, GetJwksResponse, GetUserRequest, GetUserResponse, HandleUnlinkRequest,
-        HandleUnlinkResponse, RefreshSessionRequest, RefreshSessionResponse, RevokeSessionRequest,
+        HandleUnlinkResponse, RefreshSessionRequest, RefreshSessionResponse,
+        RevokeAllSessionsRequest, RevokeAllSessionsResponse, RevokeSessionRequest,
         RevokeSessionResponse, TokenPair, User, VerifyAccessTokenRequest,
         VerifyAccessTokenResponse, WatchRevocationsRequest, auth_service_server::AuthService,
     },
@@ -114,9 +115,25 @@ impl AuthService for AuthGrpc {
         &self,
         request: Request<RevokeSessionRequest>,
     ) -> Result<Response<RevokeSessionResponse>, Status> {
-        let presented = RefreshToken::parse(&request.into_inner().refresh_token);
-        sessions::revoke(&self.core, presented).await?;
+        let req = request.into_inner();
+        let presented = RefreshToken::parse(&req.refresh_token);
+        sessions::revoke(&self.core, presented, &req.access_token).await?;
         Ok(Response::new(RevokeSessionResponse {}))
+    }
+
+    #[tracing::instrument(name = "RevokeAllSessions", skip_all, fields(request_id = %request_id::of(&request)))]
+    async fn revoke_all_sessions(
+        &self,
+        request: Request<RevokeAllSessionsRequest>,
+    ) -> Result<Response<RevokeAllSessionsResponse>, Status> {
+        let req = request.into_inner();
+        let malformed = |_| AuthError::bad_field("user_id is missing or malformed");
+        let user_id = UserId::parse(&req.user_id).map_err(malformed)?;
+        let session_id = SessionId::parse_optional(&req.session_id).map_err(malformed)?;
+        let ended = sessions::revoke_all_of_user(&self.core, &user_id, session_id.as_ref()).await?;
+        Ok(Response::new(RevokeAllSessionsResponse {
+            sessions_revoked: i64::try_from(ended).unwrap_or(i64::MAX),
+        }))
     }
 
     #[tracing::instrument(name = "VerifyAccessToken", skip_all, fields(request_id = %request_id::of(&request)))]

@@ -30,6 +30,7 @@ pub mod revocations;
 pub mod rpc_observer;
 pub mod sessions;
 pub mod startup;
+pub mod sweeper;
 pub mod token_cache;
 pub mod unlink;
 

@@ -28,11 +28,12 @@ pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Every RPC of `auth.v1.AuthService`; any other method is labelled `other`,
 /// so a caller cannot grow the label set.
-pub const METHODS: [&str; 9] = [
+pub const METHODS: [&str; 10] = [
     "BuildLoginUrl",
     "CompleteLogin",
     "RefreshSession",
     "RevokeSession",
+    "RevokeAllSessions",
     "VerifyAccessToken",
     "GetUser",
     "HandleUnlink",

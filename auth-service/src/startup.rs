@@ -27,10 +27,10 @@ use crate::{
     key_ring::KeyRing,
     keys_at_rest,
     metrics::{self, Metrics},
-    persistence::{self, Database, login_state_claims, now_ms, state_sealing_keys},
+    persistence::{self, Database, state_sealing_keys},
     revocations::{self, RevocationFeed},
     rpc_observer::RpcObserverLayer,
-    sessions,
+    sessions, sweeper,
 };
 
 /// How long the start waits for the first read of the revocation log.
@@ -46,7 +46,7 @@ const RPC_TIMEOUT: Duration = Duration::from_secs(30);
 /// The health service name of AuthService ("" stands for the whole server).
 const SERVICE_NAME: &str = "auth.v1.AuthService";
 
-/// How often each replica re-reads signing keys and purges expired state claims.
+/// How often each replica re-reads signing keys.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A bound, ready-to-serve auth-service.
@@ -164,6 +164,7 @@ impl Application {
             .await;
         let maintenance = tokio::spawn(maintain(self.core.clone()));
         let sealed_sweep = tokio::spawn(sessions::clear_sealed_successors(self.core.clone()));
+        let sweeping = tokio::spawn(sweeper::run(self.core.clone()));
         let (first_read, log_read) = oneshot::channel();
         let revocation_feed = tokio::spawn(revocations::follow(self.core.clone(), first_read));
         // Serve once the revocation log has been read (a millisecond or two),
@@ -215,6 +216,7 @@ impl Application {
             .await;
         maintenance.abort();
         sealed_sweep.abort();
+        sweeping.abort();
         revocation_feed.abort();
         readiness.abort();
         let _ = stop_metrics.send(());
@@ -262,8 +264,8 @@ async fn watch_database(db: Database, health: HealthReporter, interval: Duration
     }
 }
 
-/// Periodic upkeep: pick up keys rotated elsewhere, purge the claims of
-/// expired login states (so that table stays the size of live logins).
+/// Periodic upkeep: pick up keys rotated elsewhere. (Deleting what can no
+/// longer be used is [`sweeper`]'s.)
 async fn maintain(core: Arc<AuthCore>) {
     let mut tick = tokio::time::interval(MAINTENANCE_INTERVAL);
     tick.tick().await;
@@ -271,11 +273,6 @@ async fn maintain(core: Arc<AuthCore>) {
         tick.tick().await;
         if let Err(e) = core.keys.reload(&core.db.read).await {
             tracing::warn!(error = %e, "reloading signing keys failed");
-        }
-        match login_state_claims::purge_expired(&core.db.write, now_ms()).await {
-            Ok(n) if n > 0 => tracing::debug!(purged = n, "claims of expired login states purged"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "purging login state claims failed"),
         }
     }
 }

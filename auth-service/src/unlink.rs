@@ -12,8 +12,8 @@ use crate::{
     auth_core::AuthCore,
     domain::KakaoUserId,
     error::{AuthError, db},
-    persistence::{now_ms, revocations, users},
-    revocations::Revocation,
+    persistence::{now_ms, users},
+    sessions,
 };
 
 /// Longest `referrer_type` kept for the log.
@@ -88,49 +88,11 @@ pub async fn handle_unlink(
     users::mark_unlinked(&txn, &user.id, now)
         .await
         .map_err(db("mark user unlinked"))?;
-    let ended = revocations::revoke_sessions_of_user(&txn, &user.id, "unlinked", now)
+    let logged = sessions::revoke_user_in(&txn, &user.id, "unlinked", now)
         .await
         .map_err(db("revoke sessions of unlinked user"))?;
-    // One log row per session (a token issued earlier in the unlink's
-    // second is refused by its sid), then the user-wide one (profiles, and
-    // tokens of sessions that commit late).
-    let mut logged = Vec::with_capacity(ended.len() + 1);
-    for sid in &ended {
-        let seq = revocations::record(
-            &txn,
-            revocations::Kind::Session,
-            Some(sid),
-            Some(&user.id),
-            None,
-            now,
-        )
-        .await
-        .map_err(db("log session revocation"))?;
-        logged.push((seq, revocations::Kind::Session, Some(sid.clone())));
-    }
-    let seq = revocations::record(
-        &txn,
-        revocations::Kind::User,
-        None,
-        Some(&user.id),
-        None,
-        now,
-    )
-    .await
-    .map_err(db("log user revocation"))?;
-    logged.push((seq, revocations::Kind::User, None));
     txn.commit().await.map_err(db("commit unlink"))?;
-    for (seq, kind, session_id) in logged {
-        core.revocations.publish(Revocation {
-            seq,
-            kind,
-            session_id,
-            user_id: Some(user.id.clone()),
-            kid: None,
-            at_ms: now,
-        });
-    }
-    let revoked = ended.len() as u64;
+    let revoked = sessions::publish_all(core, logged);
     tracing::info!(user_id = %user.id, referrer_type, sessions_revoked = revoked, "user unlinked at kakao");
     Ok(Unlinked {
         known_user: true,

@@ -1,9 +1,13 @@
 //! Every cookie the edge sets, reads or clears, built in one place.
 //!
 //! All cookies are `HttpOnly; Secure; SameSite=Lax` (browsers accept `Secure`
-//! cookies on `http://localhost`), carry `Domain` only when `COOKIE_DOMAIN` is
-//! configured, and are cleared with the same name, path and domain, an empty
-//! value and `Max-Age=0`.
+//! cookies on `http://localhost`) and are cleared with the same name, path and
+//! domain, an empty value and `Max-Age=0`. Only the access cookie carries
+//! `Domain` (when `COOKIE_DOMAIN` is configured), so that the frontend's
+//! host can send it to an API on a sibling host; the refresh cookie stays
+//! host-only on the edge's host, and the binding cookie is a `__Host-`
+//! cookie (`Secure`, `Path=/`, no `Domain`), which a sibling subdomain
+//! cannot set or overwrite.
 
 use auth_proto::v1::TokenPair;
 use cookie::{Cookie, SameSite};
@@ -14,13 +18,14 @@ use hyper::body::Bytes;
 pub const ACCESS_COOKIE: &str = "access_token";
 /// Name of the refresh-token cookie (opaque, sent only under `/auth`).
 pub const REFRESH_COOKIE: &str = "refresh_token";
-/// Name of the short-lived browser-binding cookie of a login attempt (sent
-/// only under `/auth/kakao`).
-pub const BINDING_COOKIE: &str = "kakao_login_binding";
+/// Name of the short-lived browser-binding cookie of a login attempt. The
+/// `__Host-` prefix makes browsers accept it only when `Secure`, with
+/// `Path=/` and no `Domain`: no other host can plant one.
+pub const BINDING_COOKIE: &str = "__Host-kakao_login_binding";
 
 const ACCESS_PATH: &str = "/";
 const REFRESH_PATH: &str = "/auth";
-const BINDING_PATH: &str = "/auth/kakao";
+const BINDING_PATH: &str = "/";
 const MAX_VALUE_LEN: usize = 3800;
 
 /// A value that cannot be put in a cookie as is (empty, too long, or with a
@@ -90,12 +95,12 @@ impl Template {
 }
 
 impl Cookies {
-    /// Fails only when `domain` holds characters not allowed in a header.
+    /// `domain` (`COOKIE_DOMAIN`) goes on the access cookie only. Fails
+    /// only when it holds characters not allowed in a header.
     pub fn new(domain: Option<String>) -> Result<Self, UnsafeCookieValue> {
-        let domain = domain.as_deref();
-        let access = Template::new(ACCESS_COOKIE, ACCESS_PATH, domain)?;
-        let refresh = Template::new(REFRESH_COOKIE, REFRESH_PATH, domain)?;
-        let binding = Template::new(BINDING_COOKIE, BINDING_PATH, domain)?;
+        let access = Template::new(ACCESS_COOKIE, ACCESS_PATH, domain.as_deref())?;
+        let refresh = Template::new(REFRESH_COOKIE, REFRESH_PATH, None)?;
+        let binding = Template::new(BINDING_COOKIE, BINDING_PATH, None)?;
         Ok(Self {
             clear_access: access.format("", 0)?,
             clear_refresh: refresh.format("", 0)?,
@@ -116,7 +121,7 @@ impl Cookies {
         set(&self.refresh, token, max_age)
     }
 
-    /// `kakao_login_binding=<binding>; Path=/auth/kakao; Max-Age=<max_age>`.
+    /// `__Host-kakao_login_binding=<binding>; Path=/; Max-Age=<max_age>`.
     pub fn binding(&self, binding: &str, max_age: i64) -> Result<HeaderValue, UnsafeCookieValue> {
         set(&self.binding, binding, max_age)
     }
@@ -214,23 +219,35 @@ mod tests {
     }
 
     #[test]
-    fn the_binding_cookie_is_scoped_to_the_kakao_routes() {
+    fn the_binding_cookie_is_a_host_cookie() {
         assert_eq!(
             host_only().binding("bind", 600).unwrap(),
-            "kakao_login_binding=bind; HttpOnly; SameSite=Lax; Secure; Path=/auth/kakao; Max-Age=600"
+            "__Host-kakao_login_binding=bind; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=600"
         );
     }
 
     #[test]
-    fn a_configured_domain_is_added_to_every_cookie() {
+    fn a_configured_domain_is_added_to_the_access_cookie_only() {
         let c = with_domain();
         assert_eq!(
             c.access("t", 60).unwrap(),
             "access_token=t; HttpOnly; SameSite=Lax; Secure; Path=/; Domain=example.com; Max-Age=60"
         );
         assert_eq!(
+            c.clear_access(),
+            "access_token=; HttpOnly; SameSite=Lax; Secure; Path=/; Domain=example.com; Max-Age=0"
+        );
+        assert_eq!(
+            c.refresh("r", 60).unwrap(),
+            "refresh_token=r; HttpOnly; SameSite=Lax; Secure; Path=/auth; Max-Age=60"
+        );
+        assert_eq!(
             c.clear_refresh(),
-            "refresh_token=; HttpOnly; SameSite=Lax; Secure; Path=/auth; Domain=example.com; Max-Age=0"
+            "refresh_token=; HttpOnly; SameSite=Lax; Secure; Path=/auth; Max-Age=0"
+        );
+        assert_eq!(
+            c.binding("b", 60).unwrap(),
+            "__Host-kakao_login_binding=b; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=60"
         );
     }
 
@@ -247,7 +264,7 @@ mod tests {
         );
         assert_eq!(
             c.clear_binding(),
-            "kakao_login_binding=; HttpOnly; SameSite=Lax; Secure; Path=/auth/kakao; Max-Age=0"
+            "__Host-kakao_login_binding=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0"
         );
     }
 
@@ -255,7 +272,7 @@ mod tests {
     fn a_negative_lifetime_becomes_zero() {
         assert_eq!(
             host_only().binding("b", -5).unwrap(),
-            "kakao_login_binding=b; HttpOnly; SameSite=Lax; Secure; Path=/auth/kakao; Max-Age=0"
+            "__Host-kakao_login_binding=b; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0"
         );
     }
 

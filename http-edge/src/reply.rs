@@ -3,8 +3,11 @@
 //! and a JSON body. Error bodies are [`crate::error`]'s.
 
 use http::{
-    HeaderValue, StatusCode,
-    header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, REFERRER_POLICY, SET_COOKIE},
+    HeaderMap, HeaderValue, StatusCode,
+    header::{
+        CACHE_CONTROL, CONTENT_TYPE, LOCATION, REFERRER_POLICY, SET_COOKIE,
+        STRICT_TRANSPORT_SECURITY,
+    },
 };
 use hyper::body::Bytes;
 use serde::Serialize;
@@ -73,4 +76,20 @@ pub(crate) fn json_bytes(status: StatusCode, bytes: Bytes) -> Response {
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+/// The `Strict-Transport-Security` value: a year, this host only. Not
+/// `includeSubDomains`: the edge cannot vouch for every host under its
+/// domain (a sibling still served over plain HTTP would become unreachable),
+/// and its own cookies need no such help (`Secure` everywhere, the binding
+/// cookie `__Host-`). Not `preload` either: that is the operator's call.
+pub(crate) const HSTS: &str = "max-age=31536000";
+
+/// Adds `Strict-Transport-Security` when the frontend is served over
+/// HTTPS (so the edge is too); a plain-HTTP setup (local development) gets
+/// none, as browsers would ignore it over HTTP anyway.
+pub(crate) fn add_hsts(headers: &mut HeaderMap, https: bool) {
+    if https {
+        headers.insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+    }
 }

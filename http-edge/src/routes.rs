@@ -5,7 +5,8 @@
 //! its method; any rejection goes through the one [`recover`] (so a wrong
 //! method on a known path is 405 and an unknown path 404); and the headers
 //! every response carries are added (`nosniff`, CORS for allowed origins,
-//! `no-store` unless the route chose a cache policy).
+//! `no-store` unless the route chose a cache policy, and
+//! `Strict-Transport-Security` when `FRONTEND_URL` is https).
 //!
 //! Every POST route starts with [`post`], so all of them read the body the
 //! same way and refuse one over [`crate::filters::MAX_BODY`] bytes with the same 413.
@@ -25,6 +26,7 @@ use crate::{
     metrics::InFlight,
     origins,
     rejection::{WrongMethod, recover},
+    reply,
     state::AppState,
 };
 
@@ -38,6 +40,7 @@ pub(crate) enum Route {
     Me,
     Refresh,
     Logout,
+    LogoutAll,
     Unlink,
     Jwks,
     Healthz,
@@ -54,12 +57,13 @@ pub(crate) const OTHER_LABEL: &str = "other";
 
 impl Route {
     /// The whole table.
-    pub(crate) const ALL: [Route; 13] = [
+    pub(crate) const ALL: [Route; 14] = [
         Route::Login,
         Route::Callback,
         Route::Me,
         Route::Refresh,
         Route::Logout,
+        Route::LogoutAll,
         Route::Unlink,
         Route::Jwks,
         Route::Healthz,
@@ -78,6 +82,7 @@ impl Route {
             Route::Me => "/auth/me",
             Route::Refresh => "/auth/refresh",
             Route::Logout => "/auth/logout",
+            Route::LogoutAll => "/auth/logout/all",
             Route::Unlink => "/auth/kakao/unlink",
             Route::Jwks => "/.well-known/jwks.json",
             Route::Healthz => "/healthz",
@@ -98,7 +103,7 @@ impl Route {
     /// Whether the route answers `method` (OPTIONS preflights aside).
     pub(crate) fn allows(self, method: &Method) -> bool {
         match self {
-            Route::Refresh | Route::Logout => method == Method::POST,
+            Route::Refresh | Route::Logout | Route::LogoutAll => method == Method::POST,
             Route::Unlink => method == Method::GET || method == Method::POST,
             _ => method == Method::GET,
         }
@@ -140,6 +145,8 @@ pub(crate) fn routes(
         .or(refresh(state.clone()))
         .unify()
         .or(logout(state.clone()))
+        .unify()
+        .or(logout_all(state.clone()))
         .unify()
         .or(unlink_get(state.clone()))
         .unify()
@@ -256,6 +263,20 @@ fn logout(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Re
         .then(|ctx, headers| boxed(session::logout(ctx, headers)))
 }
 
+/// POST /auth/logout/all (every session of the access cookie's user; the
+/// body is read and ignored)
+fn logout_all(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    post(Route::LogoutAll)
+        .map(drop)
+        .untuple_one()
+        .and(same_site(state.clone()))
+        .and(with_ctx(state))
+        .and(warp::header::headers_cloned())
+        .then(|ctx, headers| boxed(session::logout_all(ctx, headers)))
+}
+
 /// GET /auth/kakao/unlink?app_id=..&user_id=..&referrer_type=.. (Kakao's
 /// unlink callback, `Authorization: KakaoAK <admin key>`; server to server,
 /// so no Origin check)
@@ -350,6 +371,7 @@ fn finish(mut response: Response, request: &HeaderMap, state: &AppState) -> Resp
         .entry(CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     origins::add_cors_headers(headers, request, &state.settings.allowed_origins);
+    reply::add_hsts(headers, state.settings.frontend_url.scheme() == "https");
     response
 }
 
@@ -376,6 +398,7 @@ mod tests {
             ("/auth/me", Route::Me, "/auth/me"),
             ("/auth/refresh", Route::Refresh, "/auth/refresh"),
             ("/auth/logout", Route::Logout, "/auth/logout"),
+            ("/auth/logout/all", Route::LogoutAll, "/auth/logout/all"),
             ("/auth/kakao/unlink", Route::Unlink, "/auth/kakao/unlink"),
             (
                 "/.well-known/jwks.json",

@@ -116,7 +116,11 @@ mod tests {
             .into_iter()
             .filter(|route| route.allows(&http::Method::POST))
             .collect();
-        assert_eq!(posts.len(), 3, "refresh, logout, unlink: {posts:?}");
+        assert_eq!(
+            posts.len(),
+            4,
+            "refresh, logout, logout/all, unlink: {posts:?}"
+        );
         for route in posts {
             let path = route.path();
             let response = client

@@ -136,7 +136,7 @@ async fn a_first_login_lands_on_the_frontend_route_with_token_cookies_only() {
     assert_eq!(refresh.path(), Some("/auth"));
     assert_eq!(access.value().split('.').count(), 3, "a JWT");
     assert_eq!(refresh.value().len(), 43);
-    let cleared = &cookies["kakao_login_binding"];
+    let cleared = &cookies["__Host-kakao_login_binding"];
     assert!(
         cleared.value().is_empty() && max_age(cleared) == Some(0),
         "binding cleared"
@@ -225,7 +225,7 @@ async fn forged_reused_unbound_and_expired_states_never_reach_the_token_endpoint
     let redirect = consent(&authorize, users::HONG, true).await;
     let expired = w.stack.auth.core.state_sealer.seal(&LoginAttempt::new(
         now_ms() - 1,
-        BrowserBinding::parse(binding2.trim_start_matches("kakao_login_binding="))
+        BrowserBinding::parse(binding2.trim_start_matches("__Host-kakao_login_binding="))
             .unwrap()
             .hash(),
         "http://localhost:3000/".into(),
@@ -259,7 +259,6 @@ async fn forged_reused_unbound_and_expired_states_never_reach_the_token_endpoint
     let calls = w.token_calls().await;
     assert_error_redirect(&w.callback(&redirect, &binding).await, "invalid_state");
     assert_eq!(w.token_calls().await, calls);
-    let _ = binding; // the first binding stays valid for other tabs
 }
 
 #[tokio::test]
@@ -399,7 +398,7 @@ async fn an_unreachable_auth_service_ends_in_the_error_route_not_a_5xx() {
     let res = w
         .get(
             &format!("/auth/kakao/callback?code=abc&state={}", "A".repeat(43)),
-            "kakao_login_binding=x",
+            "__Host-kakao_login_binding=x",
         )
         .await;
     assert_error_redirect(&res, "unavailable");
@@ -547,7 +546,7 @@ async fn a_full_flow_logged_at_debug_level_leaks_no_secret() {
         "debug logs were captured:\n{text}"
     );
     assert!(text.contains("request_id"), "request ids are logged");
-    let binding_value = binding.trim_start_matches("kakao_login_binding=");
+    let binding_value = binding.trim_start_matches("__Host-kakao_login_binding=");
     for (what, secret) in [
         ("authorization code", code.as_str()),
         ("binding", binding_value),

@@ -235,10 +235,13 @@ impl EdgeClient {
         let res = self.get(&path, "").await;
         assert_eq!(res.status(), 302, "login redirects to Kakao");
         let binding = CookieJar::from_response(&res)
-            .get("kakao_login_binding")
+            .get("__Host-kakao_login_binding")
             .expect("binding cookie")
             .to_owned();
-        (location(&res), format!("kakao_login_binding={binding}"))
+        (
+            location(&res),
+            format!("__Host-kakao_login_binding={binding}"),
+        )
     }
 
     /// Step 3: Kakao's redirect arrives at this edge's callback.

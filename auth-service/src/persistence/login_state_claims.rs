@@ -1,8 +1,10 @@
 //! Claimed login states: a started login is claimed once, by inserting its
 //! state id here; the row stays until the state's expiry, which is what
-//! makes a second presentation fail. Expired rows are purged periodically.
+//! makes a second presentation fail. Once the state has expired, a second
+//! presentation fails on the expiry check (made before the claim), so the
+//! sweeper ([`crate::sweeper`]) deletes the row.
 
-use sea_orm::{Set, TryInsertResult, entity::prelude::*};
+use sea_orm::{Set, TryInsertResult, entity::prelude::*, sea_query::Query};
 
 /// A claimed state id.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -40,11 +42,21 @@ pub async fn claim(
     Ok(matches!(inserted, TryInsertResult::Inserted(1)))
 }
 
-/// Deletes claims of states that expired before `before` (uses the
-/// `expires_at` index).
-pub async fn purge_expired(db: &impl ConnectionTrait, before: i64) -> Result<u64, DbErr> {
+/// Deletes up to `limit` claims of states that expired before `before`
+/// (one statement; uses the `expires_at` index). Returns how many.
+pub async fn purge_expired(
+    db: &impl ConnectionTrait,
+    before: i64,
+    limit: u64,
+) -> Result<u64, DbErr> {
+    let batch = Query::select()
+        .column(Column::StateId)
+        .from(Entity)
+        .and_where(Column::ExpiresAt.lt(before))
+        .limit(limit)
+        .to_owned();
     let deleted = Entity::delete_many()
-        .filter(Column::ExpiresAt.lt(before))
+        .filter(Column::StateId.in_subquery(batch))
         .exec(db)
         .await?;
     Ok(deleted.rows_affected)

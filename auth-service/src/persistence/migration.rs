@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000002_sealed_login_state::Migration),
             Box::new(super::revocations_migration::Migration),
             Box::new(m20261215_000003_keys_at_rest::Migration),
+            Box::new(m20261215_000004_sweeper_indexes::Migration),
         ]
     }
 }
@@ -73,6 +74,7 @@ async fn all_applied(db: &sea_orm::DatabaseConnection) -> bool {
 
 mod m20261201_000002_sealed_login_state;
 mod m20261215_000003_keys_at_rest;
+mod m20261215_000004_sweeper_indexes;
 
 mod m20261127_000001_initial {
     use super::*;

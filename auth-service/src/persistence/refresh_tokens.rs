@@ -1,6 +1,6 @@
 //! Refresh tokens, stored only as SHA-256 hashes.
 
-use sea_orm::{Set, entity::prelude::*, sea_query::Expr};
+use sea_orm::{QuerySelect, Set, entity::prelude::*, sea_query::Expr};
 
 /// One refresh token of a session family.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -102,4 +102,31 @@ pub async fn of_session(db: &impl ConnectionTrait, session_id: &str) -> Result<V
         .filter(Column::SessionId.eq(session_id))
         .all(db)
         .await
+}
+
+/// Up to `limit` tokens that stopped being usable before `before`, as
+/// (row id, session id) (read by the `expires_at` index).
+pub async fn expired_batch(
+    db: &impl ConnectionTrait,
+    before: i64,
+    limit: u64,
+) -> Result<Vec<(String, String)>, DbErr> {
+    Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .column(Column::SessionId)
+        .filter(Column::ExpiresAt.lt(before))
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Deletes the tokens with these row ids. Returns how many.
+pub async fn delete_ids(db: &impl ConnectionTrait, ids: &[String]) -> Result<u64, DbErr> {
+    let deleted = Entity::delete_many()
+        .filter(Column::Id.is_in(ids.iter().cloned()))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
 }

@@ -1,7 +1,13 @@
 //! Session family rows: one per login (created by
 //! [`super::login_write`]); every refresh token belongs to one.
 
-use sea_orm::{entity::prelude::*, sea_query::Expr};
+use sea_orm::{
+    Condition, QuerySelect,
+    entity::prelude::*,
+    sea_query::{Expr, ExprTrait, Query},
+};
+
+use super::refresh_tokens;
 
 /// A session family. Revoking it ends every token issued in it.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -65,4 +71,65 @@ pub async fn revoke_all_of_user(
         .exec(db)
         .await?;
     Ok(updated.rows_affected)
+}
+
+/// Ids of up to `limit` families that can no longer be used: revoked, or
+/// past their absolute end at `now` (read by the `revoked_at` and
+/// `expires_at` indexes).
+pub async fn ended_ids(
+    db: &impl ConnectionTrait,
+    now: i64,
+    limit: u64,
+) -> Result<Vec<String>, DbErr> {
+    Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(
+            Condition::any()
+                .add(Column::RevokedAt.is_not_null())
+                .add(Column::ExpiresAt.lte(now)),
+        )
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Deletes the families `ids` and their refresh tokens. Returns how many
+/// (families, tokens).
+pub async fn delete_with_tokens(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<(u64, u64), DbErr> {
+    let tokens = refresh_tokens::Entity::delete_many()
+        .filter(refresh_tokens::Column::SessionId.is_in(ids.iter().cloned()))
+        .exec(db)
+        .await?
+        .rows_affected;
+    let families = Entity::delete_many()
+        .filter(Column::Id.is_in(ids.iter().cloned()))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok((families, tokens))
+}
+
+/// Deletes those of the families `ids` that have no refresh token left
+/// (every token expired and was deleted: the family can no longer be
+/// refreshed). Returns how many.
+pub async fn delete_tokenless(db: &impl ConnectionTrait, ids: &[String]) -> Result<u64, DbErr> {
+    let has_token = Query::select()
+        .expr(Expr::val(1))
+        .from(refresh_tokens::Entity)
+        .and_where(
+            Expr::col((refresh_tokens::Entity, refresh_tokens::Column::SessionId))
+                .equals((Entity, Column::Id)),
+        )
+        .to_owned();
+    let deleted = Entity::delete_many()
+        .filter(Column::Id.is_in(ids.iter().cloned()))
+        .filter(Expr::exists(has_token).not())
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
 }

@@ -15,8 +15,8 @@
 //! a stolen copy explains a late replay.
 //!
 //! The concerns live apart: [`rotation`] (refresh and its grace window),
-//! [`revocation`] (logout, and the family revocation reuse detection
-//! triggers), [`verification`] (access tokens and GetUser). This module
+//! [`revocation`] (logout, "log out everywhere", and the family revocation
+//! reuse detection triggers), [`verification`] (access tokens and GetUser). This module
 //! holds what they share: the issued session and its tokens.
 
 mod revocation;
@@ -32,7 +32,8 @@ use crate::{
     persistence::ms,
 };
 
-pub use revocation::revoke;
+pub(crate) use revocation::{publish_all, revoke_user_in};
+pub use revocation::{revoke, revoke_all_of_user};
 pub use rotation::{clear_sealed_successors, refresh};
 pub use verification::{user_of_live_session, verify_access_token};
 

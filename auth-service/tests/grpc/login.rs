@@ -303,7 +303,12 @@ async fn claims_of_expired_states_are_purged() {
             .await
             .unwrap()
     );
-    assert_eq!(login_state_claims::purge_expired(db, now).await.unwrap(), 1);
+    assert_eq!(
+        login_state_claims::purge_expired(db, now, 100)
+            .await
+            .unwrap(),
+        1
+    );
     let left: Vec<_> = login_state_claims::Entity::find()
         .all(db)
         .await

@@ -6,14 +6,16 @@
 
 mod grace_sealing;
 mod jwks_rotation;
-mod key_encryption;
 mod kakao_circuit;
 mod kakao_oidc;
+mod key_encryption;
 mod login;
 mod login_write;
+mod logout_all;
 mod observability;
 mod reflection;
 mod replicas;
 mod revocations;
 mod sessions;
+mod sweeper;
 mod tokens;

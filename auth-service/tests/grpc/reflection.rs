@@ -8,11 +8,12 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use test_support::{Stack, health_status};
 
 /// Every RPC of `auth.v1.AuthService`, with its request type.
-const RPCS: [(&str, &str); 9] = [
+const RPCS: [(&str, &str); 10] = [
     ("BuildLoginUrl", ".auth.v1.BuildLoginUrlRequest"),
     ("CompleteLogin", ".auth.v1.CompleteLoginRequest"),
     ("RefreshSession", ".auth.v1.RefreshSessionRequest"),
     ("RevokeSession", ".auth.v1.RevokeSessionRequest"),
+    ("RevokeAllSessions", ".auth.v1.RevokeAllSessionsRequest"),
     ("VerifyAccessToken", ".auth.v1.VerifyAccessTokenRequest"),
     ("GetUser", ".auth.v1.GetUserRequest"),
     ("HandleUnlink", ".auth.v1.HandleUnlinkRequest"),

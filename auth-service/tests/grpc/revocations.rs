@@ -118,6 +118,7 @@ async fn logout(auth: &AuthHandle, refresh_token: &str) {
         .await
         .revoke_session(RevokeSessionRequest {
             refresh_token: refresh_token.into(),
+            ..Default::default()
         })
         .await
         .expect("RevokeSession");
@@ -396,5 +397,42 @@ async fn while_the_feed_is_down_verification_asks_the_database() {
         reason(&err),
         "session_revoked",
         "and from memory once it resumed"
+    );
+}
+
+#[tokio::test]
+async fn revoking_all_sessions_on_one_replica_streams_user_revoked_and_is_enforced_by_the_other() {
+    use auth_proto::v1::RevokeAllSessionsRequest;
+    let cluster = Cluster::start(2, &[]).await;
+    let (a, b) = (cluster.a(), cluster.b());
+    let done = login_on(a, users::HONG).await;
+    let user_id = done.user.unwrap().id;
+    let t = done.tokens.unwrap();
+    verify_cached(b, &t.access_token).await;
+    let mut stream = watch(b, 0).await;
+    assert_eq!(next(&mut stream).await.kind(), Kind::Reset);
+
+    let ended = a
+        .client()
+        .await
+        .revoke_all_sessions(RevokeAllSessionsRequest {
+            user_id: user_id.clone(),
+            session_id: String::new(),
+        })
+        .await
+        .expect("RevokeAllSessions")
+        .into_inner()
+        .sessions_revoked;
+    assert_eq!(ended, 1);
+    refused_soon(b, &t.access_token, "session_revoked").await;
+    let e = next(&mut stream).await;
+    assert_eq!(
+        (e.kind(), e.session_id.as_str()),
+        (Kind::SessionRevoked, t.session_id.as_str())
+    );
+    let e = next(&mut stream).await;
+    assert_eq!(
+        (e.kind(), e.user_id.as_str()),
+        (Kind::UserRevoked, user_id.as_str())
     );
 }

@@ -108,18 +108,21 @@ async fn logout_then_refresh_is_refused_and_logout_is_idempotent() {
     client
         .revoke_session(RevokeSessionRequest {
             refresh_token: t0.refresh_token.clone(),
+            ..Default::default()
         })
         .await
         .unwrap();
     client
         .revoke_session(RevokeSessionRequest {
             refresh_token: t0.refresh_token.clone(),
+            ..Default::default()
         })
         .await
         .unwrap();
     client
         .revoke_session(RevokeSessionRequest {
             refresh_token: "x".repeat(43),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -133,6 +136,7 @@ async fn logout_then_refresh_is_refused_and_logout_is_idempotent() {
     let err = client
         .revoke_session(RevokeSessionRequest {
             refresh_token: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();

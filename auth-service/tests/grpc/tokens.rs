@@ -264,6 +264,7 @@ async fn get_user_returns_the_profile_and_checks_the_session_when_asked() {
     client
         .revoke_session(auth_proto::v1::RevokeSessionRequest {
             refresh_token: tokens.refresh_token,
+            ..Default::default()
         })
         .await
         .unwrap();

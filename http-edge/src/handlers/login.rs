@@ -34,6 +34,7 @@ use crate::{
 const MAX_QUERY_LEN: usize = 4096;
 
 /// GET /auth/kakao/login[?return_to=...]
+/// (A binding cookie in the request headers is ignored: see [`start_login`].)
 pub(crate) async fn login(
     ctx: Ctx,
     query: String,
@@ -46,16 +47,19 @@ pub(crate) async fn login(
         .check(Limited::LoginStart, peer, &headers);
     let (outcome, response) = match (limit, parse_login(&query)) {
         (Err(wait), _) => rate_limited(&ctx, wait, &headers),
-        (Ok(()), Ok(return_to)) => start_login(&ctx, return_to, &headers).await,
+        (Ok(()), Ok(return_to)) => start_login(&ctx, return_to).await,
         (Ok(()), Err(code)) => error_outcome(&ctx, code, vec![]),
     };
     ctx.finish("login", outcome, response)
 }
 
-async fn start_login(ctx: &Ctx, return_to: String, headers: &HeaderMap) -> (Outcome, Response) {
+/// Every login start gets a new binding from the service: a binding cookie
+/// the browser brings is never adopted (one planted by another host would
+/// otherwise bind this login to a secret the planter knows).
+async fn start_login(ctx: &Ctx, return_to: String) -> (Outcome, Response) {
     let request = BuildLoginUrlRequest {
         return_to,
-        binding: cookies::read(headers, BINDING_COOKIE).unwrap_or_default(),
+        binding: String::new(),
     };
     let answer = ctx.client().build_login_url(ctx.request(request)).await;
     match answer.map_err(|s| ctx.failed(s)) {

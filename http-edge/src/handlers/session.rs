@@ -1,13 +1,17 @@
 //! The session API: `/auth/me` (from memory when the token and its
 //! session's profile are cached, else the access token verified locally and
 //! one call that also checks the session is live), `/auth/refresh` (one
-//! rotation per refresh token, shared by concurrent requests) and
-//! `/auth/logout`. Answers are JSON or `204`; refresh outcomes and cache
-//! lookups are counted in [`crate::metrics`].
+//! rotation per refresh token, shared by concurrent requests),
+//! `/auth/logout` (by the refresh cookie and the access cookie's session)
+//! and `/auth/logout/all` (every session of the access cookie's user).
+//! Answers are JSON or `204`; refresh outcomes and cache lookups are
+//! counted in [`crate::metrics`].
 
 use auth_proto::{
     Reason,
-    v1::{GetUserRequest, RefreshSessionRequest, RevokeSessionRequest, User},
+    v1::{
+        GetUserRequest, RefreshSessionRequest, RevokeAllSessionsRequest, RevokeSessionRequest, User,
+    },
 };
 use http::{HeaderMap, StatusCode};
 use hyper::body::Bytes;
@@ -163,9 +167,17 @@ async fn rotate_once(ctx: &Ctx, refresh_token: String) -> Rotation {
 
 /// POST /auth/logout
 pub(crate) async fn logout(ctx: Ctx, headers: HeaderMap) -> Response {
-    let result = match cookies::read(&headers, REFRESH_COOKIE) {
-        None => Ok(()),
-        Some(refresh_token) => revoke(&ctx, refresh_token).await,
+    let refresh_token = cookies::read(&headers, REFRESH_COOKIE);
+    let access_token = cookies::read(&headers, ACCESS_COOKIE);
+    let result = match (refresh_token, access_token) {
+        (None, None) => Ok(()),
+        (refresh_token, access_token) => {
+            let request = RevokeSessionRequest {
+                refresh_token: refresh_token.unwrap_or_default(),
+                access_token: access_token.unwrap_or_default(),
+            };
+            revoke(&ctx, request).await
+        }
     };
     forget_session(&ctx, &headers);
     let cleared = [ctx.cookies().clear_access(), ctx.cookies().clear_refresh()];
@@ -179,9 +191,11 @@ pub(crate) async fn logout(ctx: Ctx, headers: HeaderMap) -> Response {
     ctx.finish("logout", outcome, response)
 }
 
-async fn revoke(ctx: &Ctx, refresh_token: String) -> Result<(), ApiError> {
-    let request = ctx.request(RevokeSessionRequest { refresh_token });
-    match ctx.client().revoke_session(request).await {
+/// Revokes the refresh token's family and the access token's session (the
+/// service ignores a token that names no session: a browser that lost one
+/// cookie still ends its session with the other).
+async fn revoke(ctx: &Ctx, request: RevokeSessionRequest) -> Result<(), ApiError> {
+    match ctx.client().revoke_session(ctx.request(request)).await {
         Ok(_) => Ok(()),
         // A malformed or unknown token names no session: logging out is done.
         Err(s) => match ApiError::from_status(&ctx.failed(s)) {
@@ -189,6 +203,47 @@ async fn revoke(ctx: &Ctx, refresh_token: String) -> Result<(), ApiError> {
             error => Err(error),
         },
     }
+}
+
+/// POST /auth/logout/all: ends every session of the access cookie's user
+/// (this browser's included) and clears this browser's cookies. Needs a
+/// valid access cookie of a live session (else 401, cookies kept: refresh,
+/// then retry), so a token of an ended session cannot end the others.
+pub(crate) async fn logout_all(ctx: Ctx, headers: HeaderMap) -> Response {
+    let result = match cookies::read(&headers, ACCESS_COOKIE) {
+        None => Err(ApiError::missing_token()),
+        Some(access_token) => revoke_all(&ctx, &access_token).await,
+    };
+    let (outcome, response) = match result {
+        Ok(()) => {
+            forget_session(&ctx, &headers);
+            let cleared = [ctx.cookies().clear_access(), ctx.cookies().clear_refresh()];
+            (Outcome::Done("logged_out_everywhere"), no_content(cleared))
+        }
+        Err(error) => (Outcome::Failed(error.as_str()), error.into_response()),
+    };
+    ctx.finish("logout_all", outcome, response)
+}
+
+/// Verifies the access token locally, refuses it at once when a known
+/// revocation covers it, then asks the service to end every session of its
+/// user, provided its own session is still live.
+async fn revoke_all(ctx: &Ctx, access_token: &str) -> Result<(), ApiError> {
+    let verified = verify(ctx, access_token).await?;
+    match ctx.state().verified.standing(&verified) {
+        Standing::Clear | Standing::AskService => {}
+        Standing::SessionRevoked => return Err(ApiError::refused(Reason::SessionRevoked)),
+        Standing::KeyRetired => return Err(ApiError::refused(Reason::InvalidToken)),
+    }
+    let request = RevokeAllSessionsRequest {
+        user_id: verified.sub.clone(),
+        session_id: verified.sid.clone(),
+    };
+    ctx.client()
+        .revoke_all_sessions(ctx.request(request))
+        .await
+        .map_err(|s| ApiError::from_status(&ctx.failed(s)))?;
+    Ok(())
 }
 
 /// The `/auth/me` body: the profile, with the Kakao id as a string and

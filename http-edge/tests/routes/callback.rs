@@ -10,7 +10,7 @@ async fn callback_success_sets_exactly_the_token_cookies_and_lands_on_return_to(
     let response = edge
         .get(
             "/auth/kakao/callback?code=good-code&state=s1",
-            Some("kakao_login_binding=b-1"),
+            Some("__Host-kakao_login_binding=b-1"),
         )
         .await;
 
@@ -59,7 +59,7 @@ async fn callback_where_the_user_cancelled_redirects_to_access_denied_without_a_
     let response = edge
         .get(
             "/auth/kakao/callback?error=access_denied&error_description=User%20denied%20access&state=s1",
-            Some("kakao_login_binding=b-1"),
+            Some("__Host-kakao_login_binding=b-1"),
         )
         .await;
 
@@ -98,7 +98,7 @@ async fn callback_with_a_reused_state_redirects_to_the_error_route() {
     let response = edge
         .get(
             "/auth/kakao/callback?code=good-code&state=reused",
-            Some("kakao_login_binding=b-1"),
+            Some("__Host-kakao_login_binding=b-1"),
         )
         .await;
     assert_error_redirect(&response, "invalid_state");
@@ -130,7 +130,7 @@ async fn callback_with_the_service_down_redirects_to_unavailable() {
     let response = edge
         .get(
             "/auth/kakao/callback?code=good-code&state=s1",
-            Some("kakao_login_binding=b-1"),
+            Some("__Host-kakao_login_binding=b-1"),
         )
         .await;
     assert_error_redirect(&response, "unavailable");

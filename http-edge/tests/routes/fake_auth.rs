@@ -11,9 +11,10 @@ use std::{
 use auth_proto::v1::{
     BuildLoginUrlRequest, BuildLoginUrlResponse, CompleteLoginRequest, CompleteLoginResponse,
     GetJwksRequest, GetJwksResponse, GetUserRequest, GetUserResponse, HandleUnlinkRequest,
-    HandleUnlinkResponse, RefreshSessionRequest, RefreshSessionResponse, RevokeSessionRequest,
-    RevokeSessionResponse, TokenPair, User, VerifyAccessTokenRequest, VerifyAccessTokenResponse,
-    WatchRevocationsRequest, auth_service_server::AuthService,
+    HandleUnlinkResponse, RefreshSessionRequest, RefreshSessionResponse, RevokeAllSessionsRequest,
+    RevokeAllSessionsResponse, RevokeSessionRequest, RevokeSessionResponse, TokenPair, User,
+    VerifyAccessTokenRequest, VerifyAccessTokenResponse, WatchRevocationsRequest,
+    auth_service_server::AuthService,
 };
 use aws_lc_rs::{
     rand::SystemRandom,
@@ -272,10 +273,39 @@ impl AuthService for FakeAuth {
         request: Request<RevokeSessionRequest>,
     ) -> Result<Response<RevokeSessionResponse>, Status> {
         let r = request.into_inner();
-        self.record(format!("revoke_session {}", r.refresh_token));
+        let access = if r.access_token.is_empty() {
+            "-"
+        } else {
+            "<jwt>"
+        };
+        self.record(format!(
+            "revoke_session refresh={} access={access}",
+            r.refresh_token
+        ));
         match r.refresh_token.as_str() {
             "db-down" => Err(failure(Code::Unavailable, "unavailable")),
             _ => Ok(Response::new(RevokeSessionResponse {})),
+        }
+    }
+
+    async fn revoke_all_sessions(
+        &self,
+        request: Request<RevokeAllSessionsRequest>,
+    ) -> Result<Response<RevokeAllSessionsResponse>, Status> {
+        let r = request.into_inner();
+        self.record(format!(
+            "revoke_all_sessions user_id={} session_id={}",
+            r.user_id, r.session_id
+        ));
+        if self.revoked.lock().unwrap().contains(&r.session_id) {
+            return Err(failure(Code::Unauthenticated, "session_revoked"));
+        }
+        match (r.user_id.as_str(), r.session_id.as_str()) {
+            ("u1", "db-down") => Err(failure(Code::Unavailable, "unavailable")),
+            ("u1", _) => Ok(Response::new(RevokeAllSessionsResponse {
+                sessions_revoked: 2,
+            })),
+            _ => Err(failure(Code::NotFound, "user_not_found")),
         }
     }
 

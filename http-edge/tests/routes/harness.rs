@@ -32,11 +32,11 @@ impl TestEdge {
     /// The edge in front of a running fake auth-service that reports
     /// `auth.v1.AuthService` as SERVING.
     pub async fn start() -> TestEdge {
-        Self::start_with(RateLimitSettings::off()).await
+        Self::start_with(|_| {}).await
     }
 
-    /// [`TestEdge::start`] with these rate limits.
-    pub async fn start_with(rate_limits: RateLimitSettings) -> TestEdge {
+    /// [`TestEdge::start`] with the edge's settings changed by `configure`.
+    pub async fn start_with(configure: impl FnOnce(&mut http_edge::Settings)) -> TestEdge {
         let fake = FakeAuth::default();
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_serving::<AuthServiceServer<FakeAuth>>().await;
@@ -47,7 +47,7 @@ impl TestEdge {
             .add_service(AuthServiceServer::new(fake.clone()))
             .serve_with_incoming(TcpListenerStream::new(listener));
         tokio::spawn(server);
-        let mut edge = Self::with_limits(format!("http://{addr}"), fake, rate_limits).await;
+        let mut edge = Self::configured(format!("http://{addr}"), fake, configure).await;
         edge.health = Some(health);
         edge.wait_for_feed(true).await;
         edge
@@ -82,13 +82,13 @@ impl TestEdge {
     }
 
     pub async fn with_service(auth_service_url: String, fake: FakeAuth) -> TestEdge {
-        Self::with_limits(auth_service_url, fake, RateLimitSettings::off()).await
+        Self::configured(auth_service_url, fake, |_| {}).await
     }
 
-    async fn with_limits(
+    async fn configured(
         auth_service_url: String,
         fake: FakeAuth,
-        rate_limits: RateLimitSettings,
+        configure: impl FnOnce(&mut http_edge::Settings),
     ) -> TestEdge {
         let mut settings = edge::settings(
             auth_service_url,
@@ -96,7 +96,8 @@ impl TestEdge {
             ERROR_ROUTE,
             &[FRONTEND],
         );
-        settings.rate_limits = rate_limits;
+        settings.rate_limits = RateLimitSettings::off();
+        configure(&mut settings);
         let running = EdgeHandle::start(settings).await;
         let browser = EdgeClient::new(running.base.clone());
         TestEdge {
@@ -144,7 +145,7 @@ pub fn error_route(code: &str) -> String {
 }
 
 pub const CLEAR_BINDING: &str =
-    "kakao_login_binding=; HttpOnly; SameSite=Lax; Secure; Path=/auth/kakao; Max-Age=0";
+    "__Host-kakao_login_binding=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0";
 pub const CLEAR_ACCESS: &str = "access_token=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0";
 pub const CLEAR_REFRESH: &str =
     "refresh_token=; HttpOnly; SameSite=Lax; Secure; Path=/auth; Max-Age=0";

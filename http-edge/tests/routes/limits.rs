@@ -101,7 +101,7 @@ async fn a_query_over_4_kib_on_login_or_callback_redirects_to_invalid_request() 
     let callback = edge
         .get(
             &format!("/auth/kakao/callback?code=good-code&state=s1&pad={pad}"),
-            Some("kakao_login_binding=b-1"),
+            Some("__Host-kakao_login_binding=b-1"),
         )
         .await;
     assert_error_redirect(&callback, "invalid_request");

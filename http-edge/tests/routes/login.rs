@@ -17,7 +17,7 @@ async fn login_redirects_to_kakao_and_sets_the_binding_cookie() {
     assert_eq!(
         set_cookie_lines(h),
         vec![
-            "kakao_login_binding=new-binding; HttpOnly; SameSite=Lax; Secure; Path=/auth/kakao; Max-Age=600"
+            "__Host-kakao_login_binding=new-binding; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=600"
                 .to_owned()
         ]
     );
@@ -30,22 +30,28 @@ async fn login_redirects_to_kakao_and_sets_the_binding_cookie() {
 }
 
 #[tokio::test]
-async fn login_passes_on_the_binding_this_browser_already_holds() {
+async fn login_never_adopts_a_binding_cookie_the_browser_brings() {
     let edge = TestEdge::start().await;
-    let response = edge
-        .get(
-            "/auth/kakao/login",
-            Some("kakao_login_binding=held-binding; other=1"),
-        )
-        .await;
+    for planted in [
+        "__Host-kakao_login_binding=planted; other=1",
+        "kakao_login_binding=planted",
+    ] {
+        let response = edge.get("/auth/kakao/login", Some(planted)).await;
 
-    assert_eq!(response.status(), StatusCode::FOUND);
-    assert!(
-        set_cookie_lines(response.headers())[0].starts_with("kakao_login_binding=held-binding;")
-    );
+        assert_eq!(response.status(), StatusCode::FOUND);
+        assert_eq!(
+            set_cookie_lines(response.headers()),
+            vec![
+                "__Host-kakao_login_binding=new-binding; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=600"
+                    .to_owned()
+            ],
+            "{planted}"
+        );
+    }
     assert_eq!(
         edge.fake.calls(),
-        vec!["build_login_url return_to= binding=held-binding".to_owned()]
+        vec!["build_login_url return_to= binding=".to_owned(); 2],
+        "the service is always asked for a new binding"
     );
 }
 

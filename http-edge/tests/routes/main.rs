@@ -9,10 +9,12 @@ mod harness;
 
 mod cache;
 mod callback;
+mod cookies_hardening;
 mod cors_csrf;
 mod demo;
 mod limits;
 mod login;
+mod logout_all;
 mod me;
 mod operations;
 mod rate_limits;

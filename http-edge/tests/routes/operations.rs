@@ -93,7 +93,7 @@ async fn metrics_count_the_login_funnel_and_logins() {
         .await;
     edge.get(
         "/auth/kakao/callback?code=good-code&state=s1",
-        Some("kakao_login_binding=new-binding"),
+        Some("__Host-kakao_login_binding=new-binding"),
     )
     .await;
     edge.get("/auth/kakao/callback?error=access_denied", None)

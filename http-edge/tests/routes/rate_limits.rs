@@ -47,7 +47,7 @@ impl TestEdge {
 
 #[tokio::test]
 async fn by_default_one_address_starts_120_logins_and_sends_60_code_callbacks_a_minute() {
-    let edge = TestEdge::start_with(RateLimitSettings::default()).await;
+    let edge = TestEdge::start_with(|s| s.rate_limits = RateLimitSettings::default()).await;
     for i in 0..120 {
         let response = edge.get(LOGIN, None).await;
         assert_eq!(response.status(), StatusCode::FOUND, "start {i}");
@@ -80,7 +80,7 @@ async fn by_default_one_address_starts_120_logins_and_sends_60_code_callbacks_a_
 
 #[tokio::test]
 async fn only_callbacks_with_a_code_and_a_state_are_counted() {
-    let edge = TestEdge::start_with(limits(0, 2)).await;
+    let edge = TestEdge::start_with(|s| s.rate_limits = limits(0, 2)).await;
     for _ in 0..10 {
         let cancelled = edge
             .get("/auth/kakao/callback?error=access_denied&state=s1", None)
@@ -110,7 +110,7 @@ async fn only_callbacks_with_a_code_and_a_state_are_counted() {
 
 #[tokio::test]
 async fn a_fetch_over_the_limit_gets_429_with_retry_after() {
-    let edge = TestEdge::start_with(limits(1, 1)).await;
+    let edge = TestEdge::start_with(|s| s.rate_limits = limits(1, 1)).await;
     let fetch = [("sec-fetch-mode", "cors")];
     assert_eq!(
         edge.get_with(LOGIN, &fetch).await.status(),
@@ -143,7 +143,7 @@ async fn a_fetch_over_the_limit_gets_429_with_retry_after() {
 #[tokio::test]
 async fn x_forwarded_for_counts_apart_only_behind_a_trusted_proxy() {
     // Untrusted: the header is the client's own word and is ignored.
-    let edge = TestEdge::start_with(limits(1, 0)).await;
+    let edge = TestEdge::start_with(|s| s.rate_limits = limits(1, 0)).await;
     let from = |addr: &'static str| [("x-forwarded-for", addr)];
     assert_eq!(
         edge.get_with(LOGIN, &from("198.51.100.1")).await.status(),
@@ -155,7 +155,7 @@ async fn x_forwarded_for_counts_apart_only_behind_a_trusted_proxy() {
     // untrusted entry is the client; entries to its left are not believed.
     let mut trusting = limits(1, 0);
     trusting.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
-    let edge = TestEdge::start_with(trusting).await;
+    let edge = TestEdge::start_with(|s| s.rate_limits = trusting).await;
     let ok = |response: reqwest::Response| {
         assert_eq!(response.status(), StatusCode::FOUND);
         assert!(

@@ -76,7 +76,7 @@ async fn logout_revokes_the_session_and_clears_both_cookies() {
     );
     assert_eq!(
         edge.fake.calls(),
-        vec!["revoke_session refresh-1".to_owned()]
+        vec!["revoke_session refresh=refresh-1 access=<jwt>".to_owned()]
     );
 }
 
