@@ -11,7 +11,10 @@ use url::Url;
 
 pub use service_kit::ConfigError;
 
-use crate::domain::AllowedOrigins;
+use crate::{
+    domain::AllowedOrigins,
+    grpc_tls::{AdminClients, GrpcTls},
+};
 
 /// How the service talks to Kakao.
 #[derive(Debug, Clone)]
@@ -82,6 +85,14 @@ pub struct Settings {
     pub jwt_issuer: String,
     /// `JWT_AUDIENCE` (default `kakao-login`).
     pub jwt_audience: String,
+    /// `AUTH_GRPC_TLS_CERT`, `AUTH_GRPC_TLS_KEY`, `AUTH_GRPC_CLIENT_CA`: TLS
+    /// on the gRPC port (default: plain HTTP/2).
+    pub grpc_tls: Option<GrpcTls>,
+    /// `AUTH_GRPC_ADMIN_CLIENTS`: callers (by client certificate name) that
+    /// may read any user without a session (default: none).
+    pub admin_clients: AdminClients,
+    /// `GRPC_REFLECTION` (default `true`): serve gRPC server reflection.
+    pub grpc_reflection: bool,
 }
 
 /// The defaults of SPEC.md's configuration table, shared with tests.
@@ -182,6 +193,19 @@ impl Settings {
             None => auth_base_url.clone(),
         };
 
+        let grpc_tls = GrpcTls::from_vars(get)?;
+        let admin_clients = AdminClients::parse(
+            get("AUTH_GRPC_ADMIN_CLIENTS"),
+            grpc_tls
+                .as_ref()
+                .is_some_and(GrpcTls::requires_client_certificates),
+        )?;
+        let grpc_reflection = match get("GRPC_REFLECTION") {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(_) => return Err(err("GRPC_REFLECTION", "expected true or false")),
+        };
+
         Ok(Settings {
             kakao: KakaoSettings {
                 client_id,
@@ -211,6 +235,9 @@ impl Settings {
             login_attempt_ttl: ttl("LOGIN_ATTEMPT_TTL", "10m")?,
             jwt_issuer: issuer,
             jwt_audience: audience,
+            grpc_tls,
+            admin_clients,
+            grpc_reflection,
         })
     }
 }
@@ -263,6 +290,7 @@ mod tests {
         assert_eq!(s.metrics_addr, Some("127.0.0.1:9090".parse().unwrap()));
         assert_eq!(s.grpc_max_concurrent, 512);
         assert_eq!(s.db_ping_interval, Duration::from_secs(5));
+        assert!(s.grpc_reflection && s.grpc_tls.is_none());
         assert!(
             s.allowed_origins
                 .contains(&Url::parse("http://localhost:8080/x").unwrap())
@@ -285,6 +313,9 @@ mod tests {
             ("GRPC_MAX_CONCURRENT", "0"),
             ("GRPC_MAX_CONCURRENT", "many"),
             ("DB_PING_INTERVAL", "often"),
+            ("GRPC_REFLECTION", "maybe"),
+            ("AUTH_GRPC_CLIENT_CA", "/nonexistent/ca.pem"),
+            ("AUTH_GRPC_ADMIN_CLIENTS", "reports"),
         ];
         for (name, value) in cases {
             let mut v = vars(&[("KAKAO_CLIENT_ID", "abc")]);

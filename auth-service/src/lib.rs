@@ -16,6 +16,7 @@ pub mod configuration;
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod grpc_tls;
 pub mod kakao;
 pub mod key_ring;
 pub mod live_sessions;

@@ -28,7 +28,8 @@
 //! `state`. `error` maps service errors to what a browser sees; `cookies`,
 //! `origins`, `jwks`, `metrics`, `reply`, `single_flight` and
 //! `verified_cache` (what `/auth/me` may answer from memory) are leaves;
-//! `revocation_feed` follows the service's revocations into the caches.
+//! `revocation_feed` follows the service's revocations into the caches;
+//! `service_tls` reads the TLS files for an `https://` auth-service.
 //! The wire contract (reason words, request id, access claims) is
 //! `auth_proto`'s; start-up and logging are `service_kit`'s.
 
@@ -46,6 +47,7 @@ mod request_id;
 mod revocation_feed;
 mod routes;
 mod server;
+mod service_tls;
 mod single_flight;
 mod startup;
 mod state;
@@ -55,4 +57,5 @@ pub use configuration::{Settings, worker_threads_from_env};
 pub use cookies::{ACCESS_COOKIE, BINDING_COOKIE, REFRESH_COOKIE};
 pub use error::ErrorCode;
 pub use service_kit::ConfigError;
+pub use service_tls::AuthServiceTls;
 pub use startup::Application;

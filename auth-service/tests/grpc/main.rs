@@ -11,4 +11,5 @@ mod reflection;
 mod replicas;
 mod revocations;
 mod sessions;
+mod tls;
 mod tokens;
