@@ -32,7 +32,8 @@ impl AuthServiceTls {
     /// whose scheme is `https` (`is_https`). `None` for `http`; an error
     /// naming the variable when TLS files are given for `http`, when
     /// `https` has no CA, when a file cannot be read or holds no PEM
-    /// certificate or key, or when the certificate or key is set alone.
+    /// certificate or key, when the certificate or key is set alone, or
+    /// when the key is not the certificate's.
     pub fn from_vars(
         var: &impl Fn(&str) -> Option<String>,
         is_https: bool,
@@ -80,19 +81,21 @@ impl AuthServiceTls {
                 read_private_key("AUTH_SERVICE_CLIENT_KEY", &key)?,
             )),
         };
-        Ok(Some(AuthServiceTls {
+        let tls = AuthServiceTls {
             ca_pem: read_certificates("AUTH_SERVICE_CA", &ca)?,
             client,
-        }))
-    }
-
-    /// TLS material given directly (tests): the CA's PEM and, optionally,
-    /// the client certificate and key PEM.
-    pub fn from_pem(ca_pem: &str, client: Option<(&str, &str)>) -> AuthServiceTls {
-        AuthServiceTls {
-            ca_pem: ca_pem.as_bytes().to_vec(),
-            client: client.map(|(c, k)| (c.as_bytes().to_vec(), k.as_bytes().to_vec())),
-        }
+        };
+        // Builds the rustls configuration once now, so a key that does not
+        // go with its certificate stops the start instead of every call.
+        tonic::transport::Endpoint::from_static("https://localhost")
+            .tls_config(tls.client_config())
+            .map_err(|_| {
+                ConfigError::new(
+                    "AUTH_SERVICE_CLIENT_KEY",
+                    "not the key of AUTH_SERVICE_CLIENT_CERT's certificate, or not usable",
+                )
+            })?;
+        Ok(Some(tls))
     }
 
     /// tonic's client TLS configuration: trust only this CA; present the
@@ -102,6 +105,56 @@ impl AuthServiceTls {
         match &self.client {
             Some((cert, key)) => config.identity(Identity::from_pem(cert, key)),
             None => config,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn tls(vars: &[(&str, &str)], is_https: bool) -> Result<Option<AuthServiceTls>, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        AuthServiceTls::from_vars(&|name| map.get(name).cloned(), is_https)
+    }
+
+    #[test]
+    fn plain_http_needs_no_tls_files_and_takes_none() {
+        assert!(tls(&[], false).unwrap().is_none());
+        let err = tls(&[("AUTH_SERVICE_CLIENT_KEY", "/k.pem")], false).unwrap_err();
+        assert_eq!(err.variable, "AUTH_SERVICE_CLIENT_KEY");
+    }
+
+    #[test]
+    fn each_bad_tls_setting_names_its_variable_in_one_line() {
+        let missing = "/nonexistent/file.pem";
+        let cases: [(&[(&str, &str)], &str); 4] = [
+            (&[], "AUTH_SERVICE_CA"),
+            (&[("AUTH_SERVICE_CA", missing)], "AUTH_SERVICE_CA"),
+            (
+                &[
+                    ("AUTH_SERVICE_CA", missing),
+                    ("AUTH_SERVICE_CLIENT_CERT", missing),
+                ],
+                "AUTH_SERVICE_CLIENT_KEY",
+            ),
+            (
+                &[
+                    ("AUTH_SERVICE_CA", missing),
+                    ("AUTH_SERVICE_CLIENT_KEY", missing),
+                ],
+                "AUTH_SERVICE_CLIENT_CERT",
+            ),
+        ];
+        for (vars, variable) in cases {
+            let err = tls(vars, true).unwrap_err();
+            assert_eq!(err.variable, variable, "{vars:?}");
+            assert!(!err.to_string().contains('\n'));
         }
     }
 }
