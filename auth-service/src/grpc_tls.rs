@@ -121,11 +121,13 @@ impl GrpcTls {
     }
 }
 
-/// Makes rustls on ring the process's TLS provider unless one is set. Both
-/// ring (tonic) and aws-lc (reqwest, for Kakao) are linked, so rustls cannot
-/// pick one itself; reqwest names its own and is not affected.
+/// Makes rustls on aws-lc the process's TLS provider unless one is set.
+/// Both ring (tonic's `tls-ring`) and aws-lc (reqwest, jsonwebtoken) are
+/// linked into the service, so rustls cannot pick one itself; aws-lc is the
+/// one the Kakao client already uses (reqwest takes the process default),
+/// so turning TLS on changes nothing for the calls to Kakao.
 pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
 /// `AUTH_GRPC_ADMIN_CLIENTS`: the client certificate names (CN or DNS
