@@ -76,6 +76,9 @@ reasons! {
     InvalidAdminKey = "invalid_admin_key" => Unauthenticated,
     /// The unlink callback named another Kakao app.
     WrongApp = "wrong_app" => Unauthenticated,
+    /// `GetUser` without a `session_id` from a caller whose client
+    /// certificate is not listed in `AUTH_GRPC_ADMIN_CLIENTS`.
+    CallerNotAllowed = "caller_not_allowed" => PermissionDenied,
 }
 
 impl Reason {

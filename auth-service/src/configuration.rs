@@ -11,7 +11,10 @@ use url::Url;
 
 pub use service_kit::ConfigError;
 
-use crate::domain::{AllowedOrigins, KeyEncryption, KeyEncryptionKey};
+use crate::{
+    domain::{AllowedOrigins, KeyEncryption, KeyEncryptionKey},
+    grpc_tls::{AdminClients, GrpcTls},
+};
 
 /// How the service talks to Kakao.
 #[derive(Debug, Clone)]
@@ -106,6 +109,14 @@ pub struct Settings {
     /// private and sealing key stored in the database. Unset: keys are
     /// stored in the clear (development default; warned at start).
     pub key_encryption: KeyEncryption,
+    /// `AUTH_GRPC_TLS_CERT`, `AUTH_GRPC_TLS_KEY`, `AUTH_GRPC_CLIENT_CA`: TLS
+    /// on the gRPC port (default: plain HTTP/2).
+    pub grpc_tls: Option<GrpcTls>,
+    /// `AUTH_GRPC_ADMIN_CLIENTS`: callers (by client certificate name) that
+    /// may read any user without a session (default: none).
+    pub admin_clients: AdminClients,
+    /// `GRPC_REFLECTION` (default `true`): serve gRPC server reflection.
+    pub grpc_reflection: bool,
 }
 
 /// The longest `REFRESH_REUSE_GRACE`: within the grace a stolen, already
@@ -235,6 +246,19 @@ impl Settings {
             None => auth_base_url.clone(),
         };
 
+        let grpc_tls = GrpcTls::from_vars(get)?;
+        let admin_clients = AdminClients::parse(
+            get("AUTH_GRPC_ADMIN_CLIENTS"),
+            grpc_tls
+                .as_ref()
+                .is_some_and(GrpcTls::requires_client_certificates),
+        )?;
+        let grpc_reflection = match get("GRPC_REFLECTION") {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(_) => return Err(err("GRPC_REFLECTION", "expected true or false")),
+        };
+
         Ok(Settings {
             kakao: KakaoSettings {
                 client_id,
@@ -267,6 +291,9 @@ impl Settings {
             jwt_issuer: issuer,
             jwt_audience: audience,
             key_encryption: KeyEncryption::new(key_encryption_key(vars, "KEY_ENCRYPTION_KEY")?),
+            grpc_tls,
+            admin_clients,
+            grpc_reflection,
         })
     }
 }
@@ -381,6 +408,7 @@ mod tests {
         assert_eq!(s.kakao.circuit_open, Duration::from_secs(15));
         assert_eq!(s.refresh_reuse_grace, Duration::from_secs(10));
         assert_eq!(s.sweep_interval, Duration::from_secs(60));
+        assert!(s.grpc_reflection && s.grpc_tls.is_none());
         assert!(
             s.allowed_origins
                 .contains(&Url::parse("http://localhost:8080/x").unwrap())
@@ -409,6 +437,9 @@ mod tests {
             ("REFRESH_REUSE_GRACE", "61s"),
             ("REFRESH_REUSE_GRACE", "1h"),
             ("SWEEP_INTERVAL", "0s"),
+            ("GRPC_REFLECTION", "maybe"),
+            ("AUTH_GRPC_CLIENT_CA", "/nonexistent/ca.pem"),
+            ("AUTH_GRPC_ADMIN_CLIENTS", "reports"),
         ];
         for (name, value) in cases {
             let mut v = vars(&[("KAKAO_CLIENT_ID", "abc")]);

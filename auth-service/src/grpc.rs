@@ -158,10 +158,22 @@ impl AuthService for AuthGrpc {
         &self,
         request: Request<GetUserRequest>,
     ) -> Result<Response<GetUserResponse>, Status> {
+        let admin = self
+            .core
+            .settings
+            .admin_clients
+            .allows(request.peer_certs());
         let req = request.into_inner();
         let malformed = |_| AuthError::bad_field("user_id is missing or malformed");
         let user_id = UserId::parse(&req.user_id).map_err(malformed)?;
         let session_id = SessionId::parse_optional(&req.session_id).map_err(malformed)?;
+        if session_id.is_none() && !admin {
+            return Err(AuthError::refused(
+                Reason::CallerNotAllowed,
+                "session_id is required unless the caller's certificate is allowed",
+            )
+            .into());
+        }
         let user =
             sessions::user_of_live_session(&self.core, &user_id, session_id.as_ref()).await?;
         Ok(Response::new(GetUserResponse {

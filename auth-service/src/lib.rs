@@ -17,6 +17,7 @@ pub mod configuration;
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod grpc_tls;
 pub mod kakao;
 pub mod kakao_oidc;
 pub mod key_ring;

@@ -152,7 +152,8 @@ impl Application {
         self.core.clone()
     }
 
-    /// Serves gRPC (AuthService, health, reflection) and `GET /metrics`
+    /// Serves gRPC (AuthService, health, reflection unless
+    /// `GRPC_REFLECTION=false`; over TLS when configured) and `GET /metrics`
     /// until `shutdown` resolves, then lets in-flight calls finish.
     pub async fn run_until_stopped(
         self,
@@ -187,18 +188,39 @@ impl Application {
         });
         let auth_service = AuthServiceServer::new(AuthGrpc::new(self.core.clone()))
             .max_decoding_message_size(MAX_REQUEST_BYTES);
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(auth_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(auth_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()?;
-        tracing::info!(addr = %self.addr, "auth-service listening (gRPC)");
+        let settings = &self.core.settings;
+        let (reflection_v1, reflection_v1alpha) = if settings.grpc_reflection {
+            let reflection = || {
+                tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(auth_proto::FILE_DESCRIPTOR_SET)
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            };
+            (
+                Some(reflection().build_v1()?),
+                Some(reflection().build_v1alpha()?),
+            )
+        } else {
+            (None, None)
+        };
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = &settings.grpc_tls {
+            server = server
+                .tls_config(tls.server_config())
+                .context("AUTH_GRPC_TLS_CERT / AUTH_GRPC_TLS_KEY: TLS setup")?;
+        }
+        tracing::info!(
+            addr = %self.addr,
+            tls = settings.grpc_tls.is_some(),
+            client_certificates = settings
+                .grpc_tls
+                .as_ref()
+                .is_some_and(|t| t.requires_client_certificates()),
+            reflection = settings.grpc_reflection,
+            "auth-service listening (gRPC)"
+        );
         // A call waiting for a concurrency slot waits in `poll_ready`, before
         // the timeout starts; the caller's own deadline bounds that wait.
-        let result = tonic::transport::Server::builder()
+        let result = server
             .timeout(RPC_TIMEOUT)
             .concurrency_limit_per_connection(256)
             .layer(RpcObserverLayer::new(self.core.metrics.clone()))
@@ -206,8 +228,8 @@ impl Application {
                 self.core.settings.grpc_max_concurrent,
             ))
             .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
+            .add_optional_service(reflection_v1)
+            .add_optional_service(reflection_v1alpha)
             .add_service(auth_service)
             .serve_with_incoming_shutdown(
                 TcpIncoming::from(self.listener).with_nodelay(Some(true)),

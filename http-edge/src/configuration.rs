@@ -9,6 +9,8 @@ use ipnet::IpNet;
 use service_kit::ConfigError;
 use url::Url;
 
+use crate::service_tls::AuthServiceTls;
+
 /// The edge's configuration. All fields are public so tests can build one
 /// directly.
 #[derive(Debug, Clone)]
@@ -16,8 +18,11 @@ pub struct Settings {
     /// `EDGE_ADDR`: where the edge listens (default `127.0.0.1:8080`).
     pub addr: SocketAddr,
     /// `AUTH_SERVICE_URL`: the auth-service's gRPC endpoint
-    /// (default `http://127.0.0.1:50051`).
+    /// (default `http://127.0.0.1:50051`; `https://` for TLS).
     pub auth_service_url: String,
+    /// `AUTH_SERVICE_CA`, `AUTH_SERVICE_CLIENT_CERT`,
+    /// `AUTH_SERVICE_CLIENT_KEY`: TLS to an `https://` auth-service.
+    pub auth_service_tls: Option<AuthServiceTls>,
     /// `FRONTEND_URL`: where logins land (default `http://localhost:8080/`).
     pub frontend_url: Url,
     /// `FRONTEND_ERROR_URL`: the frontend's error route; gets `?error=<code>`
@@ -110,7 +115,10 @@ impl Settings {
             .parse()
             .map_err(|_| ConfigError::new("EDGE_ADDR", "not a socket address (host:port)"))?;
         let auth_service_url = var("AUTH_SERVICE_URL").unwrap_or(DEFAULT_AUTH_SERVICE_URL.into());
-        parse_http_url(&auth_service_url, "AUTH_SERVICE_URL")?;
+        let auth_service_tls = AuthServiceTls::from_vars(
+            &var,
+            parse_http_url(&auth_service_url, "AUTH_SERVICE_URL")?.scheme() == "https",
+        )?;
         let frontend_url = parse_http_url(
             var("FRONTEND_URL")
                 .as_deref()
@@ -152,6 +160,7 @@ impl Settings {
         Ok(Settings {
             addr,
             auth_service_url,
+            auth_service_tls,
             frontend_url,
             frontend_error_url,
             allowed_origins,
@@ -285,6 +294,7 @@ pub(crate) fn for_tests(demo_page: bool) -> Settings {
     Settings {
         addr: "127.0.0.1:0".parse().expect("a socket address"),
         auth_service_url: "http://127.0.0.1:1".into(),
+        auth_service_tls: None,
         frontend_url: Url::parse("https://app.example.com/").expect("a URL"),
         frontend_error_url: Url::parse("https://app.example.com/error").expect("a URL"),
         allowed_origins: vec!["https://app.example.com".into()],

@@ -30,6 +30,7 @@
 //! `verified_cache` (what `/auth/me` may answer from memory) are leaves;
 //! `revocation_feed` follows the service's revocations into the caches;
 //! `rate_limits` counts login starts and callbacks per client address.
+//! `service_tls` reads the TLS files for an `https://` auth-service.
 //! The wire contract (reason words, request id, access claims) is
 //! `auth_proto`'s; start-up and logging are `service_kit`'s.
 
@@ -48,6 +49,7 @@ mod request_id;
 mod revocation_feed;
 mod routes;
 mod server;
+mod service_tls;
 mod single_flight;
 mod startup;
 mod state;
@@ -57,4 +59,5 @@ pub use configuration::{RateLimitSettings, Settings, worker_threads_from_env};
 pub use cookies::{ACCESS_COOKIE, BINDING_COOKIE, REFRESH_COOKIE};
 pub use error::ErrorCode;
 pub use service_kit::ConfigError;
+pub use service_tls::AuthServiceTls;
 pub use startup::Application;

@@ -63,15 +63,7 @@ impl AppState {
     /// through idle periods and find a dead peer in seconds, not at the
     /// next request.
     pub(crate) fn new(settings: Settings) -> anyhow::Result<AppState> {
-        let channel = Endpoint::from_shared(settings.auth_service_url.clone())
-            .context("AUTH_SERVICE_URL: not a valid gRPC endpoint")?
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(5))
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(10))
-            .keep_alive_timeout(Duration::from_secs(5))
-            .keep_alive_while_idle(true)
-            .connect_lazy();
+        let channel = auth_service_channel(&settings)?;
         let cookies = Cookies::new(settings.cookie_domain.clone())
             .context("COOKIE_DOMAIN: not usable in a cookie")?;
         let auth = AuthServiceClient::new(channel.clone());
@@ -89,6 +81,25 @@ impl AppState {
             limits,
         })
     }
+}
+
+/// The one lazily connected channel to the auth-service, over TLS (with
+/// the edge's client certificate) when `AUTH_SERVICE_URL` is `https://`.
+fn auth_service_channel(settings: &Settings) -> anyhow::Result<Channel> {
+    let mut endpoint = Endpoint::from_shared(settings.auth_service_url.clone())
+        .context("AUTH_SERVICE_URL: not a valid gRPC endpoint")?
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .keep_alive_while_idle(true);
+    if let Some(tls) = &settings.auth_service_tls {
+        endpoint = endpoint
+            .tls_config(tls.client_config())
+            .context("AUTH_SERVICE_CA / AUTH_SERVICE_CLIENT_CERT: TLS setup")?;
+    }
+    Ok(endpoint.connect_lazy())
 }
 
 /// How a request ended, as its log line says it (see [`Ctx::finish`]).

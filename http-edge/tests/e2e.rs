@@ -10,13 +10,14 @@ use auth_service::{
     persistence::{now_ms, users as user_rows},
 };
 use cookie::{Cookie, SameSite};
+use http_edge::AuthServiceTls;
 use http_edge::RateLimitSettings;
 use kakao_emulator::{Endpoint, Fault};
 use reqwest::{Response, header};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use test_support::{
-    EdgeClient, EdgeHandle, FRONTEND_URL, LogCapture, Stack, consent, cookie_header, edge,
-    location, query, set_cookies, urlencode, users,
+    CertFiles, EdgeClient, EdgeHandle, FRONTEND_URL, LogCapture, Stack, consent, cookie_header,
+    edge, location, query, set_cookies, tls::path, urlencode, users,
 };
 use url::Url;
 
@@ -715,4 +716,71 @@ async fn garbage_codes_from_one_address_cost_at_most_60_token_calls_a_minute() {
         assert_error_redirect(&res, code);
     }
     assert_eq!(w.token_calls().await, 60);
+}
+
+/// The edge in front of a TLS stack, configured as an operator would: an
+/// `https://` URL, the CA's file and its own client certificate's files.
+async fn start_edge_over_tls(stack: &Stack, client: Option<&CertFiles>) -> EdgeHandle {
+    let pki = stack.pki.as_ref().expect("a TLS stack");
+    let mut vars = HashMap::from([("AUTH_SERVICE_CA", path(&pki.ca_path))]);
+    if let Some(client) = client {
+        vars.insert("AUTH_SERVICE_CLIENT_CERT", path(&client.cert_path));
+        vars.insert("AUTH_SERVICE_CLIENT_KEY", path(&client.key_path));
+    }
+    let tls = AuthServiceTls::from_vars(&|name| vars.get(name).cloned(), true)
+        .expect("TLS settings are valid");
+    let url = stack.auth.url();
+    assert!(url.starts_with("https://"), "{url}");
+    let mut settings = edge::settings(
+        url,
+        FRONTEND_URL,
+        "http://localhost:3000/login-error?lang=ko",
+        &["http://localhost:3000"],
+    );
+    settings.auth_service_tls = tls;
+    EdgeHandle::start(settings).await
+}
+
+#[tokio::test]
+async fn the_edge_logs_in_end_to_end_over_tls_with_its_client_certificate() {
+    let stack = Stack::start_tls(&[]).await;
+    let client = stack.pki.as_ref().expect("TLS").client("http-edge");
+    let edge = start_edge_over_tls(&stack, Some(&client)).await;
+    let w = World::on(stack, edge);
+    assert!(w.is_ready().await, "health answers over TLS");
+    let res = w.login(users::HONG, "/dashboard").await;
+    assert_eq!(res.status(), 302);
+    assert_eq!(location(&res), "http://localhost:3000/dashboard");
+    let me = w.me(&cookie_header(&res)).await;
+    assert_eq!(me.status(), 200);
+    let body = me.text().await.unwrap();
+    assert!(body.contains(&users::HONG.to_string()), "{body}");
+}
+
+#[tokio::test]
+async fn an_edge_without_a_client_certificate_is_refused_and_ends_on_the_error_route() {
+    let stack = Stack::start_tls(&[]).await;
+    let edge = start_edge_over_tls(&stack, None).await;
+    let w = World::on(stack, edge);
+    assert!(!w.is_ready().await);
+    let res = w.get("/auth/kakao/login", "").await;
+    assert_eq!(res.status(), 302);
+    assert!(
+        location(&res).starts_with("http://localhost:3000/login-error?lang=ko&error="),
+        "{}",
+        location(&res)
+    );
+}
+
+#[test]
+fn an_edge_client_key_that_is_not_its_certificates_is_refused_at_start() {
+    let pki = test_support::TestPki::new();
+    let (edge, other) = (pki.client("http-edge"), pki.client("other"));
+    let vars = HashMap::from([
+        ("AUTH_SERVICE_CA", path(&pki.ca_path)),
+        ("AUTH_SERVICE_CLIENT_CERT", path(&edge.cert_path)),
+        ("AUTH_SERVICE_CLIENT_KEY", path(&other.key_path)),
+    ]);
+    let err = AuthServiceTls::from_vars(&|name| vars.get(name).cloned(), true).unwrap_err();
+    assert_eq!(err.variable, "AUTH_SERVICE_CLIENT_KEY");
 }

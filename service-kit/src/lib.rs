@@ -1,7 +1,10 @@
 //! How every binary of the workspace starts and stops, written once:
 //! [`load_dotenv`], [`LogFormat`] and [`init_logging`] (one stream, one
 //! `LOG_FORMAT` rule), [`ConfigError`] (one line naming the variable, exit
-//! code 2 through [`ConfigError::exit`]) and [`shutdown_signal`].
+//! code 2 through [`ConfigError::exit`]), [`pem_files`] (TLS files named
+//! by a variable) and [`shutdown_signal`].
+
+pub mod pem_files;
 
 use std::{fmt, process::ExitCode};
 

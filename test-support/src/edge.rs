@@ -17,6 +17,7 @@ pub fn settings(
     Settings {
         addr: "127.0.0.1:0".parse().expect("addr"),
         auth_service_url,
+        auth_service_tls: None,
         frontend_url: Url::parse(frontend_url).expect("frontend URL"),
         frontend_error_url: Url::parse(frontend_error_url).expect("frontend error URL"),
         allowed_origins: allowed_origins.iter().map(|&o| o.to_owned()).collect(),

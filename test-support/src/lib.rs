@@ -9,6 +9,7 @@
 //!   flow through an edge ([`EdgeClient`]).
 //! - [`grpc`]: the same over gRPC: a login, token verification, health.
 //! - [`logs`]: a log sink to search what the services logged.
+//! - [`tls`]: a throw-away CA, service and client certificates as PEM files.
 //! - [`wait`]: bounded polling instead of fixed sleeps.
 //! - `edge` (feature `edge`): an in-process http-edge.
 //!
@@ -20,6 +21,7 @@ pub mod edge;
 pub mod grpc;
 pub mod logs;
 pub mod stack;
+pub mod tls;
 pub mod wait;
 
 pub use browser::{
@@ -36,4 +38,5 @@ pub use stack::{
     AuthHandle, CLIENT_ID, FRONTEND_URL, REDIRECT_URI, Stack, TempDir, TestDb, init_tracing,
     settings, start_emulator, users,
 };
+pub use tls::{CertFiles, TestPki};
 pub use wait::{poll, wait_until};

@@ -11,7 +11,9 @@ use auth_service::{Application, AuthCore, Settings};
 use kakao_emulator::{EmulatorConfig, RunningEmulator};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use tokio::{sync::oneshot, task::JoinHandle};
-use tonic::transport::Channel;
+use tonic::transport::{Channel, ClientTlsConfig};
+
+use crate::tls::TestPki;
 
 /// The client id the emulator and the service agree on.
 pub const CLIENT_ID: &str = "test-rest-api-key";
@@ -36,7 +38,7 @@ impl Drop for TempDir {
     }
 }
 
-fn random_suffix() -> String {
+pub(crate) fn random_suffix() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..16].to_owned()
 }
 
@@ -136,6 +138,8 @@ pub struct AuthHandle {
     /// The metrics port's address (`None` with `METRICS_ADDR=off`).
     pub metrics_addr: Option<SocketAddr>,
     pub core: Arc<AuthCore>,
+    /// How clients reach it over TLS (`None`: plain HTTP/2).
+    pub client_tls: Option<ClientTlsConfig>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -157,14 +161,28 @@ impl AuthHandle {
             addr,
             metrics_addr,
             core,
+            client_tls: None,
             stop: Some(tx),
             task: Some(task),
         }
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// Starts the real service with TLS settings; clients connect with
+    /// `client_tls`.
+    pub async fn start_tls(settings: Settings, client_tls: ClientTlsConfig) -> AuthHandle {
+        let mut handle = AuthHandle::start(settings).await;
+        handle.client_tls = Some(client_tls);
+        handle
+    }
+
+    /// `http://127.0.0.1:PORT` (`https://` when it serves TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.client_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The text of `GET /metrics` on the metrics port.
@@ -181,12 +199,26 @@ impl AuthHandle {
 
     /// A fresh gRPC channel (for the health and reflection clients).
     pub async fn channel(&self) -> Channel {
-        tonic::transport::Endpoint::from_shared(self.url())
-            .expect("valid url")
-            .connect_timeout(Duration::from_secs(2))
-            .connect()
+        self.channel_with(self.client_tls.clone())
             .await
             .expect("connect to auth-service")
+    }
+
+    /// A fresh gRPC channel over `tls` (plain when `None`); the error of a
+    /// refused connection or handshake.
+    pub async fn channel_with(
+        &self,
+        tls: Option<ClientTlsConfig>,
+    ) -> Result<Channel, tonic::transport::Error> {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut endpoint =
+            tonic::transport::Endpoint::from_shared(format!("{scheme}://{}", self.addr))
+                .expect("valid url")
+                .connect_timeout(Duration::from_secs(2));
+        if let Some(tls) = tls {
+            endpoint = endpoint.tls_config(tls)?;
+        }
+        endpoint.connect().await
     }
 
     /// A fresh gRPC client.
@@ -251,6 +283,8 @@ pub struct Stack {
     pub auth: AuthHandle,
     pub kakao: RunningEmulator,
     pub db: TestDb,
+    /// The certificates when the service serves TLS ([`Stack::start_tls`]).
+    pub pki: Option<TestPki>,
 }
 
 impl Stack {
@@ -264,7 +298,36 @@ impl Stack {
         let kakao = start_emulator(emulator).await;
         let db = TestDb::new().await;
         let auth = AuthHandle::start(settings(&db.url, &kakao.base_url(), extra)).await;
-        Stack { auth, kakao, db }
+        Stack {
+            auth,
+            kakao,
+            db,
+            pki: None,
+        }
+    }
+
+    /// A stack whose service serves TLS and requires a client certificate
+    /// of a fresh test CA; [`Stack::pki`] holds the CA, and the stack's own
+    /// clients present a certificate with CN `test-client`.
+    pub async fn start_tls(extra: &[(&str, &str)]) -> Stack {
+        let pki = TestPki::new();
+        let kakao = start_emulator(EmulatorConfig::default()).await;
+        let db = TestDb::new().await;
+        let tls_vars = pki.service_vars();
+        let mut vars: Vec<(&str, &str)> = tls_vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        vars.extend_from_slice(extra);
+        let client = pki.client("test-client");
+        let auth = AuthHandle::start_tls(
+            settings(&db.url, &kakao.base_url(), &vars),
+            pki.client_tls(Some(&client)),
+        )
+        .await;
+        Stack {
+            auth,
+            kakao,
+            db,
+            pki: Some(pki),
+        }
     }
 }
 

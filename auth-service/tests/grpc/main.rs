@@ -18,4 +18,5 @@ mod replicas;
 mod revocations;
 mod sessions;
 mod sweeper;
+mod tls;
 mod tokens;

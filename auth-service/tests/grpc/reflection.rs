@@ -1,8 +1,11 @@
 //! Health and server reflection, as grpcurl and load balancers use them.
 //! The service serves reflection both as `grpc.reflection.v1` and as the
 //! older `grpc.reflection.v1alpha`; each is asked the same questions.
+//! `GRPC_REFLECTION=false` turns both off.
 
+use kakao_emulator::EmulatorConfig;
 use prost_types::FileDescriptorProto;
+use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 use test_support::{Stack, health_status};
@@ -54,6 +57,21 @@ macro_rules! reflection_client {
                     .expect("a message response")
             }
 
+            /// The code a ListServices request is refused with, if any.
+            pub async fn refusal(channel: Channel) -> Option<tonic::Code> {
+                let request = ServerReflectionRequest {
+                    host: String::new(),
+                    message_request: Some(MessageRequest::ListServices(String::new())),
+                };
+                let answers = ServerReflectionClient::new(channel)
+                    .server_reflection_info(tokio_stream::once(request))
+                    .await;
+                match answers {
+                    Err(status) => Some(status.code()),
+                    Ok(answers) => answers.into_inner().message().await.err().map(|s| s.code()),
+                }
+            }
+
             /// The names of the services the server lists.
             pub async fn list_services(channel: Channel) -> Vec<String> {
                 match ask(channel, MessageRequest::ListServices(String::new())).await {
@@ -99,8 +117,24 @@ async fn health_reports_the_auth_service_as_serving() {
 }
 
 #[tokio::test]
+async fn with_reflection_turned_off_neither_version_is_served_and_health_still_is() {
+    let stack = Stack::start_with(EmulatorConfig::default(), &[("GRPC_REFLECTION", "false")]).await;
+    assert_eq!(
+        v1::refusal(stack.auth.channel().await).await,
+        Some(Code::Unimplemented)
+    );
+    assert_eq!(
+        v1alpha::refusal(stack.auth.channel().await).await,
+        Some(Code::Unimplemented)
+    );
+    let status = health_status(&stack.auth, "auth.v1.AuthService").await;
+    assert_eq!(status, ServingStatus::Serving);
+}
+
+#[tokio::test]
 async fn reflection_lists_the_auth_service_and_health_in_both_versions() {
     let stack = Stack::start().await;
+    assert_eq!(v1::refusal(stack.auth.channel().await).await, None);
     for (version, services) in [
         ("v1", v1::list_services(stack.auth.channel().await).await),
         (

@@ -225,7 +225,7 @@ async fn a_rotated_key_keeps_old_tokens_valid_until_it_is_retired() {
 }
 
 #[tokio::test]
-async fn get_user_returns_the_profile_and_checks_the_session_when_asked() {
+async fn get_user_returns_the_profile_of_a_live_session_and_refuses_a_caller_without_one() {
     let stack = Stack::start().await;
     let done = login(&stack, users::CAT).await;
     let id = done.user.unwrap().id;
@@ -236,7 +236,7 @@ async fn get_user_returns_the_profile_and_checks_the_session_when_asked() {
         session_id: session_id.into(),
     };
     let user = client
-        .get_user(get(&id, ""))
+        .get_user(get(&id, &tokens.session_id))
         .await
         .unwrap()
         .into_inner()
@@ -244,12 +244,15 @@ async fn get_user_returns_the_profile_and_checks_the_session_when_asked() {
         .unwrap();
     assert_eq!(user.nickname, "🐱 고양이 😺");
     assert_eq!(user.kakao_id, users::CAT.to_string());
-    assert!(client.get_user(get(&id, &tokens.session_id)).await.is_ok());
-    let err = client.get_user(get("missing", "")).await.unwrap_err();
-    assert_eq!(
-        (err.code(), reason(&err)),
-        (Code::NotFound, "user_not_found")
-    );
+    // Without a session, only a caller listed in AUTH_GRPC_ADMIN_CLIENTS
+    // (none here: no client certificates) may read a user.
+    for user_id in [id.as_str(), "missing"] {
+        let err = client.get_user(get(user_id, "")).await.unwrap_err();
+        assert_eq!(
+            (err.code(), reason(&err)),
+            (Code::PermissionDenied, "caller_not_allowed")
+        );
+    }
     let err = client.get_user(get("", "")).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     // Another user's session, an unknown session, then a revoked one.

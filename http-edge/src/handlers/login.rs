@@ -317,6 +317,7 @@ mod tests {
         let settings = Settings {
             addr: "127.0.0.1:0".parse().unwrap(),
             auth_service_url: "http://127.0.0.1:1".into(),
+            auth_service_tls: None,
             frontend_url: Url::parse("https://app.example.com/home").unwrap(),
             frontend_error_url: Url::parse("https://app.example.com/error").unwrap(),
             allowed_origins: vec!["https://admin.example.com".into()],
