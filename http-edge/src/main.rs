@@ -5,6 +5,10 @@
 //! `EDGE_WORKER_THREADS` threads (default one per core: see
 //! [`http_edge::worker_threads_from_env`]).
 
+// The route table is one deep warp filter type; the release build (LTO)
+// evaluates its auto traits past the default limit of 128.
+#![recursion_limit = "256"]
+
 use std::process::ExitCode;
 
 use http_edge::{Application, Settings};
