@@ -3,6 +3,7 @@
 //! pass a transaction. Times are Unix milliseconds (`BIGINT`), which compare
 //! the same way on SQLite and PostgreSQL.
 
+pub mod group_commit;
 pub mod login_state_claims;
 pub mod login_write;
 pub mod migration;
@@ -19,6 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use sea_orm::{ConnectOptions, DatabaseConnection, DbErr, RuntimeErr, sqlx};
 use secrecy::{ExposeSecret, SecretString};
+
+use group_commit::GroupCommit;
 
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> i64 {
@@ -53,9 +56,32 @@ pub struct Database {
     pub write: DatabaseConnection,
     /// Reads outside a transaction.
     pub read: DatabaseConnection,
+    /// SQLite: the group commit of the login's writes (see
+    /// [`group_commit`]); `None` on PostgreSQL, where each write is one
+    /// network round trip on a pool sized to the cores.
+    pub group: Option<GroupCommit>,
 }
 
 impl Database {
+    /// Claims a login state id (see [`login_state_claims::claim`]).
+    pub async fn claim_login_state(&self, state_id: &str, expires_at: i64) -> Result<bool, DbErr> {
+        match &self.group {
+            Some(group) => group.claim(state_id, expires_at).await,
+            None => login_state_claims::claim(&self.write, state_id, expires_at).await,
+        }
+    }
+
+    /// Stores a login (see [`login_write::record`]).
+    pub async fn record_login(
+        &self,
+        login: login_write::LoginRecord,
+    ) -> Result<(users::Model, bool), DbErr> {
+        match &self.group {
+            Some(group) => group.record(login).await,
+            None => login_write::record(&self.write, login).await,
+        }
+    }
+
     /// Closes both pools.
     pub async fn close(self) -> Result<(), DbErr> {
         let same = self.read.get_database_backend() == sea_orm::DbBackend::Postgres;
@@ -115,6 +141,12 @@ pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<Database>
         write_options.max_connections(size).min_connections(1);
     } else {
         write_options.max_connections(1).min_connections(1);
+        // The writer does not checkpoint every 1,000 pages (the default):
+        // a checkpoint's fsyncs would stall every write queued behind it.
+        // `checkpoints` does it beside the writer; this is the backstop.
+        write_options.map_sqlx_sqlite_opts(|o| {
+            o.pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES.to_string())
+        });
     }
     let write = sea_orm::Database::connect(write_options)
         .await
@@ -132,6 +164,7 @@ pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<Database>
         return Ok(Database {
             read: write.clone(),
             write,
+            group: None,
         });
     }
     migration::migrate(&write)
@@ -142,7 +175,40 @@ pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<Database>
     let read = sea_orm::Database::connect(read_options)
         .await
         .context("connect to the database")?;
-    Ok(Database { write, read })
+    let group = GroupCommit::start(write.get_sqlite_connection_pool().clone());
+    tokio::spawn(checkpoints(read.get_sqlite_connection_pool().clone()));
+    Ok(Database {
+        write,
+        read,
+        group: Some(group),
+    })
+}
+
+/// How often the SQLite write-ahead log is copied into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// The writer checkpoints by itself only past this many pages (~80 MiB),
+/// should [`checkpoints`] fall behind.
+const WAL_BACKSTOP_PAGES: u32 = 20_000;
+
+/// Copies the SQLite write-ahead log into the database every
+/// [`CHECKPOINT_EVERY`], on a reader connection: a PASSIVE checkpoint runs
+/// beside the writer (it never blocks a write), so its fsyncs no longer
+/// stall the writes queued behind one. Ends when the pool is closed.
+async fn checkpoints(pool: sqlx::SqlitePool) {
+    loop {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if pool.is_closed() {
+            return;
+        }
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            Ok(_) => {}
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(e) => tracing::debug!(error = %e, "checkpointing the write-ahead log"),
+        }
+    }
 }
 
 /// Opens the other `size - 1` PostgreSQL connections at once (the pool
