@@ -141,12 +141,6 @@ pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<Database>
         write_options.max_connections(size).min_connections(1);
     } else {
         write_options.max_connections(1).min_connections(1);
-        // The writer does not checkpoint every 1,000 pages (the default):
-        // a checkpoint's fsyncs would stall every write queued behind it.
-        // `checkpoints` does it beside the writer; this is the backstop.
-        write_options.map_sqlx_sqlite_opts(|o| {
-            o.pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES.to_string())
-        });
     }
     let write = sea_orm::Database::connect(write_options)
         .await
@@ -176,39 +170,11 @@ pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<Database>
         .await
         .context("connect to the database")?;
     let group = GroupCommit::start(write.get_sqlite_connection_pool().clone());
-    tokio::spawn(checkpoints(read.get_sqlite_connection_pool().clone()));
     Ok(Database {
         write,
         read,
         group: Some(group),
     })
-}
-
-/// How often the SQLite write-ahead log is copied into the database.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
-/// The writer checkpoints by itself only past this many pages (~80 MiB),
-/// should [`checkpoints`] fall behind.
-const WAL_BACKSTOP_PAGES: u32 = 20_000;
-
-/// Copies the SQLite write-ahead log into the database every
-/// [`CHECKPOINT_EVERY`], on a reader connection: a PASSIVE checkpoint runs
-/// beside the writer (it never blocks a write), so its fsyncs no longer
-/// stall the writes queued behind one. Ends when the pool is closed.
-async fn checkpoints(pool: sqlx::SqlitePool) {
-    loop {
-        tokio::time::sleep(CHECKPOINT_EVERY).await;
-        if pool.is_closed() {
-            return;
-        }
-        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            Ok(_) => {}
-            Err(sqlx::Error::PoolClosed) => return,
-            Err(e) => tracing::debug!(error = %e, "checkpointing the write-ahead log"),
-        }
-    }
 }
 
 /// Opens the other `size - 1` PostgreSQL connections at once (the pool
