@@ -11,8 +11,7 @@ use crate::{
     error::{AuthError, db},
     kakao::AuthorizeParams,
     persistence::{
-        login_state_claims,
-        login_write::{self, LoginRecord},
+        login_write::LoginRecord,
         ms, now_ms, users,
     },
     sessions::{self, NewSession, SessionTokens},
@@ -108,7 +107,9 @@ pub async fn complete_login(
     }
     let return_to = ReturnTo::from_stored(&attempt.return_to)
         .ok_or_else(|| AuthError::Unexpected(anyhow::anyhow!("sealed return_to is unreadable")))?;
-    if !login_state_claims::claim(&core.db.write, &attempt.state_id(), attempt.expires_at)
+    if !core
+        .db
+        .claim_login_state(&attempt.state_id(), attempt.expires_at)
         .await
         .map_err(db("claim login state"))?
     {
@@ -139,19 +140,18 @@ pub async fn complete_login(
     };
     let now = now_ms();
     let session = NewSession::new(&core.settings, now);
-    let (user, new_user) = login_write::record(
-        &core.db.write,
-        LoginRecord {
+    let (user, new_user) = core
+        .db
+        .record_login(LoginRecord {
             profile,
             now,
             session_id: session.id.clone(),
             session_expires_at: session.expires_at,
             token_hash: session.refresh_token.hash(),
             token_expires_at: session.refresh_expires_at,
-        },
-    )
-    .await
-    .map_err(db("store user and session"))?;
+        })
+        .await
+        .map_err(db("store user and session"))?;
     let session = session.issued(user.id.clone());
 
     let tokens = sessions::with_access_token(core, session)?;

@@ -19,6 +19,8 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, QueryResult,
     RuntimeErr, Statement, Value, sqlx,
 };
+use std::sync::LazyLock;
+
 use uuid::Uuid;
 
 use super::users::{self, ProfileUpdate};
@@ -40,23 +42,40 @@ pub struct LoginRecord {
     pub token_expires_at: i64,
 }
 
-/// `?1` new user id, `?2` kakao id, `?3`..`?6` profile, `?7` now,
-/// `?8` session id, `?9` session end, `?10` token row id, `?11` token
-/// hash, `?12` token end.
-const SQLITE: &str = "\
-BEGIN IMMEDIATE;
-INSERT INTO users (id, kakao_id, nickname, profile_image_url, thumbnail_image_url, email, \
-created_at, last_login_at, unlinked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, NULL) \
+/// The parameters of one login's SQLite statements.
+pub(crate) const SQLITE_PARAMS: usize = 12;
+
+/// One login's three SQLite statements, their parameters numbered from
+/// `?{offset + 1}`: `+1` new user id, `+2` kakao id, `+3`..`+6` profile,
+/// `+7` now, `+8` session id, `+9` session end, `+10` token row id, `+11`
+/// token hash, `+12` token end. [`SQLITE`] is one login's; the group commit
+/// ([`super::group_commit`]) strings several together.
+pub(crate) fn sqlite_statements(offset: usize) -> String {
+    let p = |n: usize| format!("?{}", offset + n);
+    format!(
+        "INSERT INTO users (id, kakao_id, nickname, profile_image_url, thumbnail_image_url, email, \
+created_at, last_login_at, unlinked_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, NULL) \
 ON CONFLICT (kakao_id) DO UPDATE SET nickname = excluded.nickname, \
 profile_image_url = excluded.profile_image_url, thumbnail_image_url = excluded.thumbnail_image_url, \
 email = excluded.email, last_login_at = excluded.last_login_at, unlinked_at = NULL \
 RETURNING id, kakao_id, nickname, profile_image_url, thumbnail_image_url, email, created_at, \
 last_login_at, unlinked_at;
-INSERT INTO sessions (id, user_id, created_at, expires_at) SELECT ?8, id, ?7, ?9 FROM users WHERE kakao_id = ?2;
-INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at) VALUES (?10, ?8, ?11, ?7, ?12);
-COMMIT;";
+INSERT INTO sessions (id, user_id, created_at, expires_at) SELECT {}, id, {}, {} FROM users WHERE kakao_id = {};
+INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at) VALUES ({}, {}, {}, {}, {});
+",
+        p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(7),
+        p(8), p(7), p(9), p(2),
+        p(10), p(8), p(11), p(7), p(12)
+    )
+}
 
-/// The same parameters as [`SQLITE`], numbered `$1`..`$12`.
+/// One login's batch: `BEGIN IMMEDIATE; upsert .. RETURNING; session;
+/// token; COMMIT` (the same text as the group commit's batch of one, so
+/// SQLite prepares it once).
+static SQLITE: LazyLock<String> =
+    LazyLock::new(|| format!("BEGIN IMMEDIATE;\n{}COMMIT;", sqlite_statements(0)));
+
+/// The same parameters as [`sqlite_statements`], numbered `$1`..`$12`.
 const POSTGRES: &str = "\
 WITH u AS (\
 INSERT INTO users (id, kakao_id, nickname, profile_image_url, thumbnail_image_url, email, \
@@ -85,19 +104,7 @@ pub async fn record(
     let row = match db.get_database_backend() {
         DbBackend::Sqlite => {
             let pool = db.get_sqlite_connection_pool().clone();
-            let query = sqlx::query(SQLITE)
-                .bind(new_id.clone())
-                .bind(login.profile.kakao_id)
-                .bind(login.profile.nickname)
-                .bind(login.profile.profile_image_url)
-                .bind(login.profile.thumbnail_image_url)
-                .bind(login.profile.email)
-                .bind(login.now)
-                .bind(login.session_id)
-                .bind(login.session_expires_at)
-                .bind(token_row_id)
-                .bind(login.token_hash)
-                .bind(login.token_expires_at);
+            let query = bind_sqlite(sqlx::query(SQLITE.as_str()), login, &new_id, &token_row_id);
             // A task of its own, so that a caller going away (a cancelled
             // RPC) cannot stop the batch between its BEGIN and its COMMIT
             // or ROLLBACK and return the writer mid-transaction.
@@ -126,11 +133,44 @@ pub async fn record(
                 .next()
         }
     };
-    let row = row.ok_or_else(|| DbErr::RecordNotInserted)?;
+    stored_user(row, &new_id)
+}
+
+/// The user a login's upsert returned, and whether this login created it
+/// (the id generated for it came back).
+pub(crate) fn stored_user(
+    row: Option<QueryResult>,
+    new_id: &str,
+) -> Result<(users::Model, bool), DbErr> {
+    let row = row.ok_or(DbErr::RecordNotInserted)?;
     let user = users::Model::from_query_result(&row, "")?;
     let created = user.id == new_id;
     Ok((user, created))
 }
+
+/// Binds one login's twelve parameters, in [`sqlite_statements`]' order.
+pub(crate) fn bind_sqlite<'q>(
+    query: SqliteQuery<'q>,
+    login: LoginRecord,
+    new_id: &str,
+    token_row_id: &str,
+) -> SqliteQuery<'q> {
+    query
+        .bind(new_id.to_owned())
+        .bind(login.profile.kakao_id)
+        .bind(login.profile.nickname)
+        .bind(login.profile.profile_image_url)
+        .bind(login.profile.thumbnail_image_url)
+        .bind(login.profile.email)
+        .bind(login.now)
+        .bind(login.session_id)
+        .bind(login.session_expires_at)
+        .bind(token_row_id.to_owned())
+        .bind(login.token_hash)
+        .bind(login.token_expires_at)
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
 
 /// Runs the SQLite batch on the writer. If any statement fails, the
 /// connection may still be inside the batch's transaction: it is rolled
@@ -139,7 +179,7 @@ pub async fn record(
 /// the pool.
 async fn sqlite_batch(
     pool: sqlx::SqlitePool,
-    query: sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    query: SqliteQuery<'static>,
 ) -> Result<Option<QueryResult>, DbErr> {
     let mut conn = pool.acquire().await.map_err(sqlx_err)?;
     match query.fetch_all(&mut *conn).await {
@@ -155,6 +195,6 @@ async fn sqlite_batch(
 }
 
 /// As SeaORM reports it, so [`super::is_unavailable`] sees the cause.
-fn sqlx_err(e: sqlx::Error) -> DbErr {
+pub(crate) fn sqlx_err(e: sqlx::Error) -> DbErr {
     DbErr::Exec(RuntimeErr::SqlxError(e.into()))
 }

@@ -3,6 +3,7 @@
 //! pass a transaction. Times are Unix milliseconds (`BIGINT`), which compare
 //! the same way on SQLite and PostgreSQL.
 
+pub mod group_commit;
 pub mod login_state_claims;
 pub mod login_write;
 pub mod migration;
@@ -19,6 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use sea_orm::{ConnectOptions, DatabaseConnection, DbErr, RuntimeErr, sqlx};
 use secrecy::{ExposeSecret, SecretString};
+
+use group_commit::GroupCommit;
 
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> i64 {
@@ -53,9 +56,32 @@ pub struct Database {
     pub write: DatabaseConnection,
     /// Reads outside a transaction.
     pub read: DatabaseConnection,
+    /// SQLite: the group commit of the login's writes (see
+    /// [`group_commit`]); `None` on PostgreSQL, where each write is one
+    /// network round trip on a pool sized to the cores.
+    pub group: Option<GroupCommit>,
 }
 
 impl Database {
+    /// Claims a login state id (see [`login_state_claims::claim`]).
+    pub async fn claim_login_state(&self, state_id: &str, expires_at: i64) -> Result<bool, DbErr> {
+        match &self.group {
+            Some(group) => group.claim(state_id, expires_at).await,
+            None => login_state_claims::claim(&self.write, state_id, expires_at).await,
+        }
+    }
+
+    /// Stores a login (see [`login_write::record`]).
+    pub async fn record_login(
+        &self,
+        login: login_write::LoginRecord,
+    ) -> Result<(users::Model, bool), DbErr> {
+        match &self.group {
+            Some(group) => group.record(login).await,
+            None => login_write::record(&self.write, login).await,
+        }
+    }
+
     /// Closes both pools.
     pub async fn close(self) -> Result<(), DbErr> {
         let same = self.read.get_database_backend() == sea_orm::DbBackend::Postgres;
@@ -132,6 +158,7 @@ pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<Database>
         return Ok(Database {
             read: write.clone(),
             write,
+            group: None,
         });
     }
     migration::migrate(&write)
@@ -142,7 +169,12 @@ pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<Database>
     let read = sea_orm::Database::connect(read_options)
         .await
         .context("connect to the database")?;
-    Ok(Database { write, read })
+    let group = GroupCommit::start(write.get_sqlite_connection_pool().clone());
+    Ok(Database {
+        write,
+        read,
+        group: Some(group),
+    })
 }
 
 /// Opens the other `size - 1` PostgreSQL connections at once (the pool

@@ -102,3 +102,62 @@ async fn a_login_write_failing_half_way_stores_nothing_and_the_writer_stays_usab
     );
     assert_eq!(session_rows::Entity::find().count(read).await.unwrap(), 3);
 }
+
+#[tokio::test]
+async fn concurrent_claims_and_logins_each_get_their_own_answer() {
+    // On SQLite these writes share batches (`persistence::group_commit`):
+    // spawned together, they are all queued before the writer runs.
+    let stack = Stack::start().await;
+    let db = stack.auth.core.db.clone();
+    let expires = now_ms() + 60_000;
+    let mut claims = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let db = db.clone();
+        claims.spawn(async move {
+            let id = format!("state-{}", i % 20);
+            (i % 20, db.claim_login_state(&id, expires).await.unwrap())
+        });
+    }
+    let mut wins = [0; 20];
+    while let Some(done) = claims.join_next().await {
+        let (id, won) = done.unwrap();
+        wins[id] += usize::from(won);
+    }
+    assert_eq!(wins, [1; 20], "each state id is claimed exactly once");
+
+    // 24 logins of 8 users, and one whose token hash repeats another's: it
+    // alone fails, and the batch it shared is stored for everyone else.
+    let mut logins = tokio::task::JoinSet::new();
+    for i in 0..25 {
+        let db = db.clone();
+        let hash = if i == 24 { "hash-0".to_owned() } else { format!("hash-{i}") };
+        let kakao_id = 7_000 + (i % 8) as i64;
+        logins.spawn(async move {
+            let result = db.record_login(record(kakao_id, &format!("s-{i}"), &hash)).await;
+            (i, kakao_id, result.map(|(user, created)| (user.id, created)))
+        });
+    }
+    let mut users_by_kakao = std::collections::HashMap::new();
+    let mut created = 0;
+    let mut failed = vec![];
+    while let Some(done) = logins.join_next().await {
+        match done.unwrap() {
+            (i, _, Err(_)) => failed.push(i),
+            (_, kakao_id, Ok((user_id, new))) => {
+                created += usize::from(new);
+                let first = users_by_kakao.entry(kakao_id).or_insert(user_id.clone());
+                assert_eq!(*first, user_id, "one user per Kakao id");
+            }
+        }
+    }
+    // Which of the two logins with "hash-0" went first is up to the queue.
+    assert_eq!(failed.len(), 1, "only a login with the repeated hash fails");
+    assert!(failed[0] == 0 || failed[0] == 24);
+    assert_eq!(created, 8, "each Kakao id is created once");
+    let read = &db.read;
+    assert_eq!(user_rows::Entity::find().count(read).await.unwrap(), 8);
+    assert_eq!(session_rows::Entity::find().count(read).await.unwrap(), 24);
+    assert_eq!(refresh_tokens::Entity::find().count(read).await.unwrap(), 24);
+    let failed_session = format!("s-{}", failed[0]);
+    assert!(session_rows::find(read, &failed_session).await.unwrap().is_none());
+}
