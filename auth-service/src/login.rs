@@ -10,10 +10,7 @@ use crate::{
     },
     error::{AuthError, db},
     kakao::AuthorizeParams,
-    persistence::{
-        login_write::LoginRecord,
-        ms, now_ms, users,
-    },
+    persistence::{login_write::LoginRecord, ms, now_ms, users},
     sessions::{self, NewSession, SessionTokens},
 };
 

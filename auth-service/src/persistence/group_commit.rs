@@ -26,8 +26,8 @@
 //! it.
 
 use std::collections::HashSet;
-use std::sync::LazyLock;
 use std::fmt;
+use std::sync::LazyLock;
 
 use sea_orm::{DbErr, QueryResult, sqlx};
 use tokio::sync::{mpsc, oneshot};

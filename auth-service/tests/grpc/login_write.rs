@@ -130,11 +130,21 @@ async fn concurrent_claims_and_logins_each_get_their_own_answer() {
     let mut logins = tokio::task::JoinSet::new();
     for i in 0..25 {
         let db = db.clone();
-        let hash = if i == 24 { "hash-0".to_owned() } else { format!("hash-{i}") };
+        let hash = if i == 24 {
+            "hash-0".to_owned()
+        } else {
+            format!("hash-{i}")
+        };
         let kakao_id = 7_000 + (i % 8) as i64;
         logins.spawn(async move {
-            let result = db.record_login(record(kakao_id, &format!("s-{i}"), &hash)).await;
-            (i, kakao_id, result.map(|(user, created)| (user.id, created)))
+            let result = db
+                .record_login(record(kakao_id, &format!("s-{i}"), &hash))
+                .await;
+            (
+                i,
+                kakao_id,
+                result.map(|(user, created)| (user.id, created)),
+            )
         });
     }
     let mut users_by_kakao = std::collections::HashMap::new();
@@ -157,7 +167,15 @@ async fn concurrent_claims_and_logins_each_get_their_own_answer() {
     let read = &db.read;
     assert_eq!(user_rows::Entity::find().count(read).await.unwrap(), 8);
     assert_eq!(session_rows::Entity::find().count(read).await.unwrap(), 24);
-    assert_eq!(refresh_tokens::Entity::find().count(read).await.unwrap(), 24);
+    assert_eq!(
+        refresh_tokens::Entity::find().count(read).await.unwrap(),
+        24
+    );
     let failed_session = format!("s-{}", failed[0]);
-    assert!(session_rows::find(read, &failed_session).await.unwrap().is_none());
+    assert!(
+        session_rows::find(read, &failed_session)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
