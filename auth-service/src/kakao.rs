@@ -217,17 +217,7 @@ impl KakaoClient {
             .form(&form);
         let (status, body) = self.send(permit, request).await?;
         if status.is_success() {
-            let parsed: TokenResponse = serde_json::from_slice(&body)
-                .map_err(|_| KakaoError::Unavailable("unreadable token response".into()))?;
-            if parsed.access_token.is_empty() {
-                return Err(KakaoError::Unavailable(
-                    "token response without access_token".into(),
-                ));
-            }
-            return Ok(KakaoTokens {
-                access_token: SecretString::from(parsed.access_token),
-                id_token: parsed.id_token,
-            });
+            return read_tokens(&body);
         }
         Err(token_error(status, &body))
     }
@@ -244,9 +234,7 @@ impl KakaoClient {
             .bearer_auth(access_token.expose_secret());
         let (status, body) = self.send(permit, request).await?;
         if status.is_success() {
-            let me: UserMe = serde_json::from_slice(&body)
-                .map_err(|_| KakaoError::Unavailable("unreadable user response".into()))?;
-            return Ok(me.into_user());
+            return read_user(&body);
         }
         Err(api_error(status, &body))
     }
@@ -287,6 +275,28 @@ fn transport_error(e: reqwest::Error) -> KakaoError {
     KakaoError::Unavailable(what.into())
 }
 
+/// The tokens of a successful token answer (an access token is required).
+pub(crate) fn read_tokens(body: &[u8]) -> Result<KakaoTokens, KakaoError> {
+    let parsed: TokenResponse = serde_json::from_slice(body)
+        .map_err(|_| KakaoError::Unavailable("unreadable token response".into()))?;
+    if parsed.access_token.is_empty() {
+        return Err(KakaoError::Unavailable(
+            "token response without access_token".into(),
+        ));
+    }
+    Ok(KakaoTokens {
+        access_token: SecretString::from(parsed.access_token),
+        id_token: parsed.id_token,
+    })
+}
+
+/// The profile of a successful `/v2/user/me` answer.
+pub(crate) fn read_user(body: &[u8]) -> Result<KakaoUser, KakaoError> {
+    let me: UserMe = serde_json::from_slice(body)
+        .map_err(|_| KakaoError::Unavailable("unreadable user response".into()))?;
+    Ok(me.into_user())
+}
+
 #[derive(Deserialize)]
 struct TokenResponse {
     #[serde(default)]
@@ -303,7 +313,7 @@ struct OAuthError {
     error_code: String,
 }
 
-fn token_error(status: reqwest::StatusCode, body: &[u8]) -> KakaoError {
+pub(crate) fn token_error(status: reqwest::StatusCode, body: &[u8]) -> KakaoError {
     if status.is_server_error() {
         return KakaoError::Unavailable(format!("token endpoint answered {}", status.as_u16()));
     }
@@ -334,7 +344,7 @@ struct ApiError {
     code: i64,
 }
 
-fn api_error(status: reqwest::StatusCode, body: &[u8]) -> KakaoError {
+pub(crate) fn api_error(status: reqwest::StatusCode, body: &[u8]) -> KakaoError {
     let e: ApiError = serde_json::from_slice(body).unwrap_or_default();
     let label = if e.code != 0 {
         e.code.to_string()
@@ -433,6 +443,58 @@ mod tests {
                 expected,
                 "{body}"
             );
+        }
+    }
+
+    use proptest::prelude::*;
+
+    fn label(e: &KakaoError) -> &str {
+        let (KakaoError::Rejected(l) | KakaoError::Misconfigured(l) | KakaoError::Unavailable(l)) =
+            e;
+        l
+    }
+
+    fn is_short_word(l: &str) -> bool {
+        l.len() <= 40
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' '))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn error_labels_are_short_words_whatever_kakao_sends(
+            status in 400u16..600,
+            error in "\\PC{0,80}",
+            error_code in "\\PC{0,80}",
+            code in any::<i64>(),
+        ) {
+            let status = StatusCode::from_u16(status).unwrap();
+            let body = serde_json::json!({ "error": error, "error_code": error_code });
+            let e = token_error(status, body.to_string().as_bytes());
+            prop_assert!(is_short_word(label(&e)), "{e:?}");
+            let body = serde_json::json!({ "msg": error, "code": code });
+            let e = api_error(status, body.to_string().as_bytes());
+            prop_assert!(is_short_word(label(&e)), "{e:?}");
+        }
+
+        #[test]
+        fn an_email_is_kept_only_when_valid_and_verified(
+            valid in any::<Option<bool>>(),
+            verified in any::<Option<bool>>(),
+            email in "[a-z@.]{0,12}",
+        ) {
+            let body = serde_json::json!({
+                "id": 1,
+                "kakao_account": {
+                    "email": email, "is_email_valid": valid, "is_email_verified": verified
+                }
+            });
+            let user = read_user(body.to_string().as_bytes()).unwrap();
+            let expected = (valid == Some(true) && verified == Some(true) && !email.is_empty())
+                .then_some(email);
+            prop_assert_eq!(user.email, expected);
         }
     }
 }

@@ -16,6 +16,9 @@ pub mod auth_core;
 pub mod configuration;
 pub mod domain;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod grpc;
 pub mod grpc_tls;
 pub mod kakao;

@@ -289,7 +289,7 @@ fn parse_bool(value: &str) -> Option<bool> {
 /// Settings for the crate's unit tests: a frontend at
 /// `https://app.example.com` and an auth-service URL where nothing listens,
 /// so every call fails at once as `unavailable`.
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn for_tests(demo_page: bool) -> Settings {
     Settings {
         addr: "127.0.0.1:0".parse().expect("a socket address"),

@@ -310,4 +310,38 @@ mod tests {
         assert_eq!(read(&headers, BINDING_COOKIE), None);
         assert_eq!(read(&HeaderMap::new(), ACCESS_COOKIE), None);
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn a_value_the_edge_sets_is_read_back_as_itself(value in "[ -~]{1,20}|\\PC{0,10}") {
+            if let Ok(set) = host_only().access(&value, 60) {
+                let set = set.to_str().unwrap();
+                let expected = format!("{ACCESS_COOKIE}={value}; ");
+                prop_assert!(set.starts_with(&expected), "{}", set);
+                let mut headers = HeaderMap::new();
+                let echoed = format!("theme=dark; {ACCESS_COOKIE}={value}; x=1");
+                headers.append(COOKIE, HeaderValue::from_str(&echoed).unwrap());
+                prop_assert_eq!(read(&headers, ACCESS_COOKIE), Some(value));
+            } else {
+                prop_assert!(value.is_empty() || value.bytes().any(|b| !COOKIE_OCTET[usize::from(b)]));
+            }
+        }
+
+        #[test]
+        fn a_read_value_is_never_empty_and_never_holds_a_semicolon(
+            header in "[a-z_=; \"]{0,40}"
+        ) {
+            let mut headers = HeaderMap::new();
+            headers.append(COOKIE, HeaderValue::from_str(&header).unwrap());
+            for name in ["a", "b", "a_b", ACCESS_COOKIE] {
+                if let Some(value) = read(&headers, name) {
+                    prop_assert!(!value.is_empty() && !value.contains(';'), "{value:?}");
+                }
+            }
+        }
+    }
 }

@@ -38,6 +38,9 @@ mod configuration;
 mod cookies;
 mod error;
 mod filters;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handlers;
 mod jwks;
 mod metrics;

@@ -240,4 +240,53 @@ mod tests {
         assert!(ok.contains(&Url::parse("http://localhost:3000/x").unwrap()));
         assert!(ok.contains(&Url::parse("https://app.example.com/x").unwrap()));
     }
+
+    use proptest::prelude::*;
+
+    /// Strings made of the pieces open-redirect tricks are made of.
+    fn tricky() -> impl Strategy<Value = String> {
+        let prefix = prop_oneof![
+            Just(""),
+            Just("/"),
+            Just("//"),
+            Just("/\\"),
+            Just("https://"),
+            Just("http://"),
+            Just("https:"),
+            Just("https://app.example.com"),
+            Just("https://admin.example.com"),
+            Just("javascript:"),
+        ];
+        (prefix, "[a-z./:@\\\\%#?\t 0-9]{0,24}").prop_map(|(p, rest)| format!("{p}{rest}"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn an_accepted_return_to_is_on_an_allowed_origin_and_no_trick(raw in tricky()) {
+            let (frontend, allowed) = setup();
+            if let Ok(accepted) = ReturnTo::parse(&raw, &frontend, &allowed) {
+                let url = Url::parse(accepted.as_str()).unwrap();
+                prop_assert!(allowed.contains(&url));
+                prop_assert!(url.username().is_empty() && url.password().is_none());
+                prop_assert!(!raw.starts_with("//") && !raw.contains('\\'));
+                prop_assert!(!raw.chars().any(char::is_whitespace));
+                if raw.starts_with('/') {
+                    prop_assert_eq!(url.origin(), frontend.origin());
+                }
+                let again = ReturnTo::parse(accepted.as_str(), &frontend, &allowed);
+                prop_assert_eq!(again.as_ref().map(ReturnTo::as_str), Ok(accepted.as_str()));
+            }
+        }
+
+        #[test]
+        fn any_plain_path_lands_on_the_frontend(
+            path in "(/[A-Za-z0-9._~-]{1,10}){1,4}/?(\\?[a-z]{1,5}=[0-9]{1,3})?"
+        ) {
+            let (frontend, allowed) = setup();
+            let accepted = ReturnTo::parse(&path, &frontend, &allowed).unwrap();
+            prop_assert!(accepted.as_str().starts_with("https://app.example.com/"));
+        }
+    }
 }

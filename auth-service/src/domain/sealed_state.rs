@@ -229,4 +229,39 @@ mod tests {
         assert_eq!(rotated.open(&old.seal(&a)), Some(a.clone()));
         assert_eq!(old.open(&rotated.seal(&a)), None);
     }
+
+    use proptest::{prelude::*, sample::Index};
+
+    const B64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_attempt_opens_to_itself_and_no_changed_or_cut_state_opens(
+            state_id in any::<[u8; 16]>(),
+            expires_at in any::<i64>(),
+            binding_hash in any::<[u8; 32]>(),
+            nonce in any::<[u8; 16]>(),
+            return_to in "\\PC{0,64}",
+            at in any::<Index>(),
+            to in 0..B64URL.len(),
+            cut in any::<Index>(),
+        ) {
+            let s = sealer(&[(1, 1), (2, 2)]);
+            let a = LoginAttempt { state_id, expires_at, binding_hash, nonce, return_to };
+            let state = s.seal(&a);
+            prop_assert_eq!(s.open(&state), Some(a));
+            let raw = state.expose();
+            let mut b = raw.as_bytes().to_vec();
+            let i = at.index(b.len());
+            if b[i] != B64URL[to] {
+                b[i] = B64URL[to];
+                let tampered = LoginState::from_sealed(String::from_utf8(b).unwrap());
+                prop_assert_eq!(s.open(&tampered), None);
+            }
+            let truncated = LoginState::from_sealed(raw[..cut.index(raw.len())].to_owned());
+            prop_assert_eq!(s.open(&truncated), None);
+        }
+    }
 }

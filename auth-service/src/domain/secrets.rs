@@ -289,4 +289,30 @@ mod tests {
         assert!(b.matches(&b.hash()));
         assert!(!BrowserBinding::generate().matches(&b.hash()));
     }
+
+    use proptest::prelude::*;
+
+    fn b64url(s: &str) -> bool {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn accepted_secrets_have_their_documented_shape(
+            raw in "[A-Za-z0-9_=+/ .-]{40,45}|\\PC{0,50}"
+        ) {
+            if BrowserBinding::parse(&raw).is_ok() || RefreshToken::parse(&raw).is_ok() {
+                prop_assert!(raw.len() == 43 && b64url(&raw));
+            }
+            if LoginState::parse(&raw).is_ok() {
+                prop_assert!(!raw.is_empty() && b64url(&raw));
+            }
+            if AuthorizationCode::parse(&raw).is_ok() {
+                prop_assert!(!raw.is_empty() && raw.bytes().all(|b| b.is_ascii_graphic()));
+            }
+        }
+    }
 }

@@ -197,7 +197,7 @@ impl JwksCache {
 }
 
 /// How long a JWKS answer may be used: its `max-age`, bounded.
-fn cache_lifetime(cache_control: Option<&str>) -> Duration {
+pub(crate) fn cache_lifetime(cache_control: Option<&str>) -> Duration {
     let Some(value) = cache_control else {
         return DEFAULT_LIFETIME;
     };
@@ -236,7 +236,7 @@ struct RsaJwk {
 /// The RS256 signing keys of a JWKS document by `kid`; other keys (another
 /// type, algorithm or use, or unreadable) are skipped. `None` when the
 /// document itself is unreadable.
-fn parse_jwks(body: &[u8]) -> Option<HashMap<String, Arc<DecodingKey>>> {
+pub(crate) fn parse_jwks(body: &[u8]) -> Option<HashMap<String, Arc<DecodingKey>>> {
     let set: JwkSet = serde_json::from_slice(body).ok()?;
     let keys = set
         .keys

@@ -22,6 +22,8 @@ use url::Url;
 
 use crate::{configuration::KakaoSettings, error::AuthError, kakao::KakaoError, metrics::Metrics};
 use jwks::{JwksCache, KeyLookup};
+#[cfg(feature = "fuzzing")]
+pub(crate) use jwks::{cache_lifetime, parse_jwks};
 
 /// Kakao's issuer: the id_token's required `iss`.
 pub const KAKAO_ISSUER: &str = "https://kauth.kakao.com";
@@ -120,10 +122,10 @@ impl VerifiedIdToken {
 }
 
 #[derive(Deserialize)]
-struct Header {
-    alg: String,
+pub(crate) struct Header {
+    pub(crate) alg: String,
     #[serde(default)]
-    kid: Option<String>,
+    pub(crate) kid: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -198,7 +200,7 @@ fn jwks_url(base: &Url) -> Url {
 }
 
 /// The JOSE header, read without trusting anything in it yet.
-fn header(token: &str) -> Result<Header, IdTokenError> {
+pub(crate) fn header(token: &str) -> Result<Header, IdTokenError> {
     let mut parts = token.split('.');
     let (Some(header), Some(_), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())

@@ -156,14 +156,14 @@ async fn complete_login(ctx: &Ctx, request: CompleteLoginRequest) -> Result<Resp
 
 /// The `code`/`state` of a callback, or why none will be exchanged.
 #[derive(Debug, PartialEq, Eq)]
-enum Callback {
+pub(crate) enum Callback {
     Complete { code: String, state: String },
     Refused(ErrorCode),
 }
 
 /// The `return_to` of a login query (empty when none), or `invalid_request`
 /// for a query over [`MAX_QUERY_LEN`].
-fn parse_login(query: &str) -> Result<String, ErrorCode> {
+pub(crate) fn parse_login(query: &str) -> Result<String, ErrorCode> {
     if query.len() > MAX_QUERY_LEN {
         return Err(ErrorCode::InvalidRequest);
     }
@@ -174,7 +174,7 @@ fn parse_login(query: &str) -> Result<String, ErrorCode> {
 /// lossily, unknown parameters are ignored, and any shape ends in a
 /// decision (never a rejection). A query over [`MAX_QUERY_LEN`] is refused
 /// unread.
-fn parse_callback(query: &str) -> Callback {
+pub(crate) fn parse_callback(query: &str) -> Callback {
     if query.len() > MAX_QUERY_LEN {
         return Callback::Refused(ErrorCode::InvalidRequest);
     }
@@ -205,7 +205,7 @@ fn parse_callback(query: &str) -> Callback {
 /// The post-login landing URL from the service, accepted only on the
 /// frontend's origin or an allowed origin (defence in depth: the service
 /// validated it already). A bare path is resolved against `FRONTEND_URL`.
-fn landing_url(settings: &Settings, return_to: &str) -> Option<HeaderValue> {
+pub(crate) fn landing_url(settings: &Settings, return_to: &str) -> Option<HeaderValue> {
     let frontend = &settings.frontend_url;
     let url = match return_to {
         "" => frontend.clone(),
@@ -368,5 +368,25 @@ mod tests {
             Err(ErrorCode::InvalidRequest)
         );
         assert_eq!(parse_login("").as_deref(), Ok(""));
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn a_completed_callback_has_one_non_empty_code_and_state(
+            query in "((code|state|error|x)=[a-z%&=+0-9]{0,4}&?){0,4}"
+        ) {
+            if let Callback::Complete { code, state } = parse_callback(&query) {
+                prop_assert!(!code.is_empty() && !state.is_empty());
+                let again = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("code", &code)
+                    .append_pair("state", &state)
+                    .finish();
+                prop_assert_eq!(parse_callback(&again), complete(&code, &state));
+            }
+        }
     }
 }

@@ -151,4 +151,37 @@ mod tests {
         assert_eq!(key_of("::ffff:192.0.2.1"), key_of("192.0.2.1"));
         assert_ne!(key_of("192.0.2.1"), key_of("192.0.2.2"));
     }
+
+    use proptest::prelude::*;
+    use std::net::Ipv4Addr;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn an_untrusted_peer_is_counted_as_itself_whatever_it_forwards(
+            peer in any::<Ipv4Addr>(),
+            forwarded in "[0-9a-f.,:\\[\\] ]{0,40}",
+        ) {
+            let proxies = nets(&["10.0.0.0/8"]);
+            prop_assume!(!proxies[0].contains(&IpAddr::V4(peer)));
+            let got = client_addr(IpAddr::V4(peer), &headers(&[forwarded.as_str()]), &proxies);
+            prop_assert_eq!(got, IpAddr::V4(peer));
+        }
+
+        #[test]
+        fn behind_proxies_the_right_most_untrusted_entry_is_the_client(
+            spoofed in any::<Ipv4Addr>(),
+            client in any::<Ipv4Addr>(),
+            hops in prop::collection::vec(any::<[u8; 3]>(), 0..4),
+        ) {
+            let proxies = nets(&["10.0.0.0/8"]);
+            prop_assume!(!proxies[0].contains(&IpAddr::V4(client)));
+            let mut entries = vec![spoofed.to_string(), client.to_string()];
+            entries.extend(hops.iter().map(|[a, b, c]| format!("10.{a}.{b}.{c}")));
+            let header = entries.join(", ");
+            let got = client_addr("10.0.0.1".parse().unwrap(), &headers(&[&header]), &proxies);
+            prop_assert_eq!(got, IpAddr::V4(client));
+        }
+    }
 }

@@ -10,7 +10,7 @@
 //! ([`client`]); the counting is [`window`]'s. The counts live in this
 //! process: each replica limits on its own.
 
-mod client;
+pub(crate) mod client;
 mod window;
 
 use std::{

@@ -1,0 +1,54 @@
+//! Entry points for the fuzz targets in `fuzz/` (the `fuzzing` feature,
+//! off in every build of the workspace): the parsers of untrusted input
+//! that are not public, answering in plain types. The public parsers
+//! (`ReturnTo`, `StateSealer::open`, the secrets) are fuzzed through their
+//! own API.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::{
+    kakao::{self, KakaoError, KakaoTokens, KakaoUser},
+    kakao_oidc::{self, IdTokenError},
+};
+
+/// What the client makes of Kakao's token endpoint answering `status` with
+/// `body`; `None` when `status` is not an HTTP status.
+pub fn kakao_token_answer(status: u16, body: &[u8]) -> Option<Result<KakaoTokens, KakaoError>> {
+    let status = StatusCode::from_u16(status).ok()?;
+    Some(if status.is_success() {
+        kakao::read_tokens(body)
+    } else {
+        Err(kakao::token_error(status, body))
+    })
+}
+
+/// What the client makes of `/v2/user/me` answering `status` with `body`;
+/// `None` when `status` is not an HTTP status.
+pub fn kakao_user_answer(status: u16, body: &[u8]) -> Option<Result<KakaoUser, KakaoError>> {
+    let status = StatusCode::from_u16(status).ok()?;
+    Some(if status.is_success() {
+        kakao::read_user(body)
+    } else {
+        Err(kakao::api_error(status, body))
+    })
+}
+
+/// The `(alg, kid)` of an id_token's header, read before any verification.
+pub fn id_token_header(token: &str) -> Result<(String, Option<String>), IdTokenError> {
+    kakao_oidc::header(token).map(|h| (h.alg, h.kid))
+}
+
+/// The `kid`s of the RS256 signing keys a JWKS document publishes, sorted;
+/// `None` when the document is unreadable.
+pub fn jwks_kids(body: &[u8]) -> Option<Vec<String>> {
+    let mut kids: Vec<String> = kakao_oidc::parse_jwks(body)?.into_keys().collect();
+    kids.sort();
+    Some(kids)
+}
+
+/// How long a JWKS answer with this `Cache-Control` is used.
+pub fn jwks_lifetime(cache_control: Option<&str>) -> Duration {
+    kakao_oidc::cache_lifetime(cache_control)
+}
