@@ -2,7 +2,8 @@
 //! emulator, token verification, health, and the `x-auth-error` reason.
 
 use auth_proto::v1::{
-    BuildLoginUrlRequest, CompleteLoginRequest, CompleteLoginResponse, VerifyAccessTokenRequest,
+    BuildLoginUrlRequest, CompleteLoginRequest, CompleteLoginResponse, RefreshSessionRequest,
+    TokenPair, VerifyAccessTokenRequest,
 };
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
@@ -85,6 +86,21 @@ pub async fn verify(stack: &Stack, token: &str) -> Result<String, tonic::Status>
         })
         .await
         .map(|r| r.into_inner().user_id)
+}
+
+/// RefreshSession; the new pair on success.
+pub async fn refresh(stack: &Stack, token: &str) -> Result<TokenPair, tonic::Status> {
+    let mut client = stack.auth.client().await;
+    client
+        .refresh_session(RefreshSessionRequest {
+            refresh_token: token.into(),
+        })
+        .await
+        .map(|r| {
+            r.into_inner()
+                .tokens
+                .expect("a refreshed session has tokens")
+        })
 }
 
 /// What the standard health service reports for `service` (`""`: the

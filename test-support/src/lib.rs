@@ -31,7 +31,7 @@ pub use browser::{
 #[cfg(feature = "edge")]
 pub use edge::EdgeHandle;
 pub use grpc::{
-    Started, health_status, login, login_on, reason, start_login, start_login_on, verify,
+    Started, health_status, login, login_on, reason, refresh, start_login, start_login_on, verify,
 };
 pub use logs::LogCapture;
 pub use stack::{

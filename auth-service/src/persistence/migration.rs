@@ -80,7 +80,11 @@ mod m20261127_000001_initial {
     use super::*;
 
     /// `CREATE INDEX IF NOT EXISTS name ON table (col)`.
-    fn index(name: &str, table: impl IntoIden, col: impl IntoIden) -> IndexCreateStatement {
+    pub(super) fn index(
+        name: &str,
+        table: impl IntoIden,
+        col: impl IntoIden,
+    ) -> IndexCreateStatement {
         Index::create()
             .if_not_exists()
             .name(name)

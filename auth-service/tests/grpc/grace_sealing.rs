@@ -4,21 +4,8 @@
 
 use std::time::Duration;
 
-use auth_proto::v1::{RefreshSessionRequest, TokenPair};
 use auth_service::{domain::RefreshToken, persistence::refresh_tokens};
-use test_support::{Stack, login, users, wait_until};
-
-async fn refresh(stack: &Stack, token: &str) -> Result<TokenPair, tonic::Status> {
-    stack
-        .auth
-        .client()
-        .await
-        .refresh_session(RefreshSessionRequest {
-            refresh_token: token.into(),
-        })
-        .await
-        .map(|r| r.into_inner().tokens.expect("tokens"))
-}
+use test_support::{Stack, login, refresh, users, wait_until};
 
 async fn row_of(stack: &Stack, token: &str) -> refresh_tokens::Model {
     let hash = RefreshToken::parse(token).unwrap().hash();

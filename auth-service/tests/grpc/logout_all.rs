@@ -1,26 +1,12 @@
 //! Ending sessions without the refresh token: RevokeSession by the access
 //! token's session, and RevokeAllSessions ("log out everywhere").
 
-use auth_proto::v1::{
-    RefreshSessionRequest, RevokeAllSessionsRequest, RevokeSessionRequest, TokenPair,
-};
+use auth_proto::v1::{RevokeAllSessionsRequest, RevokeSessionRequest};
 use auth_service::persistence::revocations;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tonic::Code;
 
-use test_support::{Stack, login, reason, users, verify};
-
-async fn refresh(stack: &Stack, token: &str) -> Result<TokenPair, tonic::Status> {
-    stack
-        .auth
-        .client()
-        .await
-        .refresh_session(RefreshSessionRequest {
-            refresh_token: token.into(),
-        })
-        .await
-        .map(|r| r.into_inner().tokens.expect("tokens"))
-}
+use test_support::{Stack, login, reason, refresh, users, verify};
 
 async fn revoke_all(stack: &Stack, user_id: &str, session_id: &str) -> Result<i64, tonic::Status> {
     stack

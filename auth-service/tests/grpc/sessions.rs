@@ -1,21 +1,11 @@
 use std::time::Duration;
 
-use auth_proto::v1::{RefreshSessionRequest, RevokeSessionRequest, TokenPair};
+use auth_proto::v1::RevokeSessionRequest;
 use auth_service::persistence::{refresh_tokens, session_rows};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use tonic::Code;
 
-use test_support::{Stack, login, reason, users, verify};
-
-async fn refresh(stack: &Stack, token: &str) -> Result<TokenPair, tonic::Status> {
-    let mut client = stack.auth.client().await;
-    client
-        .refresh_session(RefreshSessionRequest {
-            refresh_token: token.into(),
-        })
-        .await
-        .map(|r| r.into_inner().tokens.expect("tokens"))
-}
+use test_support::{Stack, login, reason, refresh, users, verify};
 
 #[tokio::test]
 async fn refreshing_rotates_both_tokens_and_retires_the_old_refresh_token() {

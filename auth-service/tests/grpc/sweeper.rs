@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use auth_proto::v1::{RefreshSessionRequest, RevokeSessionRequest, TokenPair};
+use auth_proto::v1::RevokeSessionRequest;
 use auth_service::{
     persistence::{login_state_claims, now_ms, refresh_tokens, session_rows},
     sweeper::{self, BATCH, Swept},
@@ -15,19 +15,7 @@ use sea_orm::{
 };
 use tonic::Code;
 
-use test_support::{Stack, login, reason, users, wait_until};
-
-async fn refresh(stack: &Stack, token: &str) -> Result<TokenPair, tonic::Status> {
-    stack
-        .auth
-        .client()
-        .await
-        .refresh_session(RefreshSessionRequest {
-            refresh_token: token.into(),
-        })
-        .await
-        .map(|r| r.into_inner().tokens.expect("tokens"))
-}
+use test_support::{Stack, login, reason, refresh, users, wait_until};
 
 async fn logout(stack: &Stack, refresh_token: &str) {
     stack

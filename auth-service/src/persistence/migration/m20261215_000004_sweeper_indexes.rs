@@ -4,6 +4,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use super::m20261127_000001_initial::index;
+
 pub struct Migration;
 
 impl MigrationName for Migration {
@@ -23,15 +25,6 @@ enum Sessions {
 enum RefreshTokens {
     Table,
     ExpiresAt,
-}
-
-fn index(name: &str, table: impl IntoIden, col: impl IntoIden) -> IndexCreateStatement {
-    Index::create()
-        .if_not_exists()
-        .name(name)
-        .table(table)
-        .col(col)
-        .to_owned()
 }
 
 #[async_trait::async_trait]
