@@ -9,7 +9,7 @@ mod sealed_state;
 mod secrets;
 mod successor_seal;
 
-pub use ids::{IdParseError, KakaoUserId, SessionId, UserId};
+pub use ids::{IdParseError, KakaoUserId, SessionId, UserId, new_row_id};
 pub use key_encryption::{
     KeyEncryption, KeyEncryptionKey, OpenError, is_encrypted, signing_key_row,
     state_sealing_key_row,

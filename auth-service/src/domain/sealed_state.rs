@@ -5,8 +5,8 @@
 //! random 96-bit nonce per state and a key every replica shares (see
 //! `persistence::state_sealing_keys`). Only a holder of the key can make or
 //! read a state, so a forged, garbled or foreign state fails to open. The
-//! attempt carries a random 128-bit state id (what the callback claims
-//! once), the expiry, the SHA-256 of the browser binding, the OIDC nonce and
+//! attempt carries a 128-bit state id (what the callback claims once:
+//! time-ordered, with 80 random bits), the expiry, the SHA-256 of the browser binding, the OIDC nonce and
 //! the validated `return_to`. The PKCE verifier is still derived from the
 //! binding and the state, so it is neither stored nor sealed.
 
@@ -25,7 +25,7 @@ const FIXED_LEN: usize = 16 + 8 + 32 + 16;
 /// A login attempt as sealed into its state.
 #[derive(Clone, PartialEq, Eq)]
 pub struct LoginAttempt {
-    /// Random id, claimed once by the callback.
+    /// The id the callback claims once (see [`LoginAttempt::new`]).
     pub state_id: [u8; 16],
     /// Unix milliseconds after which the attempt is refused.
     pub expires_at: i64,
@@ -47,12 +47,17 @@ impl std::fmt::Debug for LoginAttempt {
 }
 
 impl LoginAttempt {
-    /// A new attempt with a random state id and nonce.
+    /// A new attempt with a fresh state id and a random nonce. The state
+    /// id is the expiry's low 48 bits (big-endian) then 80 random bits:
+    /// unique, and time-ordered so that the claims of a burst of callbacks
+    /// share index pages. It never needs to be unguessable: it travels
+    /// only inside the sealed state.
     pub fn new(expires_at: i64, binding_hash: [u8; 32], return_to: String) -> Self {
         let mut rng = rand::rng();
         let mut state_id = [0u8; 16];
         let mut nonce = [0u8; 16];
-        rng.fill_bytes(&mut state_id);
+        state_id[..6].copy_from_slice(&expires_at.to_be_bytes()[2..]);
+        rng.fill_bytes(&mut state_id[6..]);
         rng.fill_bytes(&mut nonce);
         LoginAttempt {
             state_id,

@@ -31,7 +31,6 @@ use std::sync::LazyLock;
 
 use sea_orm::{DbErr, QueryResult, sqlx};
 use tokio::sync::{mpsc, oneshot};
-use uuid::Uuid;
 
 use super::{
     login_write::{self, LoginRecord, sqlx_err},
@@ -144,9 +143,7 @@ impl Texts {
             .collect();
         let logins = (1..=MAX_LOGINS)
             .map(|n| {
-                let body: String = (0..n)
-                    .map(|i| login_write::sqlite_statements(i * login_write::SQLITE_PARAMS))
-                    .collect();
+                let body = login_write::SQLITE_STATEMENTS.repeat(n);
                 format!("BEGIN IMMEDIATE;\n{body}COMMIT;")
             })
             .collect();
@@ -242,12 +239,13 @@ async fn write_claims(conn: &mut Conn, texts: &'static Texts, claims: Vec<Claim>
     }
 }
 
-/// One transaction for all the logins: the upserts' RETURNING rows come
-/// back in order, one per login.
-async fn write_logins(conn: &mut Conn, texts: &'static Texts, logins: Vec<Login>) {
+/// One transaction for all the logins: each login's closing SELECT of its
+/// user comes back in order, one row per login. Returns whether the batch
+/// went in whole (not split into one transaction per login).
+async fn write_logins(conn: &mut Conn, texts: &'static Texts, logins: Vec<Login>) -> bool {
     let ids: Vec<(String, String)> = logins
         .iter()
-        .map(|_| (Uuid::new_v4().to_string(), Uuid::new_v4().to_string()))
+        .map(|_| (crate::domain::new_row_id(), crate::domain::new_row_id()))
         .collect();
     let mut query = sqlx::query(texts.logins[logins.len() - 1].as_str());
     for ((record, _), (new_id, token_row_id)) in logins.iter().zip(&ids) {
@@ -259,6 +257,7 @@ async fn write_logins(conn: &mut Conn, texts: &'static Texts, logins: Vec<Login>
                 let stored = login_write::stored_user(Some(QueryResult::from(row)), &new_id);
                 let _ = answer.send(stored);
             }
+            true
         }
         // Committed, yet not one row per upsert: cannot happen with these
         // statements; never retried, since the rows are in.
@@ -266,6 +265,7 @@ async fn write_logins(conn: &mut Conn, texts: &'static Texts, logins: Vec<Login>
             for (_, answer) in logins {
                 let _ = answer.send(Err(DbErr::RecordNotInserted));
             }
+            true
         }
         Err(e) => {
             // The connection may still be inside the batch's transaction.
@@ -276,11 +276,84 @@ async fn write_logins(conn: &mut Conn, texts: &'static Texts, logins: Vec<Login>
                 if let Some((_, answer)) = logins.into_iter().next() {
                     let _ = answer.send(Err(sqlx_err(e)));
                 }
-                return;
+                return false;
             }
             for login in logins {
                 Box::pin(write_logins(conn, texts, vec![login])).await;
             }
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretString;
+
+    fn record(kakao_id: i64) -> LoginRecord {
+        LoginRecord {
+            profile: users::ProfileUpdate {
+                kakao_id,
+                nickname: format!("user {kakao_id}"),
+                profile_image_url: None,
+                thumbnail_image_url: None,
+                email: None,
+            },
+            now: 1_000,
+            session_id: crate::domain::new_row_id(),
+            session_expires_at: 9_000,
+            token_hash: crate::domain::new_row_id(),
+            token_expires_at: 5_000,
+        }
+    }
+
+    /// Guards the statements' parameter binding: a batch whose later logins
+    /// got NULL parameters would fail and be split, still answering every
+    /// caller correctly, so only this tells a batch from its fallback.
+    #[tokio::test]
+    async fn a_full_batch_of_new_and_returning_logins_goes_in_as_one_transaction() {
+        let path =
+            std::env::temp_dir().join(format!("group-commit-{}.db", crate::domain::new_row_id()));
+        let url = SecretString::from(format!("sqlite://{}?mode=rwc", path.display()));
+        let db = crate::persistence::connect_and_migrate(&url).await.unwrap();
+        let pool = db.write.get_sqlite_connection_pool().clone();
+        let mut conn = pool.acquire().await.unwrap();
+        for round in 0..2 {
+            let (logins, answers): (Vec<Login>, Vec<_>) = (0..MAX_LOGINS as i64)
+                .map(|i| {
+                    let (answer, answered) = oneshot::channel();
+                    ((record(1_000 + i), answer), answered)
+                })
+                .unzip();
+            assert!(
+                write_logins(&mut conn, &TEXTS, logins).await,
+                "round {round}"
+            );
+            for (i, answered) in answers.into_iter().enumerate() {
+                let (user, created) = answered.await.unwrap().unwrap();
+                assert_eq!((user.kakao_id, created), (1_000 + i as i64, round == 0));
+            }
+        }
+        let mut counts = Vec::new();
+        for query in [
+            "SELECT COUNT(*) FROM users",
+            "SELECT COUNT(*) FROM sessions",
+            "SELECT COUNT(*) FROM refresh_tokens",
+        ] {
+            counts.push(
+                sqlx::query_scalar::<_, i64>(query)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap(),
+            );
+        }
+        let n = MAX_LOGINS as i64;
+        assert_eq!(counts, [n, 2 * n, 2 * n]);
+        drop(conn);
+        pool.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
     }
 }

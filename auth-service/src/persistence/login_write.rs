@@ -11,7 +11,7 @@
 //!
 //! - SQLite runs a string of several statements in one worker command,
 //!   binding numbered parameters (`?N`) across all of them, so the batch is
-//!   `BEGIN IMMEDIATE; upsert .. RETURNING; session; token; COMMIT`.
+//!   `BEGIN IMMEDIATE; upsert; session; token; SELECT user; COMMIT`.
 //! - PostgreSQL runs one statement whose data-modifying CTEs do the three
 //!   inserts; a single statement is atomic without BEGIN/COMMIT.
 
@@ -20,8 +20,6 @@ use sea_orm::{
     RuntimeErr, Statement, Value, sqlx,
 };
 use std::sync::LazyLock;
-
-use uuid::Uuid;
 
 use super::users::{self, ProfileUpdate};
 
@@ -42,38 +40,33 @@ pub struct LoginRecord {
     pub token_expires_at: i64,
 }
 
-/// The parameters of one login's SQLite statements.
-pub(crate) const SQLITE_PARAMS: usize = 12;
-
-/// One login's three SQLite statements, their parameters numbered from
-/// `?{offset + 1}`: `+1` new user id, `+2` kakao id, `+3`..`+6` profile,
-/// `+7` now, `+8` session id, `+9` session end, `+10` token row id, `+11`
-/// token hash, `+12` token end. [`SQLITE`] is one login's; the group commit
-/// ([`super::group_commit`]) strings several together.
-pub(crate) fn sqlite_statements(offset: usize) -> String {
-    let p = |n: usize| format!("?{}", offset + n);
-    format!(
-        "INSERT INTO users (id, kakao_id, nickname, profile_image_url, thumbnail_image_url, email, \
-created_at, last_login_at, unlinked_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, NULL) \
+/// One login's SQLite statements: the upsert, the session, the token, then
+/// the user as stored (a plain SELECT: SQLite gathers `RETURNING` rows in a
+/// temporary b-tree opened per statement). The parameters are positional
+/// `?`, bound by [`bind_sqlite`] in the order they appear, so that the
+/// group commit ([`super::group_commit`]) can string several logins
+/// together. (Numbered `?N` parameters cannot be used across statements:
+/// SQLx binds the slots below a statement's highest number that the
+/// statement does not name positionally, from a counter shared by the
+/// whole string, and stops binding once that counter passes the last
+/// value, leaving later parameters NULL.)
+pub(crate) const SQLITE_STATEMENTS: &str = "\
+INSERT INTO users (id, kakao_id, nickname, profile_image_url, thumbnail_image_url, email, \
+created_at, last_login_at, unlinked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL) \
 ON CONFLICT (kakao_id) DO UPDATE SET nickname = excluded.nickname, \
 profile_image_url = excluded.profile_image_url, thumbnail_image_url = excluded.thumbnail_image_url, \
-email = excluded.email, last_login_at = excluded.last_login_at, unlinked_at = NULL \
-RETURNING id, kakao_id, nickname, profile_image_url, thumbnail_image_url, email, created_at, \
-last_login_at, unlinked_at;
-INSERT INTO sessions (id, user_id, created_at, expires_at) SELECT {}, id, {}, {} FROM users WHERE kakao_id = {};
-INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at) VALUES ({}, {}, {}, {}, {});
-",
-        p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(7),
-        p(8), p(7), p(9), p(2),
-        p(10), p(8), p(11), p(7), p(12)
-    )
-}
+email = excluded.email, last_login_at = excluded.last_login_at, unlinked_at = NULL;
+INSERT INTO sessions (id, user_id, created_at, expires_at) SELECT ?, id, ?, ? FROM users WHERE kakao_id = ?;
+INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?);
+SELECT id, kakao_id, nickname, profile_image_url, thumbnail_image_url, email, created_at, \
+last_login_at, unlinked_at FROM users WHERE kakao_id = ?;
+";
 
-/// One login's batch: `BEGIN IMMEDIATE; upsert .. RETURNING; session;
-/// token; COMMIT` (the same text as the group commit's batch of one, so
+/// One login's batch: `BEGIN IMMEDIATE; upsert; session; token; SELECT
+/// user; COMMIT` (the same text as the group commit's batch of one, so
 /// SQLite prepares it once).
 static SQLITE: LazyLock<String> =
-    LazyLock::new(|| format!("BEGIN IMMEDIATE;\n{}COMMIT;", sqlite_statements(0)));
+    LazyLock::new(|| format!("BEGIN IMMEDIATE;\n{SQLITE_STATEMENTS}COMMIT;"));
 
 /// The same parameters as [`sqlite_statements`], numbered `$1`..`$12`.
 const POSTGRES: &str = "\
@@ -99,8 +92,8 @@ pub async fn record(
     db: &DatabaseConnection,
     login: LoginRecord,
 ) -> Result<(users::Model, bool), DbErr> {
-    let new_id = Uuid::new_v4().to_string();
-    let token_row_id = Uuid::new_v4().to_string();
+    let new_id = crate::domain::new_row_id();
+    let token_row_id = crate::domain::new_row_id();
     let row = match db.get_database_backend() {
         DbBackend::Sqlite => {
             let pool = db.get_sqlite_connection_pool().clone();
@@ -148,26 +141,37 @@ pub(crate) fn stored_user(
     Ok((user, created))
 }
 
-/// Binds one login's twelve parameters, in [`sqlite_statements`]' order.
+/// Binds one login's parameters, in [`SQLITE_STATEMENTS`]' order.
 pub(crate) fn bind_sqlite<'q>(
     query: SqliteQuery<'q>,
     login: LoginRecord,
     new_id: &str,
     token_row_id: &str,
 ) -> SqliteQuery<'q> {
+    let kakao_id = login.profile.kakao_id;
     query
+        // the upsert
         .bind(new_id.to_owned())
-        .bind(login.profile.kakao_id)
+        .bind(kakao_id)
         .bind(login.profile.nickname)
         .bind(login.profile.profile_image_url)
         .bind(login.profile.thumbnail_image_url)
         .bind(login.profile.email)
         .bind(login.now)
-        .bind(login.session_id)
+        .bind(login.now)
+        // the session
+        .bind(login.session_id.clone())
+        .bind(login.now)
         .bind(login.session_expires_at)
+        .bind(kakao_id)
+        // its first refresh token
         .bind(token_row_id.to_owned())
+        .bind(login.session_id)
         .bind(login.token_hash)
+        .bind(login.now)
         .bind(login.token_expires_at)
+        // the user as stored
+        .bind(kakao_id)
 }
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
@@ -183,7 +187,7 @@ async fn sqlite_batch(
 ) -> Result<Option<QueryResult>, DbErr> {
     let mut conn = pool.acquire().await.map_err(sqlx_err)?;
     match query.fetch_all(&mut *conn).await {
-        // The user is the upsert's RETURNING row, the batch's only row.
+        // The user is the batch's closing SELECT, its only row.
         Ok(rows) => Ok(rows.into_iter().next().map(QueryResult::from)),
         Err(e) => {
             if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {

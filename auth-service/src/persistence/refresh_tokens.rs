@@ -41,7 +41,7 @@ pub async fn insert(
     expires_at: i64,
 ) -> Result<(), DbErr> {
     let row = ActiveModel {
-        id: Set(Uuid::new_v4().to_string()),
+        id: Set(crate::domain::new_row_id()),
         session_id: Set(session_id.to_owned()),
         token_hash: Set(token_hash),
         created_at: Set(now),

@@ -77,7 +77,7 @@ impl NewSession {
     pub fn new(settings: &Settings, now: i64) -> Self {
         let expires_at = now.saturating_add(ms(settings.session_max_lifetime));
         Self {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: crate::domain::new_row_id(),
             expires_at,
             refresh_token: RefreshToken::generate(),
             refresh_expires_at: now
