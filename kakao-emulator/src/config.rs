@@ -1,9 +1,15 @@
-//! What the emulator accepts (its app registration) and who can log in.
+//! What the emulator accepts (its app registrations) and who can log in:
+//! Kakao's here, Naver's and Google's in their modules.
 
 use std::fmt;
 use std::time::Duration;
 
-/// The emulated Kakao app registration and the test accounts behind it.
+use crate::google::config::GoogleConfig;
+use crate::naver::config::NaverConfig;
+
+/// The emulated Kakao app registration and the test accounts behind it,
+/// and Naver's and Google's registrations ([`EmulatorConfig::naver`],
+/// [`EmulatorConfig::google`]).
 #[derive(Clone)]
 pub struct EmulatorConfig {
     /// The REST API key accepted as `client_id`.
@@ -27,11 +33,16 @@ pub struct EmulatorConfig {
     /// on where the emulator stands in for Kakao in a test of the login's
     /// safety checks.
     pub fast_mode: bool,
+    /// Naver's apps and accounts (served under `/naver`).
+    pub naver: NaverConfig,
+    /// Google's OAuth clients, issuer and accounts (served under `/google`).
+    pub google: GoogleConfig,
 }
 
 impl Default for EmulatorConfig {
     /// `demo-rest-api-key`, no client secret, no admin key, any redirect URI,
-    /// 10-minute codes, [`TestUser::defaults`] and fast mode off.
+    /// 10-minute codes, [`TestUser::defaults`] and fast mode off; Naver's and
+    /// Google's defaults ([`NaverConfig::default`], [`GoogleConfig::default`]).
     fn default() -> Self {
         Self {
             client_id: "demo-rest-api-key".to_owned(),
@@ -41,6 +52,8 @@ impl Default for EmulatorConfig {
             code_ttl: Duration::from_secs(10 * 60),
             users: TestUser::defaults(),
             fast_mode: false,
+            naver: NaverConfig::default(),
+            google: GoogleConfig::default(),
         }
     }
 }
@@ -56,6 +69,8 @@ impl fmt::Debug for EmulatorConfig {
             .field("code_ttl", &self.code_ttl)
             .field("users", &self.users)
             .field("fast_mode", &self.fast_mode)
+            .field("naver", &self.naver)
+            .field("google", &self.google)
             .finish()
     }
 }

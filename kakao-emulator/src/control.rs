@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use crate::control_wire::{Endpoint, Fault, IdTokenFault, Stats, TokenRequestSeen};
+use crate::control_wire::{
+    Endpoint, Fault, GoogleIdTokenSettings, IdTokenFault, NaverQuirks, Provider, Stats,
+    TokenRequestSeen,
+};
 use crate::state::Shared;
 
 /// A cheap, cloneable handle on a running emulator's test controls.
@@ -19,11 +22,10 @@ impl Control {
         self.shared.lock().faults.insert(endpoint, fault);
     }
 
-    /// Remove every fault, id_token faults included.
+    /// Remove every fault of every provider, id_token faults, Google's
+    /// id_token settings and Naver's quirks included.
     pub fn clear_faults(&self) {
-        let mut state = self.shared.lock();
-        state.faults.clear();
-        state.id_token_fault = None;
+        self.shared.lock().clear_faults();
     }
 
     /// Spoil every id_token issued from now on as `fault` says (`None`:
@@ -47,6 +49,51 @@ impl Control {
             .get(&endpoint)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Requests received by every endpoint of `provider` so far.
+    pub fn provider_calls(&self, provider: Provider) -> usize {
+        self.shared
+            .lock()
+            .calls
+            .iter()
+            .filter(|(endpoint, _)| endpoint.provider() == provider)
+            .map(|(_, count)| count)
+            .sum()
+    }
+
+    /// Answer Naver's undocumented cases as `quirks` says, until
+    /// [`Control::clear_faults`].
+    pub fn set_naver_quirks(&self, quirks: NaverQuirks) {
+        self.shared.lock().naver.quirks = quirks;
+    }
+
+    /// What the most recent Naver `/naver/oauth2.0/token` call carried.
+    pub fn last_naver_token_request(&self) -> Option<TokenRequestSeen> {
+        self.shared.lock().naver.last_token_request.clone()
+    }
+
+    /// Spoil every Google id_token issued from now on as `fault` says
+    /// (`None`: good ones again); Kakao's are not affected.
+    pub fn set_google_id_token_fault(&self, fault: Option<IdTokenFault>) {
+        self.shared.lock().google.id_token.fault = fault;
+    }
+
+    /// How Google's next id_tokens look (fault and `email_verified` form).
+    pub fn set_google_id_token(&self, settings: GoogleIdTokenSettings) {
+        self.shared.lock().google.id_token = settings;
+    }
+
+    /// Sign Google's id_tokens with its other development key from now on
+    /// and publish only that one at `/google/oauth2/v3/certs`.
+    pub fn rotate_google_signing_key(&self) {
+        let mut state = self.shared.lock();
+        state.google.signing_key = (state.google.signing_key + 1) % 2;
+    }
+
+    /// What the most recent Google `POST /google/token` carried.
+    pub fn last_google_token_request(&self) -> Option<TokenRequestSeen> {
+        self.shared.lock().google.last_token_request.clone()
     }
 
     /// What the most recent `POST /oauth/token` carried (recorded even when
@@ -83,8 +130,9 @@ impl Control {
         Some(self.shared.lock().issue_code(grant, config.code_ttl))
     }
 
-    /// Make every access token issued so far expired, so the next
-    /// `/v2/user/me` answers -401 "already expired" and clients must refresh.
+    /// Make every access token issued so far (every provider's) expired, so
+    /// the next `/v2/user/me` answers -401 "already expired", `/v1/nid/me`
+    /// 401 `024` and `/v1/userinfo` 401, and clients must refresh.
     pub fn expire_access_tokens(&self) {
         self.shared.lock().expire_access_tokens();
     }

@@ -8,8 +8,21 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// The provider an [`Endpoint`] belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    /// Kakao, at the emulator's root paths.
+    Kakao,
+    /// Naver, under `/naver`.
+    Naver,
+    /// Google, under `/google`.
+    Google,
+}
+
 /// An emulated endpoint, as named in fault requests and stats
-/// (`snake_case` in JSON: `"token"`, `"user_me"`, ...).
+/// (`snake_case` in JSON: `"token"`, `"user_me"`, `"naver_token"`,
+/// `"google_userinfo"`, ...). Kakao's carry no prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Endpoint {
@@ -29,11 +42,31 @@ pub enum Endpoint {
     Jwks,
     /// `GET /.well-known/openid-configuration`.
     Discovery,
+    /// `GET|POST /naver/oauth2.0/authorize` (not its consent form's post).
+    NaverAuthorize,
+    /// `GET|POST /naver/oauth2.0/token`: issue, refresh and `grant_type=delete`.
+    NaverToken,
+    /// `POST /naver/oauth2.0/revoke`.
+    NaverRevoke,
+    /// `GET|POST /naver/v1/nid/me`.
+    NaverProfile,
+    /// `GET /google/.well-known/openid-configuration`.
+    GoogleDiscovery,
+    /// `GET /google/o/oauth2/v2/auth` (not its consent form's post).
+    GoogleAuthorize,
+    /// `POST /google/token`, both grant types.
+    GoogleToken,
+    /// `GET|POST /google/v1/userinfo`.
+    GoogleUserinfo,
+    /// `GET /google/oauth2/v3/certs`.
+    GoogleJwks,
+    /// `POST /google/revoke`.
+    GoogleRevoke,
 }
 
 impl Endpoint {
     /// Every endpoint, in a fixed order.
-    pub const ALL: [Endpoint; 8] = [
+    pub const ALL: [Endpoint; 18] = [
         Endpoint::Authorize,
         Endpoint::Token,
         Endpoint::UserMe,
@@ -42,7 +75,41 @@ impl Endpoint {
         Endpoint::TokenInfo,
         Endpoint::Jwks,
         Endpoint::Discovery,
+        Endpoint::NaverAuthorize,
+        Endpoint::NaverToken,
+        Endpoint::NaverRevoke,
+        Endpoint::NaverProfile,
+        Endpoint::GoogleDiscovery,
+        Endpoint::GoogleAuthorize,
+        Endpoint::GoogleToken,
+        Endpoint::GoogleUserinfo,
+        Endpoint::GoogleJwks,
+        Endpoint::GoogleRevoke,
     ];
+
+    /// The provider whose endpoint this is.
+    pub fn provider(self) -> Provider {
+        match self {
+            Endpoint::Authorize
+            | Endpoint::Token
+            | Endpoint::UserMe
+            | Endpoint::Unlink
+            | Endpoint::Logout
+            | Endpoint::TokenInfo
+            | Endpoint::Jwks
+            | Endpoint::Discovery => Provider::Kakao,
+            Endpoint::NaverAuthorize
+            | Endpoint::NaverToken
+            | Endpoint::NaverRevoke
+            | Endpoint::NaverProfile => Provider::Naver,
+            Endpoint::GoogleDiscovery
+            | Endpoint::GoogleAuthorize
+            | Endpoint::GoogleToken
+            | Endpoint::GoogleUserinfo
+            | Endpoint::GoogleJwks
+            | Endpoint::GoogleRevoke => Provider::Google,
+        }
+    }
 }
 
 /// A misbehaviour an endpoint shows until the faults are cleared.
@@ -88,6 +155,17 @@ enum FaultKeyword {
     Garbage,
 }
 
+impl Fault {
+    /// Naver's way of failing a token request: HTTP **200** with
+    /// `{"error":…,"error_description":…}` and no `access_token`.
+    pub fn ok_with_error(error: &str, description: &str) -> Fault {
+        Fault::Status {
+            status: 200,
+            body: serde_json::json!({ "error": error, "error_description": description }),
+        }
+    }
+}
+
 fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
 }
@@ -123,16 +201,17 @@ impl From<Fault> for FaultWire {
     }
 }
 
-/// How the next id_tokens are spoiled, until the faults are cleared: each
-/// is one way a verifier must refuse a token (JSON: `"wrong_signature"`, ...).
+/// How the next id_tokens (Kakao's or Google's, set apart) are spoiled,
+/// until the faults are cleared: each is one way a verifier must refuse a
+/// token (JSON: `"wrong_signature"`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdTokenFault {
     /// Signed by a key the JWKS does not publish, under the published kid.
     WrongSignature,
-    /// `iss` is not `https://kauth.kakao.com`.
+    /// `iss` is not the provider's issuer.
     WrongIssuer,
-    /// `aud` is another app's key.
+    /// `aud` is another app's client id.
     WrongAudience,
     /// `exp` an hour ago.
     Expired,
@@ -162,16 +241,47 @@ pub struct FaultRequest {
     pub fault: Fault,
 }
 
+/// Body of `POST /_emulator/naver/quirks`: how Naver answers where its
+/// behaviour is not documented. Every field defaults to the emulator's
+/// documented-most-likely choice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NaverQuirks {
+    /// Answer a bad `client_id`/`client_secret` on the token endpoint with
+    /// HTTP 401 `{"error":"invalid_client"}` (as seen on Naver's OIDC path)
+    /// instead of the default 200 with the same body.
+    #[serde(default)]
+    pub invalid_client_as_401: bool,
+}
+
+/// Body of `POST /_emulator/google/id_token`: how Google's next id_tokens
+/// look. `{}` means good tokens with a boolean `email_verified`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoogleIdTokenSettings {
+    /// How they are spoiled, if at all.
+    #[serde(default)]
+    pub fault: Option<IdTokenFault>,
+    /// Send `email_verified` as the string `"true"`/`"false"`, as an
+    /// example in Google's docs does, instead of a boolean.
+    #[serde(default)]
+    pub email_verified_as_string: bool,
+}
+
 /// Body of `GET /_emulator/stats`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
-    /// Requests received per endpoint, faulted ones included.
+    /// Requests received per endpoint (every provider), faulted ones included.
     pub calls: BTreeMap<Endpoint, usize>,
-    /// The most recent `POST /oauth/token`, if any.
+    /// The most recent Kakao `POST /oauth/token`, if any.
     pub last_token_request: Option<TokenRequestSeen>,
+    /// The most recent Naver `/naver/oauth2.0/token` call, if any.
+    #[serde(default)]
+    pub naver_last_token_request: Option<TokenRequestSeen>,
+    /// The most recent Google `POST /google/token`, if any.
+    #[serde(default)]
+    pub google_last_token_request: Option<TokenRequestSeen>,
 }
 
-/// What the last `POST /oauth/token` carried. Secret values (client secret,
+/// What the last token request carried. Secret values (client secret,
 /// code, verifier, refresh token) are never kept, only whether they were sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRequestSeen {
@@ -181,8 +291,13 @@ pub struct TokenRequestSeen {
     pub client_id: String,
     /// `redirect_uri`, if sent.
     pub redirect_uri: Option<String>,
-    /// Whether a non-empty `client_secret` was in the body.
+    /// Whether a non-empty `client_secret` was in the body (for Google,
+    /// also: in an HTTP Basic `Authorization` header).
     pub had_client_secret: bool,
     /// Whether a non-empty `code_verifier` was in the body.
     pub had_code_verifier: bool,
+    /// Whether a non-empty `state` was sent (Naver requires it on the token
+    /// call too).
+    #[serde(default)]
+    pub had_state: bool,
 }

@@ -1,9 +1,16 @@
-//! A local stand-in for Kakao Login, for development and tests; never for
-//! production.
+//! A local stand-in for Kakao Login, Naver Login and Google Sign-In, for
+//! development and tests; never for production.
 //!
-//! It owns one HTTP server that answers both Kakao hosts' paths, so a client
-//! points `KAKAO_AUTH_BASE_URL` and `KAKAO_API_BASE_URL` at the same
-//! [`RunningEmulator::base_url`]:
+//! It owns one HTTP server on one port. Kakao is served at the root: a
+//! client points `KAKAO_AUTH_BASE_URL` and `KAKAO_API_BASE_URL` at the same
+//! [`RunningEmulator::base_url`]. Naver is served under `{base_url}/naver`
+//! (both of its hosts, with Naver's own paths after the prefix) and Google
+//! under `{base_url}/google` (discovery at
+//! `/google/.well-known/openid-configuration`, every other endpoint named
+//! there); their route tables are in the `naver` and `google` modules, their
+//! apps and accounts in [`NaverConfig`] and [`GoogleConfig`].
+//!
+//! Kakao's routes:
 //!
 //! | route | emulates |
 //! |---|---|
@@ -25,7 +32,11 @@
 //! through `POST|DELETE /_emulator/faults`, `POST /_emulator/id_token`
 //! (`{"fault":"expired"}`, see [`IdTokenFault`]), `POST
 //! /_emulator/rotate_key` and `GET /_emulator/stats` (see [`FaultRequest`]
-//! and [`Stats`]).
+//! and [`Stats`]). Faults and call counts cover every provider's endpoints
+//! (`"naver_token"`, `"google_token"`, ... see [`Endpoint`]); Naver adds
+//! `POST /_emulator/naver/quirks` ([`NaverQuirks`]) and Google `POST
+//! /_emulator/google/id_token` ([`GoogleIdTokenSettings`]) and `POST
+//! /_emulator/google/rotate_key`. `DELETE /_emulator/faults` clears them all.
 //!
 //! **Fast mode** (off by default; [`EmulatorConfig::fast_mode`], or
 //! `EMULATOR_FAST=1` for the binary) is for load generators: `POST
@@ -33,7 +44,7 @@
 //! access token `fast-<user id>`, for which `/v2/user/me` reports a synthetic
 //! user with that id, without storing anything. See [`fast`].
 //!
-//! Not emulated: `/v1/oidc/userinfo`, id_tokens on the refresh grant,
+//! Not emulated for Kakao: `/v1/oidc/userinfo`, id_tokens on the refresh grant,
 //! `/oauth/logout`, rate limits, and a browser session
 //! (every authorize shows the consent page; `prompt=none` always answers
 //! `consent_required`).
@@ -41,17 +52,24 @@
 #![warn(missing_docs)]
 
 mod api;
+mod app;
 mod config;
 mod control;
 mod control_wire;
 pub mod fast;
+mod filters;
+mod google;
 mod html;
+mod jws;
+mod naver;
 mod oauth;
 mod oidc;
 mod params;
+mod provider_controls;
 mod reply;
 mod routes;
 mod state;
+mod store;
 mod token;
 
 use std::net::SocketAddr;
@@ -61,9 +79,15 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use app::OAuthApp;
 pub use config::{EmulatorConfig, TestUser};
 pub use control::Control;
-pub use control_wire::{Endpoint, Fault, FaultRequest, IdTokenFault, Stats, TokenRequestSeen};
+pub use control_wire::{
+    Endpoint, Fault, FaultRequest, GoogleIdTokenSettings, IdTokenFault, NaverQuirks, Provider,
+    Stats, TokenRequestSeen,
+};
+pub use google::config::{GoogleConfig, GoogleUser};
+pub use naver::config::{NaverConfig, NaverUser};
 
 use state::Shared;
 

@@ -4,17 +4,118 @@
 //! empty means unset), `EMULATOR_REDIRECT_URIS` (comma list, default
 //! `http://localhost:8080/auth/kakao/callback`) and `EMULATOR_FAST` (`1`
 //! turns on the load generators' fast mode, see `kakao_emulator::fast`;
-//! unset, empty or `0` leaves it off). A bad value exits with code 2.
+//! unset, empty or `0` leaves it off). Naver (under `/naver`):
+//! `NAVER_CLIENT_ID` (default `DemoNaverClientId`), `NAVER_CLIENT_SECRET`
+//! (default `DemoNaverClientSecret`), `EMULATOR_NAVER_REDIRECT_URIS` (default
+//! `http://localhost:8080/auth/naver/callback`). Google (under `/google`):
+//! `GOOGLE_CLIENT_ID` (default `demo-google-client.apps.googleusercontent.com`),
+//! `GOOGLE_CLIENT_SECRET` (default `GOCSPX-demo-google-secret`),
+//! `EMULATOR_GOOGLE_REDIRECT_URIS` (default
+//! `http://localhost:8080/auth/google/callback`), `EMULATOR_GOOGLE_ISSUER`
+//! (default: `http://{Host}/google` as each request reached it). A bad
+//! value exits with code 2.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use kakao_emulator::EmulatorConfig;
+use kakao_emulator::{EmulatorConfig, GoogleConfig, NaverConfig, OAuthApp};
 use service_kit::ConfigError;
 
 const PROGRAM: &str = "kakao-emulator";
 const DEFAULT_ADDR: &str = "127.0.0.1:8081";
 const DEFAULT_REDIRECT_URIS: &str = "http://localhost:8080/auth/kakao/callback";
+const DEFAULT_NAVER_REDIRECT_URIS: &str = "http://localhost:8080/auth/naver/callback";
+const DEFAULT_GOOGLE_REDIRECT_URIS: &str = "http://localhost:8080/auth/google/callback";
+
+type Var<'a> = &'a dyn Fn(&'static str) -> Result<Option<String>, ConfigError>;
+
+/// A comma list of absolute http(s) URLs from `name`, or `default`.
+fn uri_list(var: Var<'_>, name: &'static str, default: &str) -> Result<Vec<String>, ConfigError> {
+    var(name)?
+        .unwrap_or_else(|| default.to_owned())
+        .split(',')
+        .map(str::trim)
+        .filter(|uri| !uri.is_empty())
+        .map(|uri| match url::Url::parse(uri) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(uri.to_owned()),
+            _ => Err(ConfigError::new(
+                name,
+                "expected comma-separated absolute http(s) URLs",
+            )),
+        })
+        .collect()
+}
+
+/// `name`, or `default` when unset; empty is refused.
+fn non_empty(var: Var<'_>, name: &'static str, default: &str) -> Result<String, ConfigError> {
+    let value = var(name)?.unwrap_or_else(|| default.to_owned());
+    if value.trim().is_empty() {
+        return Err(ConfigError::new(name, "must not be empty"));
+    }
+    Ok(value)
+}
+
+/// One app of Naver or Google from `{id, secret, redirect URIs}` variables.
+fn app(
+    var: Var<'_>,
+    [id, secret, uris]: [&'static str; 3],
+    defaults: OAuthApp,
+    default_uris: &str,
+) -> Result<OAuthApp, ConfigError> {
+    Ok(OAuthApp {
+        client_id: non_empty(var, id, &defaults.client_id)?,
+        client_secret: non_empty(var, secret, &defaults.client_secret)?,
+        redirect_uris: uri_list(var, uris, default_uris)?,
+    })
+}
+
+fn naver(var: Var<'_>) -> Result<NaverConfig, ConfigError> {
+    let defaults = NaverConfig::default();
+    let first = defaults.apps.first().cloned();
+    let app = app(
+        var,
+        [
+            "NAVER_CLIENT_ID",
+            "NAVER_CLIENT_SECRET",
+            "EMULATOR_NAVER_REDIRECT_URIS",
+        ],
+        first.unwrap_or_else(|| OAuthApp::new("", "", &[])),
+        DEFAULT_NAVER_REDIRECT_URIS,
+    )?;
+    Ok(NaverConfig {
+        apps: vec![app],
+        ..defaults
+    })
+}
+
+fn google(var: Var<'_>) -> Result<GoogleConfig, ConfigError> {
+    let defaults = GoogleConfig::default();
+    let first = defaults.apps.first().cloned();
+    let app = app(
+        var,
+        [
+            "GOOGLE_CLIENT_ID",
+            "GOOGLE_CLIENT_SECRET",
+            "EMULATOR_GOOGLE_REDIRECT_URIS",
+        ],
+        first.unwrap_or_else(|| OAuthApp::new("", "", &[])),
+        DEFAULT_GOOGLE_REDIRECT_URIS,
+    )?;
+    let issuer = match var("EMULATOR_GOOGLE_ISSUER")?.filter(|v| !v.is_empty()) {
+        Some(issuer) if issuer.contains(char::is_whitespace) => {
+            return Err(ConfigError::new(
+                "EMULATOR_GOOGLE_ISSUER",
+                "must not contain spaces",
+            ));
+        }
+        issuer => issuer,
+    };
+    Ok(GoogleConfig {
+        apps: vec![app],
+        issuer,
+        ..defaults
+    })
+}
 
 /// Read the settings through `var` (the process environment in `main`).
 fn settings(
@@ -29,19 +130,7 @@ fn settings(
         return Err(ConfigError::new("KAKAO_CLIENT_ID", "must not be empty"));
     }
     let optional = |name| Ok::<_, ConfigError>(var(name)?.filter(|v: &String| !v.is_empty()));
-    let redirect_uris = var("EMULATOR_REDIRECT_URIS")?
-        .unwrap_or_else(|| DEFAULT_REDIRECT_URIS.to_owned())
-        .split(',')
-        .map(str::trim)
-        .filter(|uri| !uri.is_empty())
-        .map(|uri| match url::Url::parse(uri) {
-            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(uri.to_owned()),
-            _ => Err(ConfigError::new(
-                "EMULATOR_REDIRECT_URIS",
-                "expected comma-separated absolute http(s) URLs",
-            )),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let redirect_uris = uri_list(&var, "EMULATOR_REDIRECT_URIS", DEFAULT_REDIRECT_URIS)?;
     // Only the exact value 1 turns fast mode on, so no stray setting
     // ("true", "yes", "on") does it by accident; those are refused instead.
     let fast_mode = match var("EMULATOR_FAST")?.as_deref().map(str::trim) {
@@ -55,6 +144,8 @@ fn settings(
         admin_key: optional("KAKAO_ADMIN_KEY")?,
         redirect_uris,
         fast_mode,
+        naver: naver(&var)?,
+        google: google(&var)?,
         ..EmulatorConfig::default()
     };
     Ok((addr, config))
@@ -84,7 +175,10 @@ async fn main() -> ExitCode {
         redirect_uris = ?config.redirect_uris,
         users = config.users.len(),
         fast_mode = config.fast_mode,
-        "starting kakao emulator"
+        naver = ?config.naver.apps,
+        google = ?config.google.apps,
+        google_issuer = ?config.google.issuer,
+        "starting kakao emulator (with naver and google)"
     );
     if config.fast_mode {
         tracing::warn!(
@@ -128,6 +222,44 @@ mod tests {
         assert_eq!(config.redirect_uris, [DEFAULT_REDIRECT_URIS]);
         assert!(config.client_secret.is_none());
         assert!(!config.fast_mode);
+        let naver = &config.naver.apps[0];
+        assert_eq!(naver.client_id, "DemoNaverClientId");
+        assert_eq!(naver.redirect_uris, [DEFAULT_NAVER_REDIRECT_URIS]);
+        let google = &config.google.apps[0];
+        assert_eq!(
+            google.client_id,
+            "demo-google-client.apps.googleusercontent.com"
+        );
+        assert_eq!(google.redirect_uris, [DEFAULT_GOOGLE_REDIRECT_URIS]);
+        assert!(config.google.issuer.is_none());
+    }
+
+    #[test]
+    fn naver_and_google_apps_are_read_and_checked() {
+        let (_, config) = with(&[
+            ("NAVER_CLIENT_ID", "n"),
+            ("NAVER_CLIENT_SECRET", "ns"),
+            ("EMULATOR_NAVER_REDIRECT_URIS", "http://a/naver"),
+            ("GOOGLE_CLIENT_SECRET", "gs"),
+            ("EMULATOR_GOOGLE_ISSUER", "https://accounts.google.com"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.naver.apps[0],
+            OAuthApp::new("n", "ns", &["http://a/naver"])
+        );
+        assert_eq!(config.google.apps[0].client_secret, "gs");
+        assert_eq!(
+            config.google.issuer.as_deref(),
+            Some("https://accounts.google.com")
+        );
+        for (name, bad) in [
+            ("NAVER_CLIENT_SECRET", " "),
+            ("EMULATOR_GOOGLE_REDIRECT_URIS", "ftp://x/cb"),
+            ("EMULATOR_GOOGLE_ISSUER", "https://x y"),
+        ] {
+            assert_eq!(with(&[(name, bad)]).unwrap_err().variable, name);
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::config::EmulatorConfig;
 use crate::control_wire::Endpoint;
 use crate::html;
 use crate::params::Params;
-use crate::reply::{self, fault_gate};
+use crate::reply::{self, Spaces, fault_gate};
 use crate::state::{CodeGrant, Shared, granted_scope};
 
 /// Why an authorize request gets Kakao's error page instead of a redirect.
@@ -130,23 +130,8 @@ fn split_scope(scope: &str) -> Vec<String> {
 /// `redirect_uri` with `pairs` appended to its query. Spaces are written as
 /// `%20`, as Kakao does (`User%20denied%20access`).
 fn redirect_back(redirect_uri: &str, pairs: &[(&str, Option<&str>)]) -> Response {
-    let Ok(mut url) = Url::parse(redirect_uri) else {
-        return PageError::UnregisteredRedirect.response();
-    };
-    let mut added = url::form_urlencoded::Serializer::new(String::new());
-    for (key, value) in pairs {
-        if let Some(value) = value {
-            added.append_pair(key, value);
-        }
-    }
-    // The serializer escapes a literal '+' as %2B, so every '+' left is a space.
-    let added = added.finish().replace('+', "%20");
-    let query = match url.query() {
-        Some(existing) if !existing.is_empty() => format!("{existing}&{added}"),
-        _ => added,
-    };
-    url.set_query(Some(&query));
-    reply::found(url.as_str())
+    reply::redirect_appending(redirect_uri, pairs, Spaces::Percent20)
+        .unwrap_or_else(|| PageError::UnregisteredRedirect.response())
 }
 
 /// `GET /oauth/authorize`

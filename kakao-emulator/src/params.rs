@@ -1,5 +1,7 @@
-//! Query strings and form bodies, kept in their original order so the consent
-//! page can carry them verbatim.
+//! Query strings, form bodies and bearer headers. Parameters keep their
+//! original order so a consent page can carry them verbatim.
+
+use crate::control_wire::TokenRequestSeen;
 
 /// Decoded `application/x-www-form-urlencoded` pairs.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +29,29 @@ impl Params {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
+    /// The query's parameters followed by those of a form body (a body of
+    /// another content type is ignored), for endpoints that take either.
+    pub(crate) fn of_request(query: &str, content_type: Option<&str>, body: &[u8]) -> Self {
+        let params = Params::parse(query.as_bytes());
+        if is_form(content_type) {
+            params.merged(Params::parse(body))
+        } else {
+            params
+        }
+    }
+
+    /// What a token request carried, without its secret values.
+    pub(crate) fn seen(&self) -> TokenRequestSeen {
+        TokenRequestSeen {
+            grant_type: self.get("grant_type").unwrap_or_default().to_owned(),
+            client_id: self.get("client_id").unwrap_or_default().to_owned(),
+            redirect_uri: self.get("redirect_uri").map(str::to_owned),
+            had_client_secret: self.get("client_secret").is_some(),
+            had_code_verifier: self.get("code_verifier").is_some(),
+            had_state: self.get("state").is_some(),
+        }
+    }
+
     /// These pairs followed by `other`'s.
     pub(crate) fn merged(mut self, other: Params) -> Self {
         self.0.extend(other.0);
@@ -42,6 +67,15 @@ pub(crate) fn is_form(content_type: Option<&str>) -> bool {
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         })
     })
+}
+
+/// The token of an `Authorization: Bearer {token}` header (scheme
+/// case-insensitive); `None` for a missing header, another scheme or an
+/// empty token.
+pub(crate) fn bearer_token(authorization: Option<&str>) -> Option<&str> {
+    let (scheme, token) = authorization?.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 #[cfg(test)]
@@ -64,5 +98,14 @@ mod tests {
         )));
         assert!(!is_form(Some("application/json")));
         assert!(!is_form(None));
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_from_the_bearer_scheme_only() {
+        assert_eq!(bearer_token(Some("Bearer abc+/=")), Some("abc+/="));
+        assert_eq!(bearer_token(Some("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer_token(Some("Basic abc")), None);
+        assert_eq!(bearer_token(Some("Bearer ")), None);
+        assert_eq!(bearer_token(None), None);
     }
 }

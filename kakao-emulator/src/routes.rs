@@ -1,6 +1,6 @@
-//! The warp filter tree: Kakao's endpoints and the `/_emulator/` controls.
+//! The warp filter tree: Kakao's endpoints, Naver's and Google's (their
+//! modules), and the `/_emulator/` controls.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -11,19 +11,15 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::api::{self, ApiRequest};
 use crate::control_wire::{Endpoint, FaultRequest, IdTokenFault};
+use crate::filters::{BodyTooLarge, body, content_type, raw_query, with_shared};
+use crate::google;
+use crate::naver;
 use crate::oauth;
 use crate::oidc;
+use crate::provider_controls;
 use crate::reply;
 use crate::state::Shared;
 use crate::token;
-
-/// Bodies are small forms; anything bigger than this is refused with 413.
-const MAX_BODY: u64 = 64 * 1024;
-
-#[derive(Debug)]
-struct BodyTooLarge;
-
-impl warp::reject::Reject for BodyTooLarge {}
 
 /// Every route; an oversized body is answered with 413, other refusals
 /// with warp's defaults (404, 405, ...).
@@ -31,7 +27,13 @@ pub(crate) fn routes(
     shared: Arc<Shared>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     kakao(shared.clone())
-        .or(controls(shared))
+        .or(naver::routes(shared.clone()))
+        .unify()
+        .or(google::routes(shared.clone()))
+        .unify()
+        .or(controls(shared.clone()))
+        .unify()
+        .or(provider_controls::routes(shared))
         .unify()
         .recover(recover)
         .unify()
@@ -47,34 +49,6 @@ async fn recover(rejection: Rejection) -> Result<Response, Rejection> {
     } else {
         Err(rejection)
     }
-}
-
-fn with_shared(
-    shared: Arc<Shared>,
-) -> impl Filter<Extract = (Arc<Shared>,), Error = Infallible> + Clone {
-    warp::any().map(move || shared.clone())
-}
-
-/// The raw query string, empty when there is none.
-fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
-    warp::query::raw().or(warp::any().map(String::new)).unify()
-}
-
-/// The body, refused when a `Content-Length` above [`MAX_BODY`] announces it.
-fn body() -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
-    warp::header::optional::<u64>("content-length")
-        .and_then(|length: Option<u64>| async move {
-            match length {
-                Some(length) if length > MAX_BODY => Err(warp::reject::custom(BodyTooLarge)),
-                _ => Ok(()),
-            }
-        })
-        .untuple_one()
-        .and(warp::body::bytes())
-}
-
-fn content_type() -> impl Filter<Extract = (Option<String>,), Error = Rejection> + Clone {
-    warp::header::optional::<String>("content-type")
 }
 
 /// Authorization, query, content type and body of a kapi call.
@@ -249,9 +223,7 @@ fn controls(shared: Arc<Shared>) -> impl Filter<Extract = (Response,), Error = R
         .and(warp::delete())
         .and(with_shared(shared.clone()))
         .map(|shared: Arc<Shared>| {
-            let mut state = shared.lock();
-            state.faults.clear();
-            state.id_token_fault = None;
+            shared.lock().clear_faults();
             StatusCode::NO_CONTENT.into_response()
         });
     // POST /_emulator/id_token

@@ -1,4 +1,5 @@
-//! The emulator's memory: codes, tokens, linked users, faults and counters.
+//! The emulator's memory: codes, tokens, linked users, faults and counters
+//! (Kakao's here; Naver's and Google's in their own modules' memories).
 //!
 //! Everything lives behind one std `Mutex`; handlers lock, change, and drop
 //! the guard before any `.await`.
@@ -13,6 +14,8 @@ use tokio::sync::watch;
 
 use crate::config::{EmulatorConfig, TestUser};
 use crate::control_wire::{Endpoint, Fault, IdTokenFault, Stats, TokenRequestSeen};
+use crate::google::memory::GoogleMemory;
+use crate::naver::memory::NaverMemory;
 
 /// `expires_in` of an access token (about 6 hours, as observed at Kakao).
 pub(crate) const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(21_599);
@@ -131,6 +134,10 @@ pub(crate) struct State {
     /// Linked users and when they were first linked (`connected_at`).
     links: HashMap<i64, SystemTime>,
     next_session: u64,
+    /// Naver's codes, tokens and quirks.
+    pub(crate) naver: NaverMemory,
+    /// Google's codes, tokens, keys and id_token settings.
+    pub(crate) google: GoogleMemory,
 }
 
 impl State {
@@ -147,6 +154,8 @@ impl State {
                 .map(|e| (*e, self.calls.get(e).copied().unwrap_or(0)))
                 .collect(),
             last_token_request: self.last_token_request.clone(),
+            naver_last_token_request: self.naver.last_token_request.clone(),
+            google_last_token_request: self.google.last_token_request.clone(),
         }
     }
 
@@ -261,11 +270,22 @@ impl State {
         })
     }
 
+    /// Expire every access token issued so far, every provider's.
     pub(crate) fn expire_access_tokens(&mut self) {
         let now = Instant::now();
         for record in self.access.values_mut() {
             record.expires_at = now;
         }
+        self.naver.tokens.expire_access_tokens();
+        self.google.tokens.expire_access_tokens();
+    }
+
+    /// Clear every fault and spoiling setting, every provider's.
+    pub(crate) fn clear_faults(&mut self) {
+        self.faults.clear();
+        self.id_token_fault = None;
+        self.naver.quirks = Default::default();
+        self.google.id_token = Default::default();
     }
 
     /// Revoke the access and refresh tokens of one session (Bearer logout).

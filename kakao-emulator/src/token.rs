@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use crate::control_wire::{Endpoint, TokenRequestSeen};
+use crate::control_wire::Endpoint;
 use crate::fast;
 use crate::oidc::{self, IdTokenFor};
 use crate::params::{Params, is_form};
@@ -100,7 +100,7 @@ impl TokenError {
 /// `POST /oauth/token`
 pub(crate) async fn token(shared: &Shared, content_type: Option<&str>, body: &[u8]) -> Response {
     let params = Params::parse(body);
-    shared.lock().last_token_request = Some(seen(&params));
+    shared.lock().last_token_request = Some(params.seen());
     if let Some(faulted) = fault_gate(shared, Endpoint::Token).await {
         return faulted;
     }
@@ -114,16 +114,6 @@ pub(crate) async fn token(shared: &Shared, content_type: Option<&str>, body: &[u
     match result {
         Ok(body) => reply::json(StatusCode::OK, &body),
         Err(error) => error.response(),
-    }
-}
-
-fn seen(p: &Params) -> TokenRequestSeen {
-    TokenRequestSeen {
-        grant_type: p.get("grant_type").unwrap_or_default().to_owned(),
-        client_id: p.get("client_id").unwrap_or_default().to_owned(),
-        redirect_uri: p.get("redirect_uri").map(str::to_owned),
-        had_client_secret: p.get("client_secret").is_some(),
-        had_code_verifier: p.get("code_verifier").is_some(),
     }
 }
 
@@ -228,7 +218,7 @@ fn refresh(shared: &Shared, p: &Params, client_id: &str) -> Result<Value, TokenE
 }
 
 /// PKCE S256: base64url-no-pad(SHA-256(verifier)).
-fn s256(verifier: &str) -> String {
+pub(crate) fn s256(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
