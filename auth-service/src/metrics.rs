@@ -12,7 +12,11 @@
 //! | `auth_logins_total` | `user` (`new`, `returning`) |
 //! | `auth_refresh_total` | `outcome` (`rotated`, `grace_replay`, `reuse_detected`, `refused`) |
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use prometheus_client::{
     encoding::prometheus_text,
@@ -133,10 +137,18 @@ impl RefreshOutcome {
 type Labels<const N: usize> = [(&'static str, &'static str); N];
 type Histograms<const N: usize> = Family<Labels<N>, Histogram, fn() -> Histogram>;
 
+/// How many gRPC codes there are (`OK` = 0 to `Unauthenticated` = 16).
+const CODES: usize = 17;
+/// One slot per `method` label ([`METHODS`], then `other`) and code.
+type RpcHistogramSlots = [[OnceLock<Histogram>; CODES]; METHODS.len() + 1];
+
 /// The registry and every metric in it.
 pub struct Metrics {
     registry: Registry,
     rpc_duration: Histograms<2>,
+    /// Handles on `rpc_duration`'s series, each filled by its first call:
+    /// later calls observe without hashing labels under the family's lock.
+    rpc_series: RpcHistogramSlots,
     rpc_in_flight: Gauge,
     kakao_duration: Histograms<2>,
     logins: Family<Labels<1>, Counter>,
@@ -193,6 +205,7 @@ impl Metrics {
         Metrics {
             registry,
             rpc_duration,
+            rpc_series: std::array::from_fn(|_| std::array::from_fn(|_| OnceLock::new())),
             rpc_in_flight,
             kakao_duration,
             logins,
@@ -209,9 +222,21 @@ impl Metrics {
     /// the last path segment; unknown names are recorded as `other`.
     pub fn rpc_finished(&self, method: &str, code: Code, elapsed: Duration) {
         self.rpc_in_flight.dec();
-        self.rpc_duration
-            .get_or_create(&[("method", method_label(method)), ("code", code_name(code))])
-            .observe(elapsed.as_secs_f64());
+        let method_index = METHODS
+            .iter()
+            .position(|m| *m == method)
+            .unwrap_or(METHODS.len());
+        let series = || {
+            let labels = [("method", method_label(method)), ("code", code_name(code))];
+            self.rpc_duration.get_or_create(&labels).clone()
+        };
+        let slot = usize::try_from(i32::from(code))
+            .ok()
+            .and_then(|code| self.rpc_series.get(method_index)?.get(code));
+        match slot {
+            Some(slot) => slot.get_or_init(series).observe(elapsed.as_secs_f64()),
+            None => series().observe(elapsed.as_secs_f64()),
+        }
     }
 
     /// Records one Kakao request and how it ended.
@@ -338,6 +363,30 @@ mod tests {
         in_proto.sort_unstable();
         listed.sort_unstable();
         assert_eq!(in_proto, listed);
+    }
+
+    #[test]
+    fn repeated_rpcs_count_in_one_series_per_method_and_code() {
+        let metrics = Metrics::new();
+        for (method, code) in [
+            ("VerifyAccessToken", Code::Ok),
+            ("VerifyAccessToken", Code::Ok),
+            ("VerifyAccessToken", Code::Unauthenticated),
+            ("NoSuchMethod", Code::Unimplemented),
+            ("AnotherOne", Code::Unimplemented),
+        ] {
+            metrics.rpc_started();
+            metrics.rpc_finished(method, code, Duration::from_millis(1));
+        }
+        let text = metrics.encode().unwrap();
+        for needle in [
+            r#"auth_rpc_duration_seconds_count{method="VerifyAccessToken",code="OK"} 2"#,
+            r#"auth_rpc_duration_seconds_count{method="VerifyAccessToken",code="Unauthenticated"} 1"#,
+            r#"auth_rpc_duration_seconds_count{method="other",code="Unimplemented"} 2"#,
+            "auth_rpc_in_flight 0",
+        ] {
+            assert!(text.contains(needle), "{needle} missing in\n{text}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use auth_proto::{REQUEST_ID_KEY, RequestId};
 use http::HeaderMap;
+use tonic::{Extensions, metadata::MetadataMap};
 
 /// The id in the request id header when it is well formed, else a fresh one.
 pub fn from_headers(headers: &HeaderMap) -> RequestId {
@@ -15,11 +16,15 @@ pub fn from_headers(headers: &HeaderMap) -> RequestId {
 /// The id of a tonic request: the one the observer layer settled, else read
 /// from its metadata.
 pub fn of<T>(request: &tonic::Request<T>) -> RequestId {
-    request
-        .extensions()
+    of_parts(request.metadata(), request.extensions())
+}
+
+/// [`of`], for a request taken apart with `into_parts`.
+pub fn of_parts(metadata: &MetadataMap, extensions: &Extensions) -> RequestId {
+    extensions
         .get::<RequestId>()
         .cloned()
-        .unwrap_or_else(|| from_headers(request.metadata().as_ref()))
+        .unwrap_or_else(|| from_headers(metadata.as_ref()))
 }
 
 #[cfg(test)]

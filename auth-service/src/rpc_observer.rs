@@ -18,7 +18,7 @@ use std::{
 };
 
 use auth_proto::{REQUEST_ID_KEY, RequestId};
-use http::{HeaderMap, HeaderValue, Request, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use http_body::{Frame, SizeHint};
 use tonic::{Code, Status, body::Body, codegen::Bytes};
 use tower::{Layer, Service};
@@ -29,6 +29,10 @@ use crate::{
 };
 
 const SERVICE_PATH: &str = "/auth.v1.AuthService/";
+
+/// Header names built once, not parsed from text on every call.
+const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static(REQUEST_ID_KEY);
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 
 /// See the module docs.
 #[derive(Clone)]
@@ -94,8 +98,12 @@ where
                     return Err(e);
                 }
             };
-            if let Ok(value) = HeaderValue::from_str(rpc.id.as_str()) {
-                response.headers_mut().insert(REQUEST_ID_KEY, value);
+            if let Ok(mut value) = HeaderValue::from_str(rpc.id.as_str()) {
+                // Never indexed by HPACK: an id is new on every call, and
+                // indexing each one would churn both ends' header tables
+                // (evicting the headers that do repeat).
+                value.set_sensitive(true);
+                response.headers_mut().insert(REQUEST_ID_HEADER, value);
             }
             if let Some(code) = grpc_status(response.headers()) {
                 rpc.finish(code);
@@ -113,7 +121,7 @@ where
 
 fn grpc_status(headers: &HeaderMap) -> Option<Code> {
     headers
-        .get("grpc-status")
+        .get(&GRPC_STATUS)
         .map(|v| Code::from_bytes(v.as_bytes()))
 }
 

@@ -2,7 +2,7 @@
 //! Express + passport-kakao baseline in the same run.
 //!
 //!     scripts/bench [--db sqlite|postgres] [--users 1k|1m] [--duration 20s]
-//!                   [--target both|ours|express] [--json out.json]
+//!                   [--target both|ours|express] [--only transport] [--json out.json]
 //!
 //! Starts the Kakao emulator in fast mode (`EMULATOR_FAST=1`: the load
 //! generator makes up `fast-<id>` codes, so no consent page and no emulator
@@ -16,6 +16,8 @@
 //! and, with `--users 1m`, login latency with 1,000,000 users in the table
 //! against 1,000. Prints a table naming the machine and the command, and
 //! writes JSON. Ratios compare figures measured in the same run.
+//! `--only transport` skips the login phases and measures only the h2load
+//! ratios (and the start time): a quick check of a change to a hot path.
 
 mod h2load;
 mod load;
@@ -52,6 +54,7 @@ struct Args {
     json: Option<PathBuf>,
     ours: bool,
     express: bool,
+    transport_only: bool,
     bin_dir: PathBuf,
     express_dir: PathBuf,
     pg_url: String,
@@ -59,7 +62,7 @@ struct Args {
 
 fn usage() -> &'static str {
     "usage: bench [--db sqlite|postgres] [--users 1k|1m] [--duration 20s] [--target both|ours|express] \
-     [--json FILE] [--bin-dir target/release] [--express-dir bench/express] [--pg-url postgres://...]"
+     [--only transport] [--json FILE] [--bin-dir target/release] [--express-dir bench/express] [--pg-url postgres://...]"
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -70,6 +73,7 @@ fn parse_args() -> anyhow::Result<Args> {
         json: None,
         ours: true,
         express: true,
+        transport_only: false,
         bin_dir: PathBuf::from("target/release"),
         express_dir: PathBuf::from("bench/express"),
         pg_url: std::env::var("BENCH_POSTGRES_URL")
@@ -114,12 +118,21 @@ fn parse_args() -> anyhow::Result<Args> {
                     _ => bail!("--target is both, ours or express"),
                 }
             }
+            "--only" => {
+                args.transport_only = match value.as_str() {
+                    "transport" => true,
+                    _ => bail!("--only is transport"),
+                }
+            }
             "--json" => args.json = Some(PathBuf::from(value)),
             "--bin-dir" => args.bin_dir = PathBuf::from(value),
             "--express-dir" => args.express_dir = PathBuf::from(value),
             "--pg-url" => args.pg_url = value,
             _ => bail!("unknown flag {flag}\n{}", usage()),
         }
+    }
+    if args.transport_only && args.users > RETURNING_USERS {
+        bail!("--only transport runs no logins; --users 1m needs them");
     }
     Ok(args)
 }
@@ -623,17 +636,19 @@ impl Ctx<'_> {
         .await?;
         let pids = [service.pid(), edge.pid()];
 
-        let p50_1k = self
-            .logins_and_signups(&mut f, &base, &pids, database)
-            .await;
-
-        // Peak memory under login load (logins, then sign-ups), before the
-        // transport phases open hundreds of streams.
-        let service_kib = procfs::status_kib(service.pid(), "VmHWM");
-        let edge_kib = procfs::status_kib(edge.pid(), "VmHWM");
-        f.insert("peak_rss_service_mib", service_kib as f64 / 1024.0);
-        f.insert("peak_rss_edge_mib", edge_kib as f64 / 1024.0);
-        f.insert("peak_rss_mib", (service_kib + edge_kib) as f64 / 1024.0);
+        let mut p50_1k = f64::NAN;
+        if !args.transport_only {
+            p50_1k = self
+                .logins_and_signups(&mut f, &base, &pids, database)
+                .await;
+            // Peak memory under login load (logins, then sign-ups), before
+            // the transport phases open hundreds of streams.
+            let service_kib = procfs::status_kib(service.pid(), "VmHWM");
+            let edge_kib = procfs::status_kib(edge.pid(), "VmHWM");
+            f.insert("peak_rss_service_mib", service_kib as f64 / 1024.0);
+            f.insert("peak_rss_edge_mib", edge_kib as f64 / 1024.0);
+            f.insert("peak_rss_mib", (service_kib + edge_kib) as f64 / 1024.0);
+        }
 
         // Transport ratios with a real access token.
         let access = load::login(&load::browser(), &base, stack::SEEDED_KAKAO_BASE).await?;
@@ -773,7 +788,11 @@ impl Ctx<'_> {
         let pids = procfs::with_children(app.pid());
         eprintln!("   start to ready: {starts:?}; pids {pids:?}");
 
-        let p50_1k = self.logins_and_signups(&mut f, &base, &pids, None).await;
+        let p50_1k = if args.transport_only {
+            f64::NAN
+        } else {
+            self.logins_and_signups(&mut f, &base, &pids, None).await
+        };
 
         let access = load::login(&load::browser(), &base, stack::SEEDED_KAKAO_BASE).await?;
         self.edge_transport(&mut f, &base, &access).await?;

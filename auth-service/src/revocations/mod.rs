@@ -95,6 +95,10 @@ pub struct RevocationFeed {
     /// Milliseconds after `started` of the last successful read; -1: none.
     last_read_ms: AtomicI64,
     suspended: AtomicBool,
+    /// [`RevocationState::overflowed`], kept up to date under the state's
+    /// write lock, so that [`Self::healthy`] (asked on every verification)
+    /// does not take the read lock for it.
+    overflowed: AtomicBool,
     keep_ms: i64,
     /// Access tokens verified recently.
     pub tokens: TokenCache,
@@ -116,6 +120,7 @@ impl RevocationFeed {
             started: Instant::now(),
             last_read_ms: AtomicI64::new(-1),
             suspended: AtomicBool::new(false),
+            overflowed: AtomicBool::new(false),
             keep_ms: ms(keep),
             tokens: TokenCache::default(),
             sessions: LiveSessions::default(),
@@ -139,7 +144,7 @@ impl RevocationFeed {
         last >= 0
             && self.since_start_ms().saturating_sub(last) < ms(HEALTHY_WITHIN)
             && !self.suspended.load(Ordering::Acquire)
-            && !self.read_state().overflowed()
+            && !self.overflowed.load(Ordering::Acquire)
     }
 
     /// Records a successful read of the log; returns how long ago the
@@ -211,6 +216,7 @@ impl RevocationFeed {
             for r in &fresh {
                 state.apply(r);
             }
+            self.overflowed.store(state.overflowed(), Ordering::Release);
         }
         let (mut sessions, mut users, mut kids) = (HashSet::new(), HashSet::new(), HashSet::new());
         for r in &fresh {
@@ -252,10 +258,9 @@ impl RevocationFeed {
 
     /// Forgets revocations whose tokens have all expired.
     fn expire(&self, now_ms: i64) {
-        self.state
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .expire(now_ms);
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        state.expire(now_ms);
+        self.overflowed.store(state.overflowed(), Ordering::Release);
     }
 
     /// Drops both caches (after the feed was down for long).

@@ -11,30 +11,55 @@ use crate::{
     domain::{AccessToken, SessionId, UserId},
     error::{AuthError, db},
     persistence::{now_ms, session_rows, users},
-    token_cache::{TokenKey, VerifiedToken},
+    token_cache::VerifiedToken,
 };
 
-/// Verifies an access token and that its session is still live. While the
-/// revocation feed is healthy, a token verified before is answered from
-/// the cache (a SHA-256, a lookup and the revocation check), and a new one
-/// costs the signature check (its session is usually known live).
-pub async fn verify_access_token(
-    core: &AuthCore,
-    token: &AccessToken,
-) -> Result<Arc<VerifiedToken>, AuthError> {
+/// Where a token stands with the verified-token cache.
+pub enum CachedVerification {
+    /// Answered from memory: the feed is healthy and the token was verified
+    /// before (a map lookup and the revocation check).
+    Answered(Result<Arc<VerifiedToken>, VerifyError>),
+    /// Not answerable from memory; pass it to [`verify_uncached`].
+    Missed(CacheMiss),
+}
+
+/// What a cache lookup saw, so that the full verification after it judges
+/// by the same reading of the feed's health.
+pub struct CacheMiss {
+    healthy: bool,
+    now_s: i64,
+}
+
+/// Answers from the verified-token cache when the revocation feed vouches
+/// for it. Synchronous, touches no database and logs nothing.
+pub fn verify_from_cache(core: &AuthCore, token: &AccessToken) -> CachedVerification {
     let feed = &core.revocations;
     let healthy = feed.healthy();
-    let key = TokenKey::of(token.expose());
     let now_s = now_ms() / 1000;
-    if healthy && let Some(cached) = feed.tokens.get(&key, now_s) {
+    if healthy && let Some(cached) = feed.tokens.get(token.expose(), now_s) {
         if !core.keys.knows(&cached.kid) {
-            return Err(VerifyError::UnknownKey.into());
+            return CachedVerification::Answered(Err(VerifyError::UnknownKey));
         }
-        if let Some(refused) = feed.refuses_token(&cached) {
-            return Err(refused.into());
-        }
-        return Ok(cached);
+        return CachedVerification::Answered(match feed.refuses_token(&cached) {
+            Some(refused) => Err(refused),
+            None => Ok(cached),
+        });
     }
+    CachedVerification::Missed(CacheMiss { healthy, now_s })
+}
+
+/// Verifies an access token the cache did not answer (see
+/// [`verify_from_cache`]): the signature (no database unless the key is
+/// new to this replica), then the revocation check and the liveness of its
+/// session (usually known live while the feed is healthy). Caches the
+/// answer when the feed is healthy.
+pub async fn verify_uncached(
+    core: &AuthCore,
+    token: &AccessToken,
+    miss: CacheMiss,
+) -> Result<Arc<VerifiedToken>, AuthError> {
+    let CacheMiss { healthy, now_s } = miss;
+    let feed = &core.revocations;
     let generation = feed.tokens.generation();
     let verified = core
         .access_tokens
@@ -46,7 +71,8 @@ pub async fn verify_access_token(
     ensure_live_session(core, &verified.session_id, &verified.user_id, healthy).await?;
     let verified = Arc::new(verified);
     if healthy {
-        feed.tokens.insert(key, verified.clone(), generation, now_s);
+        feed.tokens
+            .insert(token.expose(), verified.clone(), generation, now_s);
     }
     Ok(verified)
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use auth_proto::v1::{
     BuildLoginUrlRequest, CompleteLoginRequest, GetJwksRequest, RefreshSessionRequest,
+    VerifyAccessTokenRequest,
 };
 use sea_orm::TransactionTrait;
 use tonic::Code;
@@ -197,6 +198,65 @@ async fn every_log_line_of_an_rpc_carries_its_request_id_and_no_secret() {
     ] {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
+}
+
+/// A verification answered from the cache runs without a span of its own
+/// (it logs nothing); its id is still echoed, the call counted and the
+/// outcome line logged with the id.
+#[tokio::test]
+async fn a_verification_answered_from_the_cache_is_echoed_counted_and_logged_with_its_id() {
+    let captured = LogCapture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(captured.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let stack = Stack::start().await;
+    let access_token = login(&stack, users::HONG)
+        .await
+        .tokens
+        .unwrap()
+        .access_token;
+    poll(Duration::from_secs(5), || async {
+        stack
+            .auth
+            .core
+            .revocations
+            .healthy()
+            .then_some(())
+            .ok_or(())
+    })
+    .await
+    .expect("the revocation feed becomes healthy");
+
+    let mut client = stack.auth.client().await;
+    for id in ["verify-1", "verify-2"] {
+        let request = VerifyAccessTokenRequest {
+            access_token: access_token.clone(),
+        };
+        let res = client
+            .verify_access_token(with_request_id(request, id))
+            .await
+            .unwrap();
+        assert_eq!(res.metadata().get("x-request-id").unwrap(), id);
+        assert!(!stack.auth.core.revocations.tokens.is_empty());
+    }
+
+    let text = stack.auth.scrape_metrics().await;
+    let needle = r#"auth_rpc_duration_seconds_count{method="VerifyAccessToken",code="OK"} 2"#;
+    assert!(text.contains(needle), "{needle} missing in\n{text}");
+    let logs = captured.text();
+    let outcome_ids: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("one JSON object per line"))
+        .filter(|l| {
+            l["fields"]["message"] == "rpc finished" && l["fields"]["method"] == "VerifyAccessToken"
+        })
+        .map(|l| l["fields"]["request_id"].clone())
+        .collect();
+    assert_eq!(outcome_ids, ["verify-1", "verify-2"], "{logs}");
+    assert!(!logs.contains(&access_token), "the token reached the logs");
 }
 
 #[tokio::test]
