@@ -11,7 +11,7 @@ use crate::{
     domain::{AccessToken, SessionId, UserId},
     error::{AuthError, db},
     persistence::{now_ms, session_rows, users},
-    token_cache::VerifiedToken,
+    token_cache::{TokenKey, VerifiedToken},
 };
 
 /// Where a token stands with the verified-token cache.
@@ -28,6 +28,7 @@ pub enum CachedVerification {
 pub struct CacheMiss {
     healthy: bool,
     now_s: i64,
+    key: TokenKey,
 }
 
 /// Answers from the verified-token cache when the revocation feed vouches
@@ -36,7 +37,8 @@ pub fn verify_from_cache(core: &AuthCore, token: &AccessToken) -> CachedVerifica
     let feed = &core.revocations;
     let healthy = feed.healthy();
     let now_s = now_ms() / 1000;
-    if healthy && let Some(cached) = feed.tokens.get(token.expose(), now_s) {
+    let key = TokenKey::of(token.expose());
+    if healthy && let Some(cached) = feed.tokens.get(&key, now_s) {
         if !core.keys.knows(&cached.kid) {
             return CachedVerification::Answered(Err(VerifyError::UnknownKey));
         }
@@ -45,7 +47,11 @@ pub fn verify_from_cache(core: &AuthCore, token: &AccessToken) -> CachedVerifica
             None => Ok(cached),
         });
     }
-    CachedVerification::Missed(CacheMiss { healthy, now_s })
+    CachedVerification::Missed(CacheMiss {
+        healthy,
+        now_s,
+        key,
+    })
 }
 
 /// Verifies an access token the cache did not answer (see
@@ -58,7 +64,11 @@ pub async fn verify_uncached(
     token: &AccessToken,
     miss: CacheMiss,
 ) -> Result<Arc<VerifiedToken>, AuthError> {
-    let CacheMiss { healthy, now_s } = miss;
+    let CacheMiss {
+        healthy,
+        now_s,
+        key,
+    } = miss;
     let feed = &core.revocations;
     let generation = feed.tokens.generation();
     let verified = core
@@ -71,8 +81,7 @@ pub async fn verify_uncached(
     ensure_live_session(core, &verified.session_id, &verified.user_id, healthy).await?;
     let verified = Arc::new(verified);
     if healthy {
-        feed.tokens
-            .insert(token.expose(), verified.clone(), generation, now_s);
+        feed.tokens.insert(key, verified.clone(), generation, now_s);
     }
     Ok(verified)
 }
