@@ -2,8 +2,10 @@
 //! [`load_dotenv`], [`LogFormat`] and [`init_logging`] (one stream, one
 //! `LOG_FORMAT` rule), [`ConfigError`] (one line naming the variable, exit
 //! code 2 through [`ConfigError::exit`]), [`pem_files`] (TLS files named
-//! by a variable) and [`shutdown_signal`].
+//! by a variable), [`shutdown_signal`] and [`crypto::install`] (ring as the
+//! one cryptography provider of rustls and jsonwebtoken).
 
+pub mod crypto;
 pub mod pem_files;
 
 use std::{fmt, process::ExitCode};
