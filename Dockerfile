@@ -9,10 +9,6 @@
 
 FROM rust:1.95-bookworm AS builder
 ARG BIN
-# cmake: aws-lc-sys (the crypto behind rustls and jsonwebtoken) may need it.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends cmake \
- && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN test -n "$BIN" \

@@ -10,6 +10,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     unsafe { env::set_var("PROTOC", protoc) };
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     tonic_prost_build::configure()
+        // Small message buffers (see proto/codec.rs).
+        .codec_path("crate::codec::SmallBufferCodec")
         .file_descriptor_set_path(out_dir.join("auth_v1_descriptor.bin"))
         .compile_protos(&["proto/auth/v1/auth.proto"], &["proto"])?;
     println!("cargo:rerun-if-changed=proto/auth/v1/auth.proto");

@@ -5,7 +5,8 @@
 //! wire contract both sides must agree on: the error reason words
 //! ([`reason`]), the browser's `?error=` codes ([`error_code`]), the
 //! request-id key and shape ([`request_id`]), and the
-//! access-token claims with their validation ([`claims`]).
+//! access-token claims with their validation ([`claims`]); and the codec
+//! both sides use ([`codec`]: prost's, with small message buffers).
 
 /// Generated code for package `auth.v1` (see `proto/auth/v1/auth.proto`).
 pub mod auth {
@@ -20,6 +21,7 @@ pub use auth::v1;
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("auth_v1_descriptor");
 
 pub mod claims;
+pub mod codec;
 pub mod error_code;
 pub mod reason;
 pub mod request_id;

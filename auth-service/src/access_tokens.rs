@@ -80,6 +80,8 @@ pub struct AccessTokens {
 impl AccessTokens {
     /// Tokens from `issuer` for `audience`, valid for `ttl`.
     pub fn new(issuer: String, audience: String, ttl: Duration) -> Self {
+        // jsonwebtoken signs and verifies with the process-wide provider.
+        service_kit::crypto::install();
         let validation = access_token_validation(&issuer, &audience);
         AccessTokens {
             issuer,
@@ -112,7 +114,7 @@ impl AccessTokens {
         };
         let mut header = Header::new(ACCESS_TOKEN_ALGORITHM);
         header.kid = Some(signing.kid.clone());
-        let token = jsonwebtoken::encode(&header, &claims, &signing.key)?;
+        let token = signing.sign(&header, &claims)?;
         Ok(IssuedAccessToken {
             token,
             expires_in: self.ttl_secs,

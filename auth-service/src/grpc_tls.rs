@@ -85,7 +85,7 @@ impl GrpcTls {
             key_pem: read_private_key("AUTH_GRPC_TLS_KEY", key)?,
             client_ca_pem: None,
         };
-        install_crypto_provider();
+        service_kit::crypto::install();
         Server::builder()
             .tls_config(tls.server_config())
             .map_err(|_| {
@@ -119,15 +119,6 @@ impl GrpcTls {
             None => config,
         }
     }
-}
-
-/// Makes rustls on aws-lc the process's TLS provider unless one is set.
-/// Both ring (tonic's `tls-ring`) and aws-lc (reqwest, jsonwebtoken) are
-/// linked into the service, so rustls cannot pick one itself; aws-lc is the
-/// one the Kakao client already uses (reqwest takes the process default),
-/// so turning TLS on changes nothing for the calls to Kakao.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
 /// `AUTH_GRPC_ADMIN_CLIENTS`: the client certificate names (CN or DNS

@@ -16,22 +16,23 @@ use std::{
 };
 
 use auth_proto::claims::ACCESS_TOKEN_JWK_ALG;
-use aws_lc_rs::{
-    rand::SystemRandom,
-    signature::{Ed25519KeyPair, KeyPair},
-};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{
-    DecodingKey, EncodingKey,
+    DecodingKey, Header,
     jwk::{
         AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm,
         OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse,
     },
 };
+use ring::{
+    rand::SystemRandom,
+    signature::{Ed25519KeyPair, KeyPair},
+};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
+use serde::Serialize;
 
 use crate::{
-    domain::{KeyEncryption, sha256_b64, signing_key_row},
+    domain::{KeyEncryption, OpenError, sha256_b64, signing_key_row},
     persistence::{ms, now_ms, revocations, signing_keys},
 };
 
@@ -42,10 +43,25 @@ const RELOAD_ON_MISS_INTERVAL: Duration = Duration::from_secs(1);
 pub struct SigningKey {
     /// Its id, sent as the JWT header's `kid`.
     pub kid: String,
-    /// The private key.
-    pub key: EncodingKey,
+    /// The private key, parsed once: reading an Ed25519 PKCS#8 document
+    /// derives the public key, as costly as a signature, which
+    /// `jsonwebtoken::encode` would pay on every token.
+    key: Ed25519KeyPair,
     /// Unix milliseconds from which it signs.
     pub activates_at: i64,
+}
+
+impl SigningKey {
+    /// The compact JWS (`header.claims.signature`, each base64url of its
+    /// JSON) that `jsonwebtoken::encode` builds, signed with this key;
+    /// `header` names EdDSA and this key's `kid`.
+    pub fn sign<T: Serialize>(&self, header: &Header, claims: &T) -> anyhow::Result<String> {
+        let header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(header)?);
+        let claims = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?);
+        let message = format!("{header}.{claims}");
+        let signature = URL_SAFE_NO_PAD.encode(self.key.sign(message.as_bytes()));
+        Ok(format!("{message}.{signature}"))
+    }
 }
 
 #[derive(Default)]
@@ -114,13 +130,18 @@ impl KeyRing {
             {
                 cache.signing.push(key.clone());
             } else {
-                match self
+                let opened = self
                     .encryption
                     .open(&signing_key_row(&row.kid), &row.private_key)
-                {
-                    Ok(der) => cache.signing.push(Arc::new(SigningKey {
+                    .and_then(|der| {
+                        // PKCS#8 v1 or v2: keys written by earlier builds load.
+                        Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der)
+                            .map_err(|_| OpenError::Malformed)
+                    });
+                match opened {
+                    Ok(key) => cache.signing.push(Arc::new(SigningKey {
                         kid: row.kid.clone(),
-                        key: EncodingKey::from_ed_der(&der),
+                        key,
                         activates_at,
                     })),
                     Err(e) => {

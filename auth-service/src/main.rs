@@ -18,11 +18,25 @@ const PROGRAM: &str = "auth-service";
 const USAGE: &str =
     "auth-service [serve] | keys rotate | keys list | keys retire <kid> | keys rewrap";
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Before the runtime's threads exist: the malloc arena cap set here
+    // binds only threads that have not allocated yet.
     if let Err(code) = service_kit::start(PROGRAM) {
         return code;
     }
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(err) => {
+            eprintln!("{PROGRAM} failed: cannot start its runtime: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {

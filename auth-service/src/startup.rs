@@ -64,6 +64,9 @@ impl Application {
     /// keys.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let started = Instant::now();
+        // ring for rustls (the Kakao client, which has no provider of its
+        // own, and TLS) and for jsonwebtoken, before either is used.
+        service_kit::crypto::install();
         let listener = TcpListener::bind(settings.grpc_addr)
             .await
             .map_err(|e| anyhow::anyhow!("bind AUTH_GRPC_ADDR {}: {e}", settings.grpc_addr))?;

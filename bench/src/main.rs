@@ -221,6 +221,8 @@ fn lower_is_better(key: &str) -> bool {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // The load's reqwest clients need the process-wide rustls provider.
+    service_kit::crypto::install();
     let args = match parse_args() {
         Ok(args) => args,
         Err(error) => {

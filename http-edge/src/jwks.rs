@@ -94,6 +94,8 @@ pub(crate) struct Jwks {
 impl Jwks {
     /// A cache that loads nothing until first used.
     pub(crate) fn new(client: AuthServiceClient<Channel>, issuer: &str, audience: &str) -> Self {
+        // jsonwebtoken verifies with the process-wide provider.
+        service_kit::crypto::install();
         Self {
             client,
             validation: auth_proto::access_token_validation(issuer, audience),

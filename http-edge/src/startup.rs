@@ -111,6 +111,7 @@ mod tests {
     #[tokio::test]
     async fn every_post_route_answers_an_oversized_body_with_the_same_413() {
         let (port, _stop) = start().await;
+        service_kit::crypto::install();
         let client = reqwest::Client::new();
         let posts: Vec<_> = Route::ALL
             .into_iter()

@@ -10,11 +10,11 @@
 
 use std::sync::OnceLock;
 
-use aws_lc_rs::hmac;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ring::hmac;
+use ring::rand::SystemRandom;
+use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents};
 use serde_json::{Value, json};
 
 use crate::control_wire::IdTokenFault;
@@ -132,17 +132,17 @@ fn parse(kid: &'static str, pem: &str) -> SigningKey {
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let der = STANDARD.decode(body).expect("the dev key is base64");
     let pair = RsaKeyPair::from_pkcs8(&der).expect("the dev key is an RSA PKCS#8 key");
-    let public = pair.public_key();
+    let public = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
     SigningKey {
         kid,
-        modulus: public.modulus().big_endian_without_leading_zero().to_vec(),
-        exponent: public.exponent().big_endian_without_leading_zero().to_vec(),
+        modulus: public.n,
+        exponent: public.e,
         pair,
     }
 }
 
 fn rs256(key: &SigningKey, input: &str) -> Option<Vec<u8>> {
-    let mut signature = vec![0; key.pair.public_modulus_len()];
+    let mut signature = vec![0; key.pair.public().modulus_len()];
     key.pair
         .sign(
             &RSA_PKCS1_SHA256,

@@ -30,6 +30,7 @@ async fn emulator(config: EmulatorConfig) -> RunningEmulator {
 }
 
 fn client() -> Client {
+    service_kit::crypto::install();
     Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))
@@ -621,6 +622,7 @@ async fn a_garbage_fault_answers_200_with_a_body_that_is_not_json() {
 async fn a_hanging_endpoint_times_the_client_out_and_does_not_block_shutdown() {
     let emu = emulator(config()).await;
     emu.control().set_fault(Endpoint::Token, Fault::Hang);
+    service_kit::crypto::install();
     let result = Client::builder()
         .timeout(Duration::from_millis(300))
         .build()
@@ -799,7 +801,7 @@ async fn jwks(emu: &RunningEmulator) -> (Option<String>, Value) {
 
 #[tokio::test]
 async fn openid_grants_carry_an_id_token_signed_by_the_key_the_jwks_publishes() {
-    use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+    use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
     let emu = emulator(config()).await;
     let plain = code_for(&emu, HONG, &[]).await;
     assert!(

@@ -42,6 +42,7 @@ async fn emulator(config: EmulatorConfig) -> RunningEmulator {
 }
 
 fn client() -> Client {
+    service_kit::crypto::install();
     Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))

@@ -31,6 +31,7 @@ async fn emulator() -> RunningEmulator {
 }
 
 fn client() -> Client {
+    service_kit::crypto::install();
     Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))

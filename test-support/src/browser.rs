@@ -13,6 +13,7 @@ use url::Url;
 
 /// A plain HTTP client that never follows redirects.
 pub fn http() -> reqwest::Client {
+    service_kit::crypto::install();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))

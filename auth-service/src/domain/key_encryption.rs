@@ -5,9 +5,9 @@
 //! another row does not open. Without it keys are stored as plain base64
 //! (the development default; the service warns at start).
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use rand::RngCore;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 
 /// What marks an encrypted value (plain base64 never holds a `:`).
 const PREFIX: &str = "kek1:";

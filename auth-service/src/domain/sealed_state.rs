@@ -10,9 +10,9 @@
 //! the validated `return_to`. The PKCE verifier is still derived from the
 //! binding and the state, so it is neither stored nor sealed.
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 
 use super::LoginState;
 

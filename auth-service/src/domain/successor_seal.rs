@@ -14,12 +14,12 @@
 //! successors still sealed, which exist only during the grace window (they
 //! are cleared after it).
 
-use aws_lc_rs::{
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::RngCore;
+use ring::{
     aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey},
     hkdf::{HKDF_SHA256, Salt},
 };
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use rand::RngCore;
 
 use super::RefreshToken;
 

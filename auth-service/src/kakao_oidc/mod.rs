@@ -146,6 +146,8 @@ impl IdTokenVerifier {
     /// A verifier for `settings` (client id, scope, kauth base URL) that
     /// fetches the JWKS with `http` (the Kakao client's connection pool).
     pub fn new(settings: &KakaoSettings, http: reqwest::Client, metrics: Arc<Metrics>) -> Self {
+        // jsonwebtoken verifies with the process-wide provider.
+        service_kit::crypto::install();
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[KAKAO_ISSUER]);
         validation.set_audience(&[settings.client_id.as_str()]);

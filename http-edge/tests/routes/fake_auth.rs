@@ -16,12 +16,12 @@ use auth_proto::v1::{
     VerifyAccessTokenRequest, VerifyAccessTokenResponse, WatchRevocationsRequest,
     auth_service_server::AuthService,
 };
-use aws_lc_rs::{
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use ring::{
     rand::SystemRandom,
     signature::{Ed25519KeyPair, KeyPair},
 };
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tonic::{Code, Request, Response, Status, metadata::MetadataValue};
 
@@ -42,6 +42,8 @@ pub struct SigningKey {
 
 impl SigningKey {
     pub fn generate(kid: &str) -> SigningKey {
+        // The tests sign with jsonwebtoken, on the process-wide provider.
+        service_kit::crypto::install();
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
         let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
         SigningKey {
