@@ -1,10 +1,13 @@
 //! The emulator over real HTTP, started in-process on port 0.
 
+mod common;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::client;
 use kakao_emulator::{EmulatorConfig, Endpoint, Fault, RunningEmulator, start};
 use reqwest::{Client, StatusCode, Url};
 use serde_json::{Value, json};
@@ -27,15 +30,6 @@ fn config() -> EmulatorConfig {
 
 async fn emulator(config: EmulatorConfig) -> RunningEmulator {
     start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap()
-}
-
-fn client() -> Client {
-    service_kit::crypto::install();
-    Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
 }
 
 fn authorize_params(extra: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -1,16 +1,18 @@
 //! The emulated Google Sign-In over real HTTP, started in-process on port
 //! 0; id_tokens are verified with `jsonwebtoken` against the served JWKS.
 
+mod common;
+
 use std::collections::HashMap;
-use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use common::client;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
 use kakao_emulator::{
     EmulatorConfig, Endpoint, Fault, GoogleConfig, IdTokenFault, OAuthApp, RunningEmulator, start,
 };
-use reqwest::{Client, StatusCode, Url};
+use reqwest::{StatusCode, Url};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -39,15 +41,6 @@ fn config() -> EmulatorConfig {
 
 async fn emulator(config: EmulatorConfig) -> RunningEmulator {
     start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap()
-}
-
-fn client() -> Client {
-    service_kit::crypto::install();
-    Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
 }
 
 fn url(emu: &RunningEmulator, path: &str) -> String {
@@ -88,15 +81,7 @@ async fn decide(
     sub: &str,
     action: &str,
 ) -> reqwest::Response {
-    let mut form = params.to_vec();
-    form.push(("user_id".into(), sub.into()));
-    form.push(("action".into(), action.into()));
-    client()
-        .post(url(emu, "/o/oauth2/v2/auth/decision"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
+    common::decide(url(emu, "/o/oauth2/v2/auth/decision"), params, sub, action).await
 }
 
 fn location(response: &reqwest::Response) -> HashMap<String, String> {

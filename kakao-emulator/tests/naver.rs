@@ -1,8 +1,11 @@
 //! The emulated Naver Login over real HTTP, started in-process on port 0.
 
+mod common;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
+use common::client;
 use kakao_emulator::{
     EmulatorConfig, Endpoint, Fault, NaverConfig, NaverQuirks, OAuthApp, Provider, RunningEmulator,
     start,
@@ -30,15 +33,6 @@ async fn emulator() -> RunningEmulator {
     start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap()
 }
 
-fn client() -> Client {
-    service_kit::crypto::install();
-    Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
 fn url(emu: &RunningEmulator, path: &str) -> String {
     format!("{}/naver{path}", emu.base_url())
 }
@@ -61,15 +55,13 @@ async fn decide(
     user: &str,
     action: &str,
 ) -> reqwest::Response {
-    let mut form = params.to_vec();
-    form.push(("user_id".into(), user.into()));
-    form.push(("action".into(), action.into()));
-    client()
-        .post(url(emu, "/oauth2.0/authorize/decision"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
+    common::decide(
+        url(emu, "/oauth2.0/authorize/decision"),
+        params,
+        user,
+        action,
+    )
+    .await
 }
 
 fn location(response: &reqwest::Response) -> (String, HashMap<String, String>) {
