@@ -11,7 +11,7 @@ use crate::Reason;
 /// route's `?error=<code>` query parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
-    /// `access_denied`: the user cancelled at Kakao.
+    /// `access_denied`: the user cancelled at the provider.
     AccessDenied,
     /// `kakao_error`: Kakao reported an error or refused the code or token.
     KakaoError,
@@ -33,11 +33,17 @@ pub enum ErrorCode {
     /// many callbacks) in the last minute; trying again later will work.
     /// Set by the edge itself, never mapped from a service error.
     RateLimited,
+    /// `provider_error`: Naver or Google reported an error or refused the
+    /// code, the token or its id_token (Kakao's keep `kakao_error`).
+    ProviderError,
+    /// `identity_in_use`: the account being linked already belongs to
+    /// another user (log in with it instead, or unlink it there first).
+    IdentityInUse,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::AccessDenied,
         ErrorCode::KakaoError,
         ErrorCode::InvalidRequest,
@@ -47,6 +53,8 @@ impl ErrorCode {
         ErrorCode::Unavailable,
         ErrorCode::ServerError,
         ErrorCode::RateLimited,
+        ErrorCode::ProviderError,
+        ErrorCode::IdentityInUse,
     ];
 
     /// The code as it appears in `?error=<code>`.
@@ -61,6 +69,8 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::ServerError => "server_error",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ProviderError => "provider_error",
+            ErrorCode::IdentityInUse => "identity_in_use",
         }
     }
 
@@ -73,7 +83,11 @@ impl ErrorCode {
             Some(Reason::InvalidState) => ErrorCode::InvalidState,
             Some(Reason::LoginExpired) => ErrorCode::LoginExpired,
             Some(Reason::KakaoRejected) => ErrorCode::KakaoError,
-            Some(Reason::KakaoUnavailable | Reason::Unavailable) => ErrorCode::Unavailable,
+            Some(Reason::ProviderRejected) => ErrorCode::ProviderError,
+            Some(Reason::IdentityInUse) => ErrorCode::IdentityInUse,
+            Some(
+                Reason::KakaoUnavailable | Reason::ProviderUnavailable | Reason::Unavailable,
+            ) => ErrorCode::Unavailable,
             Some(Reason::InvalidRequest) => ErrorCode::InvalidRequest,
             _ => match status.code() {
                 Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {

@@ -5,7 +5,8 @@
 //! wire contract both sides must agree on: the error reason words
 //! ([`reason`]), the browser's `?error=` codes ([`error_code`]), the
 //! request-id key and shape ([`request_id`]), and the
-//! access-token claims with their validation ([`claims`]); and the codec
+//! access-token claims with their validation ([`claims`]), the providers'
+//! path names ([`provider`]); and the codec
 //! both sides use ([`codec`]: prost's, with small message buffers).
 
 /// Generated code for package `auth.v1` (see `proto/auth/v1/auth.proto`).
@@ -23,6 +24,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("auth
 pub mod claims;
 pub mod codec;
 pub mod error_code;
+pub mod provider;
 pub mod reason;
 pub mod request_id;
 

@@ -79,6 +79,19 @@ reasons! {
     /// `GetUser` without a `session_id` from a caller whose client
     /// certificate is not listed in `AUTH_GRPC_ADMIN_CLIENTS`.
     CallerNotAllowed = "caller_not_allowed" => PermissionDenied,
+    /// Naver or Google refused the code or the token, or its answer (a
+    /// Google id_token) failed verification.
+    ProviderRejected = "provider_rejected" => FailedPrecondition,
+    /// Naver or Google cannot be reached now; trying again later may work.
+    ProviderUnavailable = "provider_unavailable" => Unavailable,
+    /// The provider asked for is not configured on this service.
+    ProviderDisabled = "provider_disabled" => NotFound,
+    /// The provider identity being linked already belongs to another user.
+    IdentityInUse = "identity_in_use" => FailedPrecondition,
+    /// The user has no identity at that provider.
+    IdentityNotFound = "identity_not_found" => NotFound,
+    /// The identity is the user's last one: removing it is refused.
+    LastIdentity = "last_identity" => FailedPrecondition,
 }
 
 impl Reason {

@@ -7,15 +7,14 @@ use crate::{
     access_tokens::AccessTokens,
     configuration::Settings,
     domain::{StateSealer, SuccessorSealer},
-    kakao::KakaoClient,
-    kakao_oidc::IdTokenVerifier,
     key_ring::KeyRing,
     metrics::Metrics,
     persistence::Database,
+    providers::Providers,
     revocations::RevocationFeed,
 };
 
-/// Settings, the database, the Kakao client, the signing and state-sealing
+/// Settings, the database, the identity providers, the signing and state-sealing
 /// keys, the access token issuer, the metrics and the revocation feed.
 pub struct AuthCore {
     /// The settings read at start.
@@ -25,10 +24,9 @@ pub struct AuthCore {
     /// SQLite's lock), `db.read` for reads outside a transaction. See
     /// [`Database`].
     pub db: Database,
-    /// The one Kakao client.
-    pub kakao: KakaoClient,
-    /// Verifies Kakao's id_tokens (JWKS cached, fetched through `kakao`'s pool).
-    pub kakao_id_tokens: IdTokenVerifier,
+    /// The enabled identity providers (Kakao, Naver, Google), on one
+    /// connection pool.
+    pub providers: Providers,
     /// The signing keys shared through the database.
     pub keys: KeyRing,
     /// Seals login attempts into their `state` (keys shared through the database).

@@ -11,6 +11,9 @@ use url::Url;
 
 pub use service_kit::ConfigError;
 
+mod providers;
+pub use providers::{GoogleSettings, NaverSettings, ProviderHttp};
+
 use crate::{
     domain::{AllowedOrigins, KeyEncryption, KeyEncryptionKey},
     grpc_tls::{AdminClients, GrpcTls},
@@ -67,8 +70,13 @@ impl KakaoSettings {
 /// Everything the auth-service needs to run.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Kakao client settings.
-    pub kakao: KakaoSettings,
+    /// Kakao client settings; `None` when `KAKAO_CLIENT_ID` is unset (then
+    /// another provider must be enabled).
+    pub kakao: Option<KakaoSettings>,
+    /// Naver client settings; `None` when `NAVER_CLIENT_ID` is unset.
+    pub naver: Option<NaverSettings>,
+    /// Google client settings; `None` when `GOOGLE_CLIENT_ID` is unset.
+    pub google: Option<GoogleSettings>,
     /// `DATABASE_URL` (default: `sqlite://auth.db?mode=rwc` in the working directory).
     pub database_url: SecretString,
     /// `AUTH_GRPC_ADDR` (default `127.0.0.1:50051`).
@@ -170,14 +178,6 @@ impl Settings {
         let ttl =
             |name: &'static str, default: &str| parse_duration(name, get(name).unwrap_or(default));
 
-        let client_id = get("KAKAO_CLIENT_ID")
-            .ok_or_else(|| {
-                err(
-                    "KAKAO_CLIENT_ID",
-                    "required (the REST API key of your Kakao app)",
-                )
-            })?
-            .to_owned();
         let frontend_url = url("FRONTEND_URL", defaults::FRONTEND_URL)?;
         let allowed_origins = match get("ALLOWED_ORIGINS") {
             Some(list) => AllowedOrigins::parse_list(list, &frontend_url),
@@ -239,12 +239,47 @@ impl Settings {
         let kakao_url = |name: &'static str, default: &str| {
             kakao_url(name, get(name).unwrap_or(default), &http_hosts)
         };
-        let auth_base_url = kakao_url("KAKAO_AUTH_BASE_URL", defaults::AUTH_BASE_URL)?;
-        let api_base_url = kakao_url("KAKAO_API_BASE_URL", defaults::API_BASE_URL)?;
-        let browser_auth_base_url = match get("KAKAO_BROWSER_AUTH_BASE_URL") {
-            Some(_) => kakao_url("KAKAO_BROWSER_AUTH_BASE_URL", "")?,
-            None => auth_base_url.clone(),
+        let http = ProviderHttp {
+            connect_timeout: ttl("KAKAO_CONNECT_TIMEOUT", "2s")?,
+            request_timeout: ttl("KAKAO_TIMEOUT", "5s")?,
+            circuit_open: ttl("KAKAO_CIRCUIT_OPEN", "15s")?,
         };
+        let kakao = match get("KAKAO_CLIENT_ID") {
+            None => None,
+            Some(client_id) => {
+                let auth_base_url = kakao_url("KAKAO_AUTH_BASE_URL", defaults::AUTH_BASE_URL)?;
+                let browser_auth_base_url = match get("KAKAO_BROWSER_AUTH_BASE_URL") {
+                    Some(_) => kakao_url("KAKAO_BROWSER_AUTH_BASE_URL", "")?,
+                    None => auth_base_url.clone(),
+                };
+                Some(KakaoSettings {
+                    client_id: client_id.to_owned(),
+                    app_id: get("KAKAO_APP_ID").map(str::to_owned),
+                    browser_auth_base_url,
+                    client_secret: get("KAKAO_CLIENT_SECRET").map(SecretString::from),
+                    redirect_uri: url("KAKAO_REDIRECT_URI", defaults::REDIRECT_URI)?,
+                    auth_base_url,
+                    api_base_url: kakao_url("KAKAO_API_BASE_URL", defaults::API_BASE_URL)?,
+                    admin_key: get("KAKAO_ADMIN_KEY").map(SecretString::from),
+                    scope: get("KAKAO_SCOPE").map(str::to_owned),
+                    prompt: get("KAKAO_PROMPT").map(str::to_owned),
+                    connect_timeout: http.connect_timeout,
+                    request_timeout: http.request_timeout,
+                    circuit_open: http.circuit_open,
+                })
+            }
+        };
+        let provider_url =
+            |name: &'static str, value: &str| kakao_url(name, value, &http_hosts);
+        let redirect = |name: &'static str, value: &str| parse_url(name, value);
+        let naver = NaverSettings::read(&get, &provider_url, &redirect, http)?;
+        let google = GoogleSettings::read(&get, &provider_url, &redirect, http)?;
+        if kakao.is_none() && naver.is_none() && google.is_none() {
+            return Err(err(
+                "KAKAO_CLIENT_ID",
+                "required (the REST API key of your Kakao app), unless NAVER_CLIENT_ID or GOOGLE_CLIENT_ID is set",
+            ));
+        }
 
         let grpc_tls = GrpcTls::from_vars(get)?;
         let admin_clients = AdminClients::parse(
@@ -260,21 +295,9 @@ impl Settings {
         };
 
         Ok(Settings {
-            kakao: KakaoSettings {
-                client_id,
-                app_id: get("KAKAO_APP_ID").map(str::to_owned),
-                browser_auth_base_url,
-                client_secret: get("KAKAO_CLIENT_SECRET").map(SecretString::from),
-                redirect_uri: url("KAKAO_REDIRECT_URI", defaults::REDIRECT_URI)?,
-                auth_base_url,
-                api_base_url,
-                admin_key: get("KAKAO_ADMIN_KEY").map(SecretString::from),
-                scope: get("KAKAO_SCOPE").map(str::to_owned),
-                prompt: get("KAKAO_PROMPT").map(str::to_owned),
-                connect_timeout: ttl("KAKAO_CONNECT_TIMEOUT", "2s")?,
-                request_timeout: ttl("KAKAO_TIMEOUT", "5s")?,
-                circuit_open: ttl("KAKAO_CIRCUIT_OPEN", "15s")?,
-            },
+            kakao,
+            naver,
+            google,
             database_url: SecretString::from(get("DATABASE_URL").unwrap_or(defaults::DATABASE_URL)),
             grpc_addr,
             metrics_addr,
@@ -349,10 +372,10 @@ fn parse_url(variable: &'static str, value: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-/// A Kakao base URL: https, or plain http only to a loopback host (the
-/// emulator on this machine) or a host named in `KAKAO_ALLOW_HTTP_HOSTS`
-/// (the emulator on a compose network). Codes, tokens and the id_token's
-/// keys travel over these URLs.
+/// A provider base URL (Kakao's, Naver's, Google's): https, or plain http
+/// only to a loopback host (the emulator on this machine) or a host named
+/// in `KAKAO_ALLOW_HTTP_HOSTS` (the emulator on a compose network). Codes,
+/// tokens and the id_token's keys travel over these URLs.
 fn kakao_url(variable: &'static str, value: &str, http_hosts: &[&str]) -> Result<Url, ConfigError> {
     let url = parse_url(variable, value)?;
     let loopback = match url.host() {

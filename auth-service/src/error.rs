@@ -11,7 +11,11 @@ use auth_proto::Reason;
 use sea_orm::DbErr;
 use tonic::Status;
 
-use crate::{access_tokens::VerifyError, kakao::KakaoError, persistence::is_unavailable};
+use crate::{
+    access_tokens::VerifyError,
+    persistence::is_unavailable,
+    providers::{Provider, ProviderError},
+};
 
 /// An RPC failure.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +30,10 @@ pub enum AuthError {
     },
     /// Kakao could not be used right now.
     #[error("kakao is unavailable")]
-    KakaoUnavailable(#[source] KakaoError),
+    KakaoUnavailable(#[source] ProviderError),
+    /// Naver or Google could not be used right now.
+    #[error("{} is unavailable", .0.slug())]
+    ProviderUnavailable(Provider, #[source] ProviderError),
     /// The database could not be reached or used right now.
     #[error("database unavailable")]
     DatabaseUnavailable(#[source] anyhow::Error),
@@ -66,6 +73,7 @@ impl AuthError {
         match self {
             AuthError::Refused { reason, .. } => *reason,
             AuthError::KakaoUnavailable(_) => Reason::KakaoUnavailable,
+            AuthError::ProviderUnavailable(..) => Reason::ProviderUnavailable,
             AuthError::DatabaseUnavailable(_) => Reason::Unavailable,
             AuthError::Unexpected(_) => Reason::ServerError,
         }
@@ -84,14 +92,42 @@ pub fn db(context: &'static str) -> impl FnOnce(DbErr) -> AuthError {
     }
 }
 
-impl From<KakaoError> for AuthError {
-    fn from(e: KakaoError) -> Self {
+impl AuthError {
+    /// A failure of `provider` (Kakao's keep their `kakao_` reasons; Naver's
+    /// and Google's are `provider_rejected` / `provider_unavailable`).
+    pub fn from_provider(provider: Provider, e: ProviderError) -> Self {
+        let name = provider.slug();
+        match (provider.or_kakao(), e) {
+            (Provider::Kakao, e) => e.into(),
+            (_, ProviderError::Rejected(label)) => {
+                tracing::warn!(provider = name, error = %label, "provider refused the authorization");
+                AuthError::refused(Reason::ProviderRejected, provider_refused(provider))
+            }
+            (_, e @ ProviderError::Unavailable(_)) => AuthError::ProviderUnavailable(provider, e),
+            (_, e @ ProviderError::Misconfigured(_)) => AuthError::Unexpected(
+                anyhow::Error::new(e).context(format!("{name} refused our client credentials")),
+            ),
+        }
+    }
+}
+
+/// "<provider> refused the authorization", as a static message.
+pub fn provider_refused(provider: Provider) -> &'static str {
+    match provider.or_kakao() {
+        Provider::Naver => "naver refused the authorization",
+        Provider::Google => "google refused the authorization",
+        _ => "kakao refused the authorization",
+    }
+}
+
+impl From<ProviderError> for AuthError {
+    fn from(e: ProviderError) -> Self {
         match e {
-            KakaoError::Rejected(_) => {
+            ProviderError::Rejected(_) => {
                 AuthError::refused(Reason::KakaoRejected, "kakao refused the authorization")
             }
-            KakaoError::Unavailable(_) => AuthError::KakaoUnavailable(e),
-            KakaoError::Misconfigured(_) => AuthError::Unexpected(
+            ProviderError::Unavailable(_) => AuthError::KakaoUnavailable(e),
+            ProviderError::Misconfigured(_) => AuthError::Unexpected(
                 anyhow::Error::new(e).context("kakao refused our client credentials"),
             ),
         }
@@ -123,6 +159,13 @@ impl From<AuthError> for Status {
                 tracing::warn!(error = %cause, "kakao unavailable");
                 reason.status("kakao is unavailable, try again later")
             }
+            AuthError::ProviderUnavailable(provider, cause) => {
+                tracing::warn!(provider = provider.slug(), error = %cause, "provider unavailable");
+                reason.status(match provider {
+                    Provider::Naver => "naver is unavailable, try again later",
+                    _ => "google is unavailable, try again later",
+                })
+            }
             AuthError::DatabaseUnavailable(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "database unavailable");
                 reason.status("service temporarily unavailable, try again later")
@@ -144,7 +187,7 @@ mod tests {
         let cases = [
             (AuthError::bad_login_state(), Reason::InvalidState),
             (
-                AuthError::KakaoUnavailable(KakaoError::Unavailable("timeout".into())),
+                AuthError::KakaoUnavailable(ProviderError::Unavailable("timeout".into())),
                 Reason::KakaoUnavailable,
             ),
             (

@@ -9,13 +9,14 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use crate::{
-    kakao::{self, KakaoError, KakaoTokens, KakaoUser},
+    kakao::{self, KakaoTokens, KakaoUser},
+    providers::ProviderError,
     kakao_oidc::{self, IdTokenError},
 };
 
 /// What the client makes of Kakao's token endpoint answering `status` with
 /// `body`; `None` when `status` is not an HTTP status.
-pub fn kakao_token_answer(status: u16, body: &[u8]) -> Option<Result<KakaoTokens, KakaoError>> {
+pub fn kakao_token_answer(status: u16, body: &[u8]) -> Option<Result<KakaoTokens, ProviderError>> {
     let status = StatusCode::from_u16(status).ok()?;
     Some(if status.is_success() {
         kakao::read_tokens(body)
@@ -26,7 +27,7 @@ pub fn kakao_token_answer(status: u16, body: &[u8]) -> Option<Result<KakaoTokens
 
 /// What the client makes of `/v2/user/me` answering `status` with `body`;
 /// `None` when `status` is not an HTTP status.
-pub fn kakao_user_answer(status: u16, body: &[u8]) -> Option<Result<KakaoUser, KakaoError>> {
+pub fn kakao_user_answer(status: u16, body: &[u8]) -> Option<Result<KakaoUser, ProviderError>> {
     let status = StatusCode::from_u16(status).ok()?;
     Some(if status.is_success() {
         kakao::read_user(body)

@@ -4,10 +4,7 @@
 //! of failure the caller can act on. Every call passes the circuit breaker
 //! ([`circuit`]), which refuses calls at once while Kakao is down.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -15,6 +12,7 @@ use url::Url;
 
 use crate::{
     configuration::KakaoSettings,
+    providers::ProviderError,
     domain::AuthorizationCode,
     metrics::{KakaoEndpoint, KakaoOutcome, Metrics},
 };
@@ -23,23 +21,9 @@ use profile::UserMe;
 
 pub mod circuit;
 mod profile;
+mod provider;
 
-/// What went wrong talking to Kakao. Messages never include a code, a token
-/// or a Kakao response body.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KakaoError {
-    /// Kakao refused the code or the token (KOE320, KOE303, -401, -402, ...).
-    #[error("kakao refused the request ({0})")]
-    Rejected(String),
-    /// Kakao refused our own credentials or configuration (KOE010, KOE101,
-    /// KOE009): an operator must fix the settings.
-    #[error("kakao refused the client configuration ({0})")]
-    Misconfigured(String),
-    /// Kakao timed out, could not be reached, answered 5xx, rate-limited us
-    /// or sent something unreadable. Worth retrying later.
-    #[error("kakao is unavailable ({0})")]
-    Unavailable(String),
-}
+pub use provider::KakaoProvider;
 
 /// Tokens from Kakao's token endpoint. Only the access token is used: we
 /// read the profile once and issue our own session.
@@ -66,7 +50,7 @@ pub struct KakaoUser {
 }
 
 /// Talks to Kakao. Cheap to share: holds one connection pool. Every token
-/// and user request is timed into `auth_kakao_request_duration_seconds`.
+/// and user request is timed into `auth_provider_request_duration_seconds`.
 pub struct KakaoClient {
     http: reqwest::Client,
     metrics: Arc<Metrics>,
@@ -87,19 +71,10 @@ fn endpoint(base: &Url, path: &str) -> Url {
 }
 
 impl KakaoClient {
-    /// Builds the client with the configured timeouts, recording into `metrics`.
-    pub fn new(settings: &KakaoSettings, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!(
-                "kakao-login-auth-service/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build()?;
-        Ok(KakaoClient {
+    /// The client for `settings`, calling through `http` (the providers'
+    /// shared pool) and recording into `metrics`.
+    pub fn new(settings: &KakaoSettings, http: reqwest::Client, metrics: Arc<Metrics>) -> Self {
+        KakaoClient {
             http,
             metrics,
             client_id: settings.client_id.clone(),
@@ -109,7 +84,7 @@ impl KakaoClient {
             token_url: endpoint(&settings.auth_base_url, "/oauth/token"),
             user_me_url: endpoint(&settings.api_base_url, "/v2/user/me"),
             circuit: Circuit::new(settings.circuit_open),
-        })
+        }
     }
 
     /// The authorize URL for one login attempt.
@@ -149,7 +124,7 @@ impl KakaoClient {
         &self,
         code: &AuthorizationCode,
         verifier: &str,
-    ) -> Result<KakaoTokens, KakaoError> {
+    ) -> Result<KakaoTokens, ProviderError> {
         let permit = self.permit()?;
         let started = Instant::now();
         let result = self.request_tokens(permit, code, verifier).await;
@@ -159,7 +134,7 @@ impl KakaoClient {
     }
 
     /// Reads the user's profile with a Kakao access token.
-    pub async fn fetch_user(&self, access_token: &SecretString) -> Result<KakaoUser, KakaoError> {
+    pub async fn fetch_user(&self, access_token: &SecretString) -> Result<KakaoUser, ProviderError> {
         let permit = self.permit()?;
         let started = Instant::now();
         let result = self.request_user_me(permit, access_token).await;
@@ -169,10 +144,10 @@ impl KakaoClient {
     }
 
     /// Leave to call Kakao, unless the circuit is open.
-    fn permit(&self) -> Result<Permit<'_>, KakaoError> {
+    fn permit(&self) -> Result<Permit<'_>, ProviderError> {
         self.circuit
             .permit(Instant::now())
-            .map_err(|_| KakaoError::Unavailable("circuit open".into()))
+            .map_err(|_| ProviderError::Unavailable("circuit open".into()))
     }
 
     /// Sends `request` and reads the answer, telling the circuit whether
@@ -181,7 +156,7 @@ impl KakaoClient {
         &self,
         permit: Permit<'_>,
         request: reqwest::RequestBuilder,
-    ) -> Result<(reqwest::StatusCode, Vec<u8>), KakaoError> {
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), ProviderError> {
         let answer = async {
             let response = request.send().await?;
             let status = response.status();
@@ -199,7 +174,7 @@ impl KakaoClient {
         permit: Permit<'_>,
         code: &AuthorizationCode,
         verifier: &str,
-    ) -> Result<KakaoTokens, KakaoError> {
+    ) -> Result<KakaoTokens, ProviderError> {
         let mut form: Vec<(&str, &str)> = vec![
             ("grant_type", "authorization_code"),
             ("client_id", &self.client_id),
@@ -226,7 +201,7 @@ impl KakaoClient {
         &self,
         permit: Permit<'_>,
         access_token: &SecretString,
-    ) -> Result<KakaoUser, KakaoError> {
+    ) -> Result<KakaoUser, ProviderError> {
         let request = self
             .http
             .get(self.user_me_url.clone())
@@ -255,16 +230,16 @@ pub struct AuthorizeParams<'a> {
 }
 
 /// The metrics label of a Kakao request's result.
-fn outcome<T>(result: &Result<T, KakaoError>) -> KakaoOutcome {
+fn outcome<T>(result: &Result<T, ProviderError>) -> KakaoOutcome {
     match result {
         Ok(_) => KakaoOutcome::Ok,
-        Err(KakaoError::Rejected(_)) => KakaoOutcome::Rejected,
-        Err(KakaoError::Unavailable(_)) => KakaoOutcome::Unavailable,
-        Err(KakaoError::Misconfigured(_)) => KakaoOutcome::Misconfigured,
+        Err(ProviderError::Rejected(_)) => KakaoOutcome::Rejected,
+        Err(ProviderError::Unavailable(_)) => KakaoOutcome::Unavailable,
+        Err(ProviderError::Misconfigured(_)) => KakaoOutcome::Misconfigured,
     }
 }
 
-fn transport_error(e: reqwest::Error) -> KakaoError {
+fn transport_error(e: reqwest::Error) -> ProviderError {
     let what = if e.is_timeout() {
         "timeout"
     } else if e.is_connect() {
@@ -272,15 +247,15 @@ fn transport_error(e: reqwest::Error) -> KakaoError {
     } else {
         "transport error"
     };
-    KakaoError::Unavailable(what.into())
+    ProviderError::Unavailable(what.into())
 }
 
 /// The tokens of a successful token answer (an access token is required).
-pub(crate) fn read_tokens(body: &[u8]) -> Result<KakaoTokens, KakaoError> {
+pub(crate) fn read_tokens(body: &[u8]) -> Result<KakaoTokens, ProviderError> {
     let parsed: TokenResponse = serde_json::from_slice(body)
-        .map_err(|_| KakaoError::Unavailable("unreadable token response".into()))?;
+        .map_err(|_| ProviderError::Unavailable("unreadable token response".into()))?;
     if parsed.access_token.is_empty() {
-        return Err(KakaoError::Unavailable(
+        return Err(ProviderError::Unavailable(
             "token response without access_token".into(),
         ));
     }
@@ -291,9 +266,9 @@ pub(crate) fn read_tokens(body: &[u8]) -> Result<KakaoTokens, KakaoError> {
 }
 
 /// The profile of a successful `/v2/user/me` answer.
-pub(crate) fn read_user(body: &[u8]) -> Result<KakaoUser, KakaoError> {
+pub(crate) fn read_user(body: &[u8]) -> Result<KakaoUser, ProviderError> {
     let me: UserMe = serde_json::from_slice(body)
-        .map_err(|_| KakaoError::Unavailable("unreadable user response".into()))?;
+        .map_err(|_| ProviderError::Unavailable("unreadable user response".into()))?;
     Ok(me.into_user())
 }
 
@@ -313,9 +288,9 @@ struct OAuthError {
     error_code: String,
 }
 
-pub(crate) fn token_error(status: reqwest::StatusCode, body: &[u8]) -> KakaoError {
+pub(crate) fn token_error(status: reqwest::StatusCode, body: &[u8]) -> ProviderError {
     if status.is_server_error() {
-        return KakaoError::Unavailable(format!("token endpoint answered {}", status.as_u16()));
+        return ProviderError::Unavailable(format!("token endpoint answered {}", status.as_u16()));
     }
     let e: OAuthError = serde_json::from_slice(body).unwrap_or_default();
     let label = if e.error_code.is_empty() {
@@ -329,12 +304,12 @@ pub(crate) fn token_error(status: reqwest::StatusCode, body: &[u8]) -> KakaoErro
         label
     };
     match (e.error.as_str(), e.error_code.as_str()) {
-        (_, "KOE237") | (_, "KOE003") => KakaoError::Unavailable(label),
+        (_, "KOE237") | (_, "KOE003") => ProviderError::Unavailable(label),
         ("invalid_client", _)
         | ("misconfigured", _)
-        | (_, "KOE010" | "KOE101" | "KOE009" | "KOE008") => KakaoError::Misconfigured(label),
-        _ if status == reqwest::StatusCode::TOO_MANY_REQUESTS => KakaoError::Unavailable(label),
-        _ => KakaoError::Rejected(label),
+        | (_, "KOE010" | "KOE101" | "KOE009" | "KOE008") => ProviderError::Misconfigured(label),
+        _ if status == reqwest::StatusCode::TOO_MANY_REQUESTS => ProviderError::Unavailable(label),
+        _ => ProviderError::Rejected(label),
     }
 }
 
@@ -344,7 +319,7 @@ struct ApiError {
     code: i64,
 }
 
-pub(crate) fn api_error(status: reqwest::StatusCode, body: &[u8]) -> KakaoError {
+pub(crate) fn api_error(status: reqwest::StatusCode, body: &[u8]) -> ProviderError {
     let e: ApiError = serde_json::from_slice(body).unwrap_or_default();
     let label = if e.code != 0 {
         e.code.to_string()
@@ -352,11 +327,11 @@ pub(crate) fn api_error(status: reqwest::StatusCode, body: &[u8]) -> KakaoError 
         format!("HTTP {}", status.as_u16())
     };
     match e.code {
-        -1 | -10 | -603 | -9798 => KakaoError::Unavailable(label),
+        -1 | -10 | -603 | -9798 => ProviderError::Unavailable(label),
         _ if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS => {
-            KakaoError::Unavailable(label)
+            ProviderError::Unavailable(label)
         }
-        _ => KakaoError::Rejected(label),
+        _ => ProviderError::Rejected(label),
     }
 }
 
@@ -369,132 +344,4 @@ fn short(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use reqwest::StatusCode;
-
-    #[test]
-    fn token_errors_map_to_the_right_kind() {
-        let cases = [
-            (
-                400,
-                r#"{"error":"invalid_grant","error_code":"KOE320"}"#,
-                KakaoError::Rejected("KOE320".into()),
-            ),
-            (
-                400,
-                r#"{"error":"invalid_grant","error_code":"KOE303"}"#,
-                KakaoError::Rejected("KOE303".into()),
-            ),
-            (
-                401,
-                r#"{"error":"invalid_client","error_code":"KOE010"}"#,
-                KakaoError::Misconfigured("KOE010".into()),
-            ),
-            (
-                400,
-                r#"{"error":"invalid_request","error_code":"KOE237"}"#,
-                KakaoError::Unavailable("KOE237".into()),
-            ),
-            (
-                503,
-                "<html>",
-                KakaoError::Unavailable("token endpoint answered 503".into()),
-            ),
-            (400, "not json", KakaoError::Rejected("HTTP 400".into())),
-        ];
-        for (status, body, expected) in cases {
-            assert_eq!(
-                token_error(StatusCode::from_u16(status).unwrap(), body.as_bytes()),
-                expected,
-                "{body}"
-            );
-        }
-    }
-
-    #[test]
-    fn api_errors_map_to_the_right_kind() {
-        let cases = [
-            (
-                401,
-                r#"{"msg":"this access token does not exist","code":-401}"#,
-                KakaoError::Rejected("-401".into()),
-            ),
-            (
-                403,
-                r#"{"msg":"x","code":-402}"#,
-                KakaoError::Rejected("-402".into()),
-            ),
-            (
-                400,
-                r#"{"msg":"x","code":-603}"#,
-                KakaoError::Unavailable("-603".into()),
-            ),
-            (
-                503,
-                r#"{"msg":"x","code":-9798}"#,
-                KakaoError::Unavailable("-9798".into()),
-            ),
-            (502, "", KakaoError::Unavailable("HTTP 502".into())),
-        ];
-        for (status, body, expected) in cases {
-            assert_eq!(
-                api_error(StatusCode::from_u16(status).unwrap(), body.as_bytes()),
-                expected,
-                "{body}"
-            );
-        }
-    }
-
-    use proptest::prelude::*;
-
-    fn label(e: &KakaoError) -> &str {
-        let (KakaoError::Rejected(l) | KakaoError::Misconfigured(l) | KakaoError::Unavailable(l)) =
-            e;
-        l
-    }
-
-    fn is_short_word(l: &str) -> bool {
-        l.len() <= 40
-            && l.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' '))
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(128))]
-
-        #[test]
-        fn error_labels_are_short_words_whatever_kakao_sends(
-            status in 400u16..600,
-            error in "\\PC{0,80}",
-            error_code in "\\PC{0,80}",
-            code in any::<i64>(),
-        ) {
-            let status = StatusCode::from_u16(status).unwrap();
-            let body = serde_json::json!({ "error": error, "error_code": error_code });
-            let e = token_error(status, body.to_string().as_bytes());
-            prop_assert!(is_short_word(label(&e)), "{e:?}");
-            let body = serde_json::json!({ "msg": error, "code": code });
-            let e = api_error(status, body.to_string().as_bytes());
-            prop_assert!(is_short_word(label(&e)), "{e:?}");
-        }
-
-        #[test]
-        fn an_email_is_kept_only_when_valid_and_verified(
-            valid in any::<Option<bool>>(),
-            verified in any::<Option<bool>>(),
-            email in "[a-z@.]{0,12}",
-        ) {
-            let body = serde_json::json!({
-                "id": 1,
-                "kakao_account": {
-                    "email": email, "is_email_valid": valid, "is_email_verified": verified
-                }
-            });
-            let user = read_user(body.to_string().as_bytes()).unwrap();
-            let expected = (valid == Some(true) && verified == Some(true) && !email.is_empty())
-                .then_some(email);
-            prop_assert_eq!(user.email, expected);
-        }
-    }
-}
+mod tests;

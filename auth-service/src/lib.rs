@@ -19,6 +19,7 @@ pub mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod google;
 pub mod grpc;
 pub mod grpc_tls;
 pub mod kakao;
@@ -28,7 +29,9 @@ pub mod keys_at_rest;
 pub mod live_sessions;
 pub mod login;
 pub mod metrics;
+pub mod naver;
 pub mod persistence;
+pub mod providers;
 pub mod request_id;
 pub mod revocations;
 pub mod rpc_observer;

@@ -8,8 +8,8 @@
 //! |---|---|
 //! | `auth_rpc_duration_seconds` | `method` (an `AuthService` RPC, or `other`), `code` (gRPC code name: `OK`, `InvalidArgument`, ...) |
 //! | `auth_rpc_in_flight` | none |
-//! | `auth_kakao_request_duration_seconds` | `endpoint` (`token`, `user_me`, `jwks`), `outcome` (`ok`, `rejected`, `unavailable`, `misconfigured`) |
-//! | `auth_logins_total` | `user` (`new`, `returning`) |
+//! | `auth_provider_request_duration_seconds` | `provider` (`kakao`, `naver`, `google`), `endpoint` (`token`, `user_me`, `jwks`, `discovery`, `revoke`), `outcome` (`ok`, `rejected`, `unavailable`, `misconfigured`) |
+//! | `auth_logins_total` | `provider`, `user` (`new`, `returning`, `linked`) |
 //! | `auth_refresh_total` | `outcome` (`rotated`, `grace_replay`, `reuse_detected`, `refused`) |
 
 use std::{
@@ -24,6 +24,7 @@ use prometheus_client::{
     registry::Registry,
 };
 use tokio::net::TcpListener;
+use auth_proto::v1::Provider;
 use tonic::Code;
 use warp::Filter;
 
@@ -32,7 +33,7 @@ pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Every RPC of `auth.v1.AuthService`; any other method is labelled `other`,
 /// so a caller cannot grow the label set.
-pub const METHODS: [&str; 10] = [
+pub const METHODS: [&str; 11] = [
     "BuildLoginUrl",
     "CompleteLogin",
     "RefreshSession",
@@ -43,6 +44,7 @@ pub const METHODS: [&str; 10] = [
     "HandleUnlink",
     "GetJwks",
     "WatchRevocations",
+    "UnlinkIdentity",
 ];
 
 /// Buckets of the RPC duration histogram, in seconds.
@@ -50,7 +52,7 @@ const RPC_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
-/// Buckets of the Kakao request histogram, in seconds (timeouts are ~5 s).
+/// Buckets of the provider request histogram, in seconds (timeouts are ~5 s).
 const KAKAO_BUCKETS: [f64; 10] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0];
 
 /// A Kakao endpoint we call.
@@ -74,9 +76,9 @@ impl KakaoEndpoint {
     }
 }
 
-/// How a Kakao request ended (`outcome` of
-/// `auth_kakao_request_duration_seconds`). The Kakao client maps its own
-/// errors onto these, so this module knows nothing of Kakao's types.
+/// How a provider request ended (`outcome` of
+/// `auth_provider_request_duration_seconds`). The provider clients map
+/// their own errors onto these, so this module knows nothing of their types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KakaoOutcome {
     /// A usable answer.
@@ -98,6 +100,17 @@ impl KakaoOutcome {
             KakaoOutcome::Misconfigured => "misconfigured",
         }
     }
+}
+
+/// What a completed login did (`auth_logins_total{user=..}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginKind {
+    /// Registered a new user.
+    New,
+    /// Logged in an existing user.
+    Returning,
+    /// Attached an identity to a logged-in user.
+    Linked,
 }
 
 /// How a refresh ended (`auth_refresh_total{outcome=..}`).
@@ -150,8 +163,8 @@ pub struct Metrics {
     /// later calls observe without hashing labels under the family's lock.
     rpc_series: RpcHistogramSlots,
     rpc_in_flight: Gauge,
-    kakao_duration: Histograms<2>,
-    logins: Family<Labels<1>, Counter>,
+    kakao_duration: Histograms<3>,
+    logins: Family<Labels<2>, Counter>,
     refresh: Family<Labels<1>, Counter>,
 }
 
@@ -168,8 +181,8 @@ impl Metrics {
         let mut registry = Registry::default();
         let rpc_duration = Histograms::<2>::new_with_constructor(rpc_histogram);
         let rpc_in_flight = Gauge::default();
-        let kakao_duration = Histograms::<2>::new_with_constructor(kakao_histogram);
-        let logins = Family::<Labels<1>, Counter>::default();
+        let kakao_duration = Histograms::<3>::new_with_constructor(kakao_histogram);
+        let logins = Family::<Labels<2>, Counter>::default();
         let refresh = Family::<Labels<1>, Counter>::default();
         registry.register(
             "auth_rpc_duration_seconds",
@@ -182,13 +195,13 @@ impl Metrics {
             rpc_in_flight.clone(),
         );
         registry.register(
-            "auth_kakao_request_duration_seconds",
-            "Kakao API request duration by endpoint and outcome, in seconds",
+            "auth_provider_request_duration_seconds",
+            "Identity provider request duration by provider, endpoint and outcome, in seconds",
             kakao_duration.clone(),
         );
         registry.register(
             "auth_logins",
-            "Completed logins, by new or returning user",
+            "Completed logins and links, by provider and new, returning or linked user",
             logins.clone(),
         );
         registry.register(
@@ -196,8 +209,10 @@ impl Metrics {
             "Refresh token presentations by outcome",
             refresh.clone(),
         );
-        for user in ["new", "returning"] {
-            logins.get_or_create_owned(&[("user", user)]);
+        for provider in Provider::NAMED {
+            for user in ["new", "returning", "linked"] {
+                logins.get_or_create_owned(&[("provider", provider.slug()), ("user", user)]);
+            }
         }
         for outcome in RefreshOutcome::ALL {
             refresh.get_or_create_owned(&[("outcome", outcome.as_str())]);
@@ -241,18 +256,38 @@ impl Metrics {
 
     /// Records one Kakao request and how it ended.
     pub fn kakao_request(&self, endpoint: KakaoEndpoint, outcome: KakaoOutcome, elapsed: Duration) {
+        self.provider_request(Provider::Kakao, endpoint.as_str(), outcome, elapsed);
+    }
+
+    /// Records one request to an identity provider and how it ended.
+    /// `endpoint` is a fixed word (`token`, `user_me`, `jwks`, `discovery`,
+    /// `revoke`), never request data.
+    pub fn provider_request(
+        &self,
+        provider: Provider,
+        endpoint: &'static str,
+        outcome: KakaoOutcome,
+        elapsed: Duration,
+    ) {
         self.kakao_duration
             .get_or_create(&[
-                ("endpoint", endpoint.as_str()),
+                ("provider", provider.slug()),
+                ("endpoint", endpoint),
                 ("outcome", outcome.as_str()),
             ])
             .observe(elapsed.as_secs_f64());
     }
 
-    /// Counts a completed login of a new or a returning user.
-    pub fn login(&self, new_user: bool) {
-        let user = if new_user { "new" } else { "returning" };
-        self.logins.get_or_create(&[("user", user)]).inc();
+    /// Counts a completed login (of a new or a returning user) or link.
+    pub fn login(&self, provider: Provider, user: LoginKind) {
+        let user = match user {
+            LoginKind::New => "new",
+            LoginKind::Returning => "returning",
+            LoginKind::Linked => "linked",
+        };
+        self.logins
+            .get_or_create(&[("provider", provider.slug()), ("user", user)])
+            .inc();
     }
 
     /// Counts a refresh that ended with `outcome`.
@@ -401,16 +436,16 @@ mod tests {
             KakaoOutcome::Rejected,
             Duration::from_millis(20),
         );
-        metrics.login(true);
+        metrics.login(Provider::Kakao, LoginKind::New);
         metrics.refresh(RefreshOutcome::GraceReplay);
         let text = metrics.encode().unwrap();
         for needle in [
             r#"auth_rpc_duration_seconds_count{method="CompleteLogin",code="OK"} 1"#,
             r#"auth_rpc_duration_seconds_count{method="other",code="Unimplemented"} 1"#,
             "auth_rpc_in_flight 0",
-            r#"auth_kakao_request_duration_seconds_count{endpoint="token",outcome="rejected"} 1"#,
-            r#"auth_logins_total{user="new"} 1"#,
-            r#"auth_logins_total{user="returning"} 0"#,
+            r#"auth_provider_request_duration_seconds_count{provider="kakao",endpoint="token",outcome="rejected"} 1"#,
+            r#"auth_logins_total{provider="kakao",user="new"} 1"#,
+            r#"auth_logins_total{provider="kakao",user="returning"} 0"#,
             r#"auth_refresh_total{outcome="grace_replay"} 1"#,
             r#"auth_refresh_total{outcome="reuse_detected"} 0"#,
         ] {

@@ -22,11 +22,10 @@ use crate::{
     configuration::Settings,
     domain::{StateSealer, SuccessorSealer},
     grpc::AuthGrpc,
-    kakao::KakaoClient,
-    kakao_oidc::IdTokenVerifier,
     key_ring::KeyRing,
     keys_at_rest,
     metrics::{self, Metrics},
+    providers::Providers,
     persistence::{self, Database, state_sealing_keys},
     revocations::{self, RevocationFeed},
     rpc_observer::RpcObserverLayer,
@@ -77,13 +76,14 @@ impl Application {
             .map(TcpListener::local_addr)
             .transpose()?;
         let metrics = Arc::new(Metrics::new());
-        // Building the Kakao client loads the TLS root certificates (files
-        // read and parsed: tens of milliseconds), independent of the
-        // database: on a blocking thread while the database connects.
-        let kakao = tokio::task::spawn_blocking({
-            let kakao = settings.kakao.clone();
+        // Building the providers' HTTP client loads the TLS root
+        // certificates (files read and parsed: tens of milliseconds),
+        // independent of the database: on a blocking thread while the
+        // database connects.
+        let providers = tokio::task::spawn_blocking({
+            let settings = settings.clone();
             let metrics = metrics.clone();
-            move || KakaoClient::new(&kakao, metrics)
+            move || Providers::new(&settings, metrics)
         });
         let db = persistence::connect_and_migrate(&settings.database_url).await?;
         let database_ms = started.elapsed().as_millis();
@@ -100,9 +100,9 @@ impl Application {
             settings.jwt_audience.clone(),
             settings.access_token_ttl,
         );
-        let kakao = kakao.await.context("build the Kakao client")??;
-        let kakao_id_tokens =
-            IdTokenVerifier::new(&settings.kakao, kakao.http_client(), metrics.clone());
+        let providers = providers
+            .await
+            .context("build the identity provider clients")??;
         tracing::info!(
             database_ms,
             ready_ms = started.elapsed().as_millis(),
@@ -112,8 +112,7 @@ impl Application {
         let core = Arc::new(AuthCore {
             settings,
             db,
-            kakao,
-            kakao_id_tokens,
+            providers,
             keys,
             state_sealer,
             successor_sealer,

@@ -4,7 +4,7 @@
 //! short word that carries nothing else from Kakao's body.
 #![no_main]
 
-use auth_service::{fuzzing, kakao::KakaoError};
+use auth_service::{fuzzing, providers::ProviderError};
 use libfuzzer_sys::fuzz_target;
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -14,10 +14,10 @@ use serde_json::Value;
 /// `0` is 200, `2` is 400, `7` is 500, ...).
 const STATUSES: [u16; 10] = [200, 201, 400, 401, 403, 404, 429, 500, 502, 503];
 
-fn assert_short_label(e: &KakaoError) {
-    let (KakaoError::Rejected(label)
-    | KakaoError::Misconfigured(label)
-    | KakaoError::Unavailable(label)) = e;
+fn assert_short_label(e: &ProviderError) {
+    let (ProviderError::Rejected(label)
+    | ProviderError::Misconfigured(label)
+    | ProviderError::Unavailable(label)) = e;
     assert!(label.len() <= 40, "label too long: {label:?}");
     assert!(
         label

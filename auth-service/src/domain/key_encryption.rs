@@ -147,6 +147,12 @@ pub fn state_sealing_key_row(id: i16) -> String {
     format!("state_sealing_keys/{id}")
 }
 
+/// The associated data of a provider grant kept on an identity's row (the
+/// token that revokes our access at Naver or Google when it is unlinked).
+pub fn provider_grant_row(provider: &str, subject: &str) -> String {
+    format!("identities/{provider}/{subject}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,11 +11,11 @@ mod successor_seal;
 
 pub use ids::{IdParseError, KakaoUserId, SessionId, UserId, new_row_id};
 pub use key_encryption::{
-    KeyEncryption, KeyEncryptionKey, OpenError, is_encrypted, signing_key_row,
+    KeyEncryption, KeyEncryptionKey, OpenError, is_encrypted, provider_grant_row, signing_key_row,
     state_sealing_key_row,
 };
 pub use return_to::{AllowedOrigins, ReturnTo, ReturnToError};
-pub use sealed_state::{LoginAttempt, StateSealer};
+pub use sealed_state::{LinkTarget, LoginAttempt, StateSealer};
 pub use secrets::{
     AccessToken, AuthorizationCode, BrowserBinding, LoginState, RefreshToken, RefreshTokenError,
     SecretParseError, pkce_challenge, random_token, sha256_b64,

@@ -7,17 +7,24 @@
 //! read a state, so a forged, garbled or foreign state fails to open. The
 //! attempt carries a 128-bit state id (what the callback claims once:
 //! time-ordered, with 80 random bits), the expiry, the SHA-256 of the browser binding, the OIDC nonce and
-//! the validated `return_to`. The PKCE verifier is still derived from the
-//! binding and the state, so it is neither stored nor sealed.
+//! the validated `return_to`, and (since v2) the provider and, for a link,
+//! the user and session to attach the identity to. The PKCE verifier is
+//! still derived from the binding and the state, so it is neither stored
+//! nor sealed. A v1 state (sealed before providers existed, still in
+//! flight across an upgrade) opens as a Kakao login.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 
 use super::LoginState;
+use crate::providers::Provider;
 
-/// Associated data: separates these ciphertexts from any other use of a key.
-const AAD: &[u8] = b"kakao-login state v1";
+/// Associated data: separates these ciphertexts from any other use of a
+/// key, and the v2 layout (provider, link) from v1.
+const AAD: &[u8] = b"kakao-login state v2";
+/// The v1 layout's associated data (no provider byte, no link).
+const AAD_V1: &[u8] = b"kakao-login state v1";
 
 /// Bytes of the sealed attempt before `return_to`.
 const FIXED_LEN: usize = 16 + 8 + 32 + 16;
@@ -35,6 +42,19 @@ pub struct LoginAttempt {
     pub nonce: [u8; 16],
     /// The validated `return_to`, as [`super::ReturnTo::as_str`] gives it.
     pub return_to: String,
+    /// The provider the attempt was started with.
+    pub provider: Provider,
+    /// For a link: the logged-in user and their session.
+    pub link: Option<LinkTarget>,
+}
+
+/// Whom a link attaches the provider's identity to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkTarget {
+    /// Our user id.
+    pub user_id: String,
+    /// The session that asked (it must still be live at the callback).
+    pub session_id: String,
 }
 
 impl std::fmt::Debug for LoginAttempt {
@@ -42,6 +62,8 @@ impl std::fmt::Debug for LoginAttempt {
         f.debug_struct("LoginAttempt")
             .field("expires_at", &self.expires_at)
             .field("return_to", &self.return_to)
+            .field("provider", &self.provider)
+            .field("link", &self.link.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -52,7 +74,13 @@ impl LoginAttempt {
     /// unique, and time-ordered so that the claims of a burst of callbacks
     /// share index pages. It never needs to be unguessable: it travels
     /// only inside the sealed state.
-    pub fn new(expires_at: i64, binding_hash: [u8; 32], return_to: String) -> Self {
+    pub fn new(
+        expires_at: i64,
+        binding_hash: [u8; 32],
+        return_to: String,
+        provider: Provider,
+        link: Option<LinkTarget>,
+    ) -> Self {
         let mut rng = rand::rng();
         let mut state_id = [0u8; 16];
         let mut nonce = [0u8; 16];
@@ -65,6 +93,8 @@ impl LoginAttempt {
             binding_hash,
             nonce,
             return_to,
+            provider: provider.or_kakao(),
+            link,
         }
     }
 
@@ -84,12 +114,41 @@ impl LoginAttempt {
         out.extend_from_slice(&self.expires_at.to_be_bytes());
         out.extend_from_slice(&self.binding_hash);
         out.extend_from_slice(&self.nonce);
+        out.push(u8::try_from(i32::from(self.provider)).unwrap_or(0));
+        let link = self
+            .link
+            .as_ref()
+            .map(|l| format!("{} {}", l.user_id, l.session_id))
+            .unwrap_or_default();
+        // Ids are at most 64 bytes each (checked by the caller), so the
+        // link fits a length byte.
+        out.push(u8::try_from(link.len()).unwrap_or(0));
+        out.extend_from_slice(link.as_bytes());
         out.extend_from_slice(self.return_to.as_bytes());
         out
     }
 
-    fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        let (fixed, return_to) = bytes.split_at_checked(FIXED_LEN)?;
+    fn from_bytes(bytes: &[u8], v1: bool) -> Option<Self> {
+        let (fixed, rest) = bytes.split_at_checked(FIXED_LEN)?;
+        let (provider, link, return_to) = if v1 {
+            (Provider::Kakao, None, rest)
+        } else {
+            let (&provider, rest) = rest.split_first()?;
+            let provider = Provider::try_from(i32::from(provider)).ok()?.or_kakao();
+            let (&link_len, rest) = rest.split_first()?;
+            let (link, return_to) = rest.split_at_checked(usize::from(link_len))?;
+            let link = match link {
+                [] => None,
+                link => {
+                    let (user_id, session_id) = std::str::from_utf8(link).ok()?.split_once(' ')?;
+                    Some(LinkTarget {
+                        user_id: user_id.to_owned(),
+                        session_id: session_id.to_owned(),
+                    })
+                }
+            };
+            (provider, link, return_to)
+        };
         let (state_id, rest) = fixed.split_at(16);
         let (expires_at, rest) = rest.split_at(8);
         let (binding_hash, nonce) = rest.split_at(32);
@@ -99,6 +158,8 @@ impl LoginAttempt {
             binding_hash: binding_hash.try_into().ok()?,
             nonce: nonce.try_into().ok()?,
             return_to: String::from_utf8(return_to.to_vec()).ok()?,
+            provider,
+            link,
         })
     }
 }
@@ -160,7 +221,7 @@ impl StateSealer {
     /// The attempt sealed in `state`; `None` for anything we did not seal
     /// (forged, garbled, truncated, or sealed under an unknown key).
     pub fn open(&self, state: &LoginState) -> Option<LoginAttempt> {
-        let mut bytes = URL_SAFE_NO_PAD.decode(state.expose()).ok()?;
+        let bytes = URL_SAFE_NO_PAD.decode(state.expose()).ok()?;
         let (&id, rest) = bytes.split_first()?;
         if rest.len() < NONCE_LEN {
             return None;
@@ -169,10 +230,16 @@ impl StateSealer {
             .opening
             .iter()
             .find_map(|(k, key)| (*k == id).then_some(key))?;
-        let nonce = Nonce::try_assume_unique_for_key(&rest[..NONCE_LEN]).ok()?;
-        let ciphertext = &mut bytes[1 + NONCE_LEN..];
-        let plain = key.open_in_place(nonce, Aad::from(AAD), ciphertext).ok()?;
-        LoginAttempt::from_bytes(plain)
+        let nonce: [u8; NONCE_LEN] = rest[..NONCE_LEN].try_into().ok()?;
+        let sealed = bytes[1 + NONCE_LEN..].to_vec();
+        for (aad, v1) in [(AAD, false), (AAD_V1, true)] {
+            let mut ciphertext = sealed.clone();
+            let nonce = Nonce::assume_unique_for_key(nonce);
+            if let Ok(plain) = key.open_in_place(nonce, Aad::from(aad), &mut ciphertext) {
+                return LoginAttempt::from_bytes(plain, v1);
+            }
+        }
+        None
     }
 }
 
@@ -190,6 +257,8 @@ mod tests {
             1_700_000_000_000,
             [7; 32],
             "http://localhost:3000/x?y=1".into(),
+            Provider::Kakao,
+            None,
         )
     }
 
@@ -227,6 +296,36 @@ mod tests {
     }
 
     #[test]
+    fn the_provider_and_the_link_travel_sealed_and_a_v1_state_is_a_kakao_login() {
+        let s = sealer(&[(1, 1)]);
+        let link = LinkTarget {
+            user_id: "0193a8f2-0000-7000-8000-000000000001".into(),
+            session_id: "0193a8f2-0000-7000-8000-000000000002".into(),
+        };
+        let a = LoginAttempt::new(9, [1; 32], "/x".into(), Provider::Naver, Some(link));
+        assert_eq!(s.open(&s.seal(&a)), Some(a.clone()));
+        assert!(!s.seal(&a).expose().contains("0193a8f2"));
+
+        // A state sealed by the release before providers: v1 layout and AAD.
+        let (id, key) = &s.sealing;
+        let mut v1 = a.to_bytes();
+        v1.drain(FIXED_LEN..FIXED_LEN + 2 + a.link.as_ref().map_or(0, |l| {
+            l.user_id.len() + 1 + l.session_id.len()
+        }));
+        let nonce = [3u8; NONCE_LEN];
+        key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(AAD_V1), &mut v1)
+            .unwrap();
+        let mut raw = vec![*id];
+        raw.extend_from_slice(&nonce);
+        raw.extend_from_slice(&v1);
+        let opened = s
+            .open(&LoginState::from_sealed(URL_SAFE_NO_PAD.encode(raw)))
+            .unwrap();
+        assert_eq!((opened.provider, opened.link), (Provider::Kakao, None));
+        assert_eq!(opened.return_to, "/x");
+    }
+
+    #[test]
     fn the_newest_key_seals_and_older_keys_still_open() {
         let old = sealer(&[(1, 1)]);
         let rotated = sealer(&[(1, 1), (2, 2)]);
@@ -254,7 +353,11 @@ mod tests {
             cut in any::<Index>(),
         ) {
             let s = sealer(&[(1, 1), (2, 2)]);
-            let a = LoginAttempt { state_id, expires_at, binding_hash, nonce, return_to };
+            let a = LoginAttempt {
+                state_id, expires_at, binding_hash, nonce, return_to,
+                provider: Provider::Google,
+                link: Some(LinkTarget { user_id: "u".into(), session_id: "s".into() }),
+            };
             let state = s.seal(&a);
             prop_assert_eq!(s.open(&state), Some(a));
             let raw = state.expose();

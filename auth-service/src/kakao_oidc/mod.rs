@@ -20,7 +20,9 @@ use jsonwebtoken::{Algorithm, Validation, errors::ErrorKind};
 use serde::Deserialize;
 use url::Url;
 
-use crate::{configuration::KakaoSettings, error::AuthError, kakao::KakaoError, metrics::Metrics};
+use crate::{
+    configuration::KakaoSettings, error::AuthError, metrics::Metrics, providers::ProviderError,
+};
 use jwks::{JwksCache, KeyLookup};
 #[cfg(feature = "fuzzing")]
 pub(crate) use jwks::{cache_lifetime, parse_jwks};
@@ -96,7 +98,7 @@ impl std::error::Error for IdTokenError {}
 impl From<IdTokenError> for AuthError {
     fn from(e: IdTokenError) -> Self {
         if let IdTokenError::JwksUnavailable(why) = e {
-            return AuthError::KakaoUnavailable(KakaoError::Unavailable(why));
+            return AuthError::KakaoUnavailable(ProviderError::Unavailable(why));
         }
         tracing::warn!(error = e.message(), "kakao id_token refused");
         AuthError::refused(Reason::KakaoRejected, e.message())

@@ -36,7 +36,8 @@ pub(crate) use revocation::{publish_all, revoke_user_in};
 pub use revocation::{revoke, revoke_all_of_user};
 pub use rotation::{clear_sealed_successors, refresh};
 pub use verification::{
-    CacheMiss, CachedVerification, user_of_live_session, verify_from_cache, verify_uncached,
+    CacheMiss, CachedVerification, require_live_session, user_of_live_session, verify,
+    verify_from_cache, verify_uncached,
 };
 
 /// A session's refresh token, just issued.

@@ -104,6 +104,25 @@ pub async fn user_of_live_session(
         .ok_or_else(|| AuthError::refused(Reason::UserNotFound, "no such user"))
 }
 
+/// Verifies an access token fully (from the cache when it may): what a
+/// link's start uses to learn who is logged in.
+pub async fn verify(core: &AuthCore, token: &AccessToken) -> Result<Arc<VerifiedToken>, AuthError> {
+    match verify_from_cache(core, token) {
+        CachedVerification::Answered(answer) => answer.map_err(AuthError::from),
+        CachedVerification::Missed(miss) => verify_uncached(core, token, miss).await,
+    }
+}
+
+/// Refuses (as a revoked token) a session that is not a live session of
+/// `user_id` (a link's callback checks the session that started it).
+pub async fn require_live_session(
+    core: &AuthCore,
+    sid: &str,
+    user_id: &str,
+) -> Result<(), AuthError> {
+    ensure_live_session(core, sid, user_id, core.revocations.healthy()).await
+}
+
 /// Refuses (as a revoked token) a session that is unknown, another user's,
 /// revoked or past its absolute lifetime. With a healthy feed (`healthy`,
 /// read once per request), a session known live answers from memory.
