@@ -39,11 +39,14 @@ pub enum ErrorCode {
     /// `identity_in_use`: the account being linked already belongs to
     /// another user (log in with it instead, or unlink it there first).
     IdentityInUse,
+    /// `login_required`: a link was asked for without a live login (no or
+    /// an expired, revoked or invalid access cookie): log in, then link.
+    LoginRequired,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::AccessDenied,
         ErrorCode::KakaoError,
         ErrorCode::InvalidRequest,
@@ -55,6 +58,7 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::ProviderError,
         ErrorCode::IdentityInUse,
+        ErrorCode::LoginRequired,
     ];
 
     /// The code as it appears in `?error=<code>`.
@@ -71,6 +75,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::ProviderError => "provider_error",
             ErrorCode::IdentityInUse => "identity_in_use",
+            ErrorCode::LoginRequired => "login_required",
         }
     }
 
@@ -85,6 +90,12 @@ impl ErrorCode {
             Some(Reason::KakaoRejected) => ErrorCode::KakaoError,
             Some(Reason::ProviderRejected) => ErrorCode::ProviderError,
             Some(Reason::IdentityInUse) => ErrorCode::IdentityInUse,
+            Some(
+                Reason::InvalidToken
+                | Reason::TokenExpired
+                | Reason::SessionRevoked
+                | Reason::SessionExpired,
+            ) => ErrorCode::LoginRequired,
             Some(
                 Reason::KakaoUnavailable | Reason::ProviderUnavailable | Reason::Unavailable,
             ) => ErrorCode::Unavailable,
