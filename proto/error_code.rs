@@ -96,9 +96,9 @@ impl ErrorCode {
                 | Reason::SessionRevoked
                 | Reason::SessionExpired,
             ) => ErrorCode::LoginRequired,
-            Some(
-                Reason::KakaoUnavailable | Reason::ProviderUnavailable | Reason::Unavailable,
-            ) => ErrorCode::Unavailable,
+            Some(Reason::KakaoUnavailable | Reason::ProviderUnavailable | Reason::Unavailable) => {
+                ErrorCode::Unavailable
+            }
             Some(Reason::InvalidRequest) => ErrorCode::InvalidRequest,
             _ => match status.code() {
                 Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {

@@ -270,7 +270,7 @@ impl Settings {
             }
         };
         let provider_url =
-            |name: &'static str, value: &str| kakao_url(name, value, &http_hosts);
+            |name: &'static str, value: &str| self::kakao_url(name, value, &http_hosts);
         let redirect = |name: &'static str, value: &str| parse_url(name, value);
         let naver = NaverSettings::read(&get, &provider_url, &redirect, http)?;
         let google = GoogleSettings::read(&get, &provider_url, &redirect, http)?;

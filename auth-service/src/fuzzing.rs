@@ -10,8 +10,8 @@ use reqwest::StatusCode;
 
 use crate::{
     kakao::{self, KakaoTokens, KakaoUser},
-    providers::ProviderError,
     kakao_oidc::{self, IdTokenError},
+    providers::ProviderError,
 };
 
 /// What the client makes of Kakao's token endpoint answering `status` with

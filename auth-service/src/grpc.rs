@@ -18,8 +18,9 @@ use auth_proto::{
         GetJwksRequest, GetJwksResponse, GetUserRequest, GetUserResponse, HandleUnlinkRequest,
         HandleUnlinkResponse, RefreshSessionRequest, RefreshSessionResponse,
         RevokeAllSessionsRequest, RevokeAllSessionsResponse, RevokeSessionRequest,
-        RevokeSessionResponse, TokenPair, User, VerifyAccessTokenRequest,
-        VerifyAccessTokenResponse, WatchRevocationsRequest, auth_service_server::AuthService,
+        RevokeSessionResponse, TokenPair, UnlinkIdentityRequest, UnlinkIdentityResponse, User,
+        VerifyAccessTokenRequest, VerifyAccessTokenResponse, WatchRevocationsRequest,
+        auth_service_server::AuthService,
     },
 };
 use tonic::{Request, Response, Status};
@@ -32,8 +33,9 @@ use crate::{
         ReturnTo, SessionId, UserId,
     },
     error::AuthError,
-    login,
-    persistence::users,
+    identity_links, login,
+    persistence::{identities, users},
+    providers::Provider,
     request_id,
     revocations::watch,
     sessions::{self, CacheMiss, CachedVerification, SessionTokens},
@@ -72,7 +74,15 @@ impl AuthService for AuthGrpc {
             })?;
         let binding = BrowserBinding::parse_optional(&req.binding)
             .map_err(|_| AuthError::refused(Reason::InvalidBinding, "binding is malformed"))?;
-        let started = login::build_login_url(&self.core, return_to, binding).await?;
+        let link = match req.link_access_token.as_str() {
+            "" => None,
+            token => Some(
+                AccessToken::parse(token.to_owned())
+                    .map_err(|_| AuthError::bad_field("link_access_token is too long"))?,
+            ),
+        };
+        let started =
+            login::build_login_url(&self.core, req.provider(), return_to, binding, link).await?;
         Ok(Response::new(BuildLoginUrlResponse {
             authorize_url: started.authorize_url,
             binding: started.binding.expose().to_owned(),
@@ -92,9 +102,11 @@ impl AuthService for AuthGrpc {
         let state = LoginState::parse(&req.state).map_err(|_| AuthError::bad_login_state())?;
         let binding = BrowserBinding::parse_optional(&req.binding)
             .map_err(|_| AuthError::bad_login_state())?;
-        let done = login::complete_login(&self.core, code, state, binding).await?;
+        let provider = req.provider();
+        let done = login::complete_login(&self.core, provider, code, state, binding).await?;
         Ok(Response::new(CompleteLoginResponse {
-            tokens: Some(token_pair(done.tokens)),
+            linked: done.tokens.is_none(),
+            tokens: done.tokens.map(token_pair),
             user: Some(user_message(done.user)),
             new_user: done.new_user,
             return_to: done.return_to.as_str().to_owned(),
@@ -238,6 +250,31 @@ impl AuthService for AuthGrpc {
         let events = watch::watch(self.core.clone(), after).await?;
         Ok(Response::new(events))
     }
+
+    #[tracing::instrument(name = "UnlinkIdentity", skip_all, fields(request_id = %request_id::of(&request)))]
+    async fn unlink_identity(
+        &self,
+        request: Request<UnlinkIdentityRequest>,
+    ) -> Result<Response<UnlinkIdentityResponse>, Status> {
+        let req = request.into_inner();
+        let malformed = |_| AuthError::bad_field("user_id or session_id is missing or malformed");
+        let user_id = UserId::parse(&req.user_id).map_err(malformed)?;
+        let session_id = SessionId::parse_optional(&req.session_id)
+            .map_err(malformed)?
+            .ok_or_else(|| AuthError::bad_field("session_id is required"))?;
+        let provider = match req.provider() {
+            Provider::Unspecified => {
+                return Err(AuthError::bad_field("provider is required").into());
+            }
+            provider => provider,
+        };
+        let done =
+            identity_links::unlink_identity(&self.core, &user_id, &session_id, provider).await?;
+        Ok(Response::new(UnlinkIdentityResponse {
+            identities: done.identities.into_iter().map(identity_message).collect(),
+            provider_revoked: done.provider_revoked,
+        }))
+    }
 }
 
 /// The full verification of a token the cache did not answer, in the
@@ -269,15 +306,28 @@ fn token_pair(t: SessionTokens) -> TokenPair {
     }
 }
 
-fn user_message(u: users::Model) -> User {
+fn user_message(view: users::UserView) -> User {
+    let kakao_id = view.kakao_id().unwrap_or_default().to_owned();
+    let u = view.user;
     User {
         id: u.id,
-        kakao_id: u.kakao_id.to_string(),
+        kakao_id,
         nickname: u.nickname,
         profile_image_url: u.profile_image_url.unwrap_or_default(),
         thumbnail_image_url: u.thumbnail_image_url.unwrap_or_default(),
         email: u.email.unwrap_or_default(),
         created_at: u.created_at / 1000,
         last_login_at: u.last_login_at / 1000,
+        identities: view.identities.into_iter().map(identity_message).collect(),
+    }
+}
+
+fn identity_message(i: identities::Model) -> auth_proto::v1::Identity {
+    auth_proto::v1::Identity {
+        provider: Provider::from_slug(&i.provider).unwrap_or(Provider::Unspecified) as i32,
+        subject: i.subject,
+        email: i.email.unwrap_or_default(),
+        linked_at: i.created_at / 1000,
+        last_login_at: i.last_login_at / 1000,
     }
 }

@@ -12,9 +12,9 @@ use url::Url;
 
 use crate::{
     configuration::KakaoSettings,
-    providers::ProviderError,
     domain::AuthorizationCode,
     metrics::{KakaoEndpoint, KakaoOutcome, Metrics},
+    providers::ProviderError,
 };
 use circuit::{Circuit, Permit};
 use profile::UserMe;
@@ -134,7 +134,10 @@ impl KakaoClient {
     }
 
     /// Reads the user's profile with a Kakao access token.
-    pub async fn fetch_user(&self, access_token: &SecretString) -> Result<KakaoUser, ProviderError> {
+    pub async fn fetch_user(
+        &self,
+        access_token: &SecretString,
+    ) -> Result<KakaoUser, ProviderError> {
         let permit = self.permit()?;
         let started = Instant::now();
         let result = self.request_user_me(permit, access_token).await;

@@ -22,6 +22,7 @@ pub mod fuzzing;
 pub mod google;
 pub mod grpc;
 pub mod grpc_tls;
+pub mod identity_links;
 pub mod kakao;
 pub mod kakao_oidc;
 pub mod key_ring;

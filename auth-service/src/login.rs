@@ -104,7 +104,11 @@ pub async fn build_login_url(
         .providers
         .authorize_url(provider, &params)
         .await
-        .ok_or_else(|| enabled(core, provider).err().unwrap_or_else(AuthError::bad_login_state))?
+        .ok_or_else(|| {
+            enabled(core, provider)
+                .err()
+                .unwrap_or_else(AuthError::bad_login_state)
+        })?
         .map_err(|e| AuthError::from_provider(provider, e))?;
     Ok(LoginStarted {
         authorize_url: url.into(),
@@ -175,7 +179,9 @@ pub async fn complete_login(
         .providers
         .sign_in(provider, &code, &verifier, &attempt.nonce(), state.expose())
         .await
-        .ok_or_else(|| AuthError::refused(Reason::ProviderDisabled, "this provider is not enabled"))??;
+        .ok_or_else(|| {
+            AuthError::refused(Reason::ProviderDisabled, "this provider is not enabled")
+        })??;
     let grant_sealed = signed_in.grant.as_ref().map(|grant| {
         core.settings.key_encryption.seal(
             &provider_grant_row(provider.slug(), &signed_in.user.subject),
@@ -184,8 +190,15 @@ pub async fn complete_login(
     });
 
     if let Some(link) = attempt.link {
-        return complete_link(core, provider, link, signed_in.user, grant_sealed, return_to)
-            .await;
+        return complete_link(
+            core,
+            provider,
+            link,
+            signed_in.user,
+            grant_sealed,
+            return_to,
+        )
+        .await;
     }
 
     let now = now_ms();

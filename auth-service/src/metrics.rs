@@ -18,13 +18,13 @@ use std::{
     time::Duration,
 };
 
+use auth_proto::v1::Provider;
 use prometheus_client::{
     encoding::prometheus_text,
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
 use tokio::net::TcpListener;
-use auth_proto::v1::Provider;
 use tonic::Code;
 use warp::Filter;
 

@@ -1,5 +1,8 @@
 //! Kakao's unlink callback: the user disconnected our app at Kakao (or left
-//! Kakao), so their sessions end here too. Owns the callback's checks
+//! Kakao), so their sessions end here too (all of them, as before other
+//! providers existed: a person who cut us off at Kakao is logged out
+//! everywhere). The Kakao identity stays, so a later Kakao login finds the
+//! same user again. Owns the callback's checks
 //! (admin key, app id) and the cleaning of Kakao's `referrer_type` before
 //! it reaches a log line.
 
@@ -12,7 +15,8 @@ use crate::{
     auth_core::AuthCore,
     domain::KakaoUserId,
     error::{AuthError, db},
-    persistence::{now_ms, users},
+    persistence::{identities, now_ms, users},
+    providers::Provider,
     sessions,
 };
 
@@ -46,7 +50,12 @@ pub async fn handle_unlink(
     core: &AuthCore,
     callback: UnlinkCallback<'_>,
 ) -> Result<Unlinked, AuthError> {
-    let Some(expected) = &core.settings.kakao.admin_key else {
+    let Some(expected) = core
+        .settings
+        .kakao
+        .as_ref()
+        .and_then(|k| k.admin_key.as_ref())
+    else {
         return Err(AuthError::refused(
             Reason::UnlinkDisabled,
             "the unlink callback is disabled (KAKAO_ADMIN_KEY is not set)",
@@ -63,7 +72,7 @@ pub async fn handle_unlink(
             "admin key is not valid",
         ));
     }
-    if let Some(ours) = &core.settings.kakao.app_id
+    if let Some(ours) = core.settings.kakao.as_ref().and_then(|k| k.app_id.as_ref())
         && ours != callback.app_id
     {
         return Err(AuthError::refused(
@@ -73,7 +82,8 @@ pub async fn handle_unlink(
     }
     let referrer_type = clean_referrer(callback.referrer_type);
     let referrer_type = referrer_type.as_str();
-    let Some(user) = users::find_by_kakao_id(&core.db.read, callback.kakao_id.get())
+    let subject = callback.kakao_id.get().to_string();
+    let Some(user) = identities::find(&core.db.read, Provider::Kakao.slug(), &subject)
         .await
         .map_err(db("find user by kakao id"))?
     else {
@@ -85,15 +95,15 @@ pub async fn handle_unlink(
     };
     let now = now_ms();
     let txn = core.db.write.begin().await.map_err(db("begin unlink"))?;
-    users::mark_unlinked(&txn, &user.id, now)
+    users::mark_unlinked(&txn, &user.user_id, now)
         .await
         .map_err(db("mark user unlinked"))?;
-    let logged = sessions::revoke_user_in(&txn, &user.id, "unlinked", now)
+    let logged = sessions::revoke_user_in(&txn, &user.user_id, "unlinked", now)
         .await
         .map_err(db("revoke sessions of unlinked user"))?;
     txn.commit().await.map_err(db("commit unlink"))?;
     let revoked = sessions::publish_all(core, logged);
-    tracing::info!(user_id = %user.id, referrer_type, sessions_revoked = revoked, "user unlinked at kakao");
+    tracing::info!(user_id = %user.user_id, referrer_type, sessions_revoked = revoked, "user unlinked at kakao");
     Ok(Unlinked {
         known_user: true,
         sessions_revoked: revoked,

@@ -69,11 +69,16 @@ impl FunnelStep {
     pub(crate) fn of_error(code: ErrorCode) -> FunnelStep {
         match code {
             ErrorCode::AccessDenied => FunnelStep::Cancelled,
-            ErrorCode::InvalidState | ErrorCode::LoginExpired => FunnelStep::StateRejected,
-            ErrorCode::Unavailable | ErrorCode::KakaoError | ErrorCode::ServerError => {
-                FunnelStep::UpstreamFailed
+            ErrorCode::InvalidState | ErrorCode::LoginExpired | ErrorCode::IdentityInUse => {
+                FunnelStep::StateRejected
             }
-            ErrorCode::InvalidRequest | ErrorCode::InvalidReturnTo => FunnelStep::InvalidRequest,
+            ErrorCode::Unavailable
+            | ErrorCode::KakaoError
+            | ErrorCode::ProviderError
+            | ErrorCode::ServerError => FunnelStep::UpstreamFailed,
+            ErrorCode::InvalidRequest | ErrorCode::InvalidReturnTo | ErrorCode::LoginRequired => {
+                FunnelStep::InvalidRequest
+            }
             ErrorCode::RateLimited => FunnelStep::RateLimited,
         }
     }

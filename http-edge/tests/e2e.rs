@@ -3,6 +3,7 @@
 //! `TEST_DATABASE_URL` is set), all on port 0, driven over HTTP without
 //! following redirects.
 
+use auth_proto::v1::Provider;
 use std::{collections::HashMap, net::SocketAddr, ops::Deref, time::Duration};
 
 use auth_service::{
@@ -230,6 +231,8 @@ async fn forged_reused_unbound_and_expired_states_never_reach_the_token_endpoint
             .unwrap()
             .hash(),
         "http://localhost:3000/".into(),
+        Provider::Kakao,
+        None,
     ));
     let mut redirect = url::Url::parse(&redirect).unwrap();
     let pairs: Vec<(String, String)> = redirect

@@ -42,6 +42,7 @@ pub async fn start_login_on(auth: &AuthHandle, return_to: &str) -> Started {
         .build_login_url(BuildLoginUrlRequest {
             return_to: return_to.into(),
             binding: String::new(),
+            ..Default::default()
         })
         .await
         .expect("BuildLoginUrl")
@@ -71,6 +72,7 @@ pub async fn login_on(auth: &AuthHandle, user: i64) -> CompleteLoginResponse {
             code: q["code"].clone(),
             state: q["state"].clone(),
             binding: started.binding,
+            ..Default::default()
         })
         .await
         .expect("CompleteLogin")

@@ -21,6 +21,18 @@ pub const CLIENT_ID: &str = "test-rest-api-key";
 pub const REDIRECT_URI: &str = "http://localhost:8080/auth/kakao/callback";
 /// The frontend all tests log in to.
 pub const FRONTEND_URL: &str = "http://localhost:3000/";
+/// The emulator's default Naver app.
+pub const NAVER_CLIENT_ID: &str = "DemoNaverClientId";
+/// Its secret.
+pub const NAVER_CLIENT_SECRET: &str = "DemoNaverClientSecret";
+/// The edge's Naver callback.
+pub const NAVER_REDIRECT_URI: &str = "http://localhost:8080/auth/naver/callback";
+/// The emulator's default Google client.
+pub const GOOGLE_CLIENT_ID: &str = "demo-google-client.apps.googleusercontent.com";
+/// Its secret.
+pub const GOOGLE_CLIENT_SECRET: &str = "GOCSPX-demo-google-secret";
+/// The edge's Google callback.
+pub const GOOGLE_REDIRECT_URI: &str = "http://localhost:8080/auth/google/callback";
 
 /// A database that exists for one test.
 pub struct TestDb {
@@ -110,7 +122,20 @@ impl Drop for TestDb {
 
 /// Settings for a test auth-service: everything on loopback, port 0.
 pub fn settings(db_url: &str, kakao_base: &str, extra: &[(&str, &str)]) -> Settings {
+    let base = kakao_base.trim_end_matches('/');
+    let naver_base = format!("{base}/naver");
+    let google_issuer = format!("{base}/google");
     let mut vars: HashMap<String, String> = [
+        // Naver and Google at the same emulator, under their prefixes.
+        ("NAVER_CLIENT_ID", NAVER_CLIENT_ID),
+        ("NAVER_CLIENT_SECRET", NAVER_CLIENT_SECRET),
+        ("NAVER_REDIRECT_URI", NAVER_REDIRECT_URI),
+        ("NAVER_AUTH_BASE_URL", naver_base.as_str()),
+        ("NAVER_API_BASE_URL", naver_base.as_str()),
+        ("GOOGLE_CLIENT_ID", GOOGLE_CLIENT_ID),
+        ("GOOGLE_CLIENT_SECRET", GOOGLE_CLIENT_SECRET),
+        ("GOOGLE_REDIRECT_URI", GOOGLE_REDIRECT_URI),
+        ("GOOGLE_ISSUER", google_issuer.as_str()),
         ("KAKAO_CLIENT_ID", CLIENT_ID),
         ("KAKAO_REDIRECT_URI", REDIRECT_URI),
         ("KAKAO_AUTH_BASE_URL", kakao_base),

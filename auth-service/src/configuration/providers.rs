@@ -97,7 +97,8 @@ impl NaverSettings {
                 "required when NAVER_CLIENT_ID is set (the Client Secret of your Naver app)",
             )
         })?;
-        let var = |name: &'static str, default: &str| provider_url(name, get(name).unwrap_or(default));
+        let var =
+            |name: &'static str, default: &str| provider_url(name, get(name).unwrap_or(default));
         Ok(Some(NaverSettings {
             client_id: client_id.to_owned(),
             client_secret: SecretString::from(client_secret),

@@ -12,8 +12,14 @@ fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 #[test]
 fn only_the_client_id_is_required_and_defaults_follow_the_spec() {
     let s = Settings::from_vars(&vars(&[("KAKAO_CLIENT_ID", "abc")])).unwrap();
-    assert_eq!(s.kakao.redirect_uri.as_str(), defaults::REDIRECT_URI);
-    assert_eq!(s.kakao.auth_base_url.as_str(), "https://kauth.kakao.com/");
+    assert_eq!(
+        s.kakao.as_ref().unwrap().redirect_uri.as_str(),
+        defaults::REDIRECT_URI
+    );
+    assert_eq!(
+        s.kakao.as_ref().unwrap().auth_base_url.as_str(),
+        "https://kauth.kakao.com/"
+    );
     assert_eq!(s.grpc_addr.to_string(), "127.0.0.1:50051");
     assert_eq!(s.access_token_ttl, Duration::from_secs(15 * 60));
     assert_eq!(s.refresh_token_ttl, Duration::from_secs(14 * 86400));
@@ -21,7 +27,10 @@ fn only_the_client_id_is_required_and_defaults_follow_the_spec() {
     assert_eq!(s.metrics_addr, Some("127.0.0.1:9090".parse().unwrap()));
     assert_eq!(s.grpc_max_concurrent, 512);
     assert_eq!(s.db_ping_interval, Duration::from_secs(5));
-    assert_eq!(s.kakao.circuit_open, Duration::from_secs(15));
+    assert_eq!(
+        s.kakao.as_ref().unwrap().circuit_open,
+        Duration::from_secs(15)
+    );
     assert_eq!(s.refresh_reuse_grace, Duration::from_secs(10));
     assert_eq!(s.sweep_interval, Duration::from_secs(60));
     assert!(s.grpc_reflection && s.grpc_tls.is_none());
@@ -157,7 +166,11 @@ fn openid_is_requested_only_when_the_scope_names_it() {
             v.insert("KAKAO_SCOPE".into(), scope.into());
         }
         let s = Settings::from_vars(&v).unwrap();
-        assert_eq!(s.kakao.requests_openid(), expected, "{scope:?}");
+        assert_eq!(
+            s.kakao.as_ref().unwrap().requests_openid(),
+            expected,
+            "{scope:?}"
+        );
     }
 }
 

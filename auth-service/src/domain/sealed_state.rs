@@ -309,12 +309,21 @@ mod tests {
         // A state sealed by the release before providers: v1 layout and AAD.
         let (id, key) = &s.sealing;
         let mut v1 = a.to_bytes();
-        v1.drain(FIXED_LEN..FIXED_LEN + 2 + a.link.as_ref().map_or(0, |l| {
-            l.user_id.len() + 1 + l.session_id.len()
-        }));
+        v1.drain(
+            FIXED_LEN
+                ..FIXED_LEN
+                    + 2
+                    + a.link
+                        .as_ref()
+                        .map_or(0, |l| l.user_id.len() + 1 + l.session_id.len()),
+        );
         let nonce = [3u8; NONCE_LEN];
-        key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(AAD_V1), &mut v1)
-            .unwrap();
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(AAD_V1),
+            &mut v1,
+        )
+        .unwrap();
         let mut raw = vec![*id];
         raw.extend_from_slice(&nonce);
         raw.extend_from_slice(&v1);

@@ -78,8 +78,9 @@ fn api_errors_map_to_the_right_kind() {
 use proptest::prelude::*;
 
 fn label(e: &ProviderError) -> &str {
-    let (ProviderError::Rejected(l) | ProviderError::Misconfigured(l) | ProviderError::Unavailable(l)) =
-        e;
+    let (ProviderError::Rejected(l)
+    | ProviderError::Misconfigured(l)
+    | ProviderError::Unavailable(l)) = e;
     l
 }
 

@@ -33,8 +33,8 @@ use sea_orm::{DbErr, QueryResult, sqlx};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    login_write::{self, LoginRecord, sqlx_err},
-    users,
+    login_write::{self, LoginIds, LoginRecord, sqlx_err},
+    users::UserView,
 };
 
 /// The most writes taken from the queue at once.
@@ -57,7 +57,7 @@ enum Job {
     },
     Login {
         record: Box<LoginRecord>,
-        answer: Answer<(users::Model, bool)>,
+        answer: Answer<(UserView, bool)>,
     },
 }
 
@@ -95,7 +95,7 @@ impl GroupCommit {
     }
 
     /// Stores a login, as [`login_write::record`].
-    pub async fn record(&self, record: LoginRecord) -> Result<(users::Model, bool), DbErr> {
+    pub async fn record(&self, record: LoginRecord) -> Result<(UserView, bool), DbErr> {
         let (answer, answered) = oneshot::channel();
         self.send(Job::Login {
             record: Box::new(record),
@@ -188,7 +188,7 @@ async fn run(pool: sqlx::SqlitePool, mut queue: mpsc::Receiver<Job>) {
 
 type Conn = sqlx::pool::PoolConnection<sqlx::Sqlite>;
 type Claim = (String, i64, Answer<bool>);
-type Login = (LoginRecord, Answer<(users::Model, bool)>);
+type Login = (LoginRecord, Answer<(UserView, bool)>);
 
 fn answer_all(claims: Vec<Claim>, logins: Vec<Login>, e: sqlx::Error) {
     let message = e.to_string();
@@ -243,18 +243,16 @@ async fn write_claims(conn: &mut Conn, texts: &'static Texts, claims: Vec<Claim>
 /// user comes back in order, one row per login. Returns whether the batch
 /// went in whole (not split into one transaction per login).
 async fn write_logins(conn: &mut Conn, texts: &'static Texts, logins: Vec<Login>) -> bool {
-    let ids: Vec<(String, String)> = logins
-        .iter()
-        .map(|_| (crate::domain::new_row_id(), crate::domain::new_row_id()))
-        .collect();
+    let ids: Vec<LoginIds> = logins.iter().map(|_| LoginIds::new()).collect();
     let mut query = sqlx::query(texts.logins[logins.len() - 1].as_str());
-    for ((record, _), (new_id, token_row_id)) in logins.iter().zip(&ids) {
-        query = login_write::bind_sqlite(query, record.clone(), new_id, token_row_id);
+    for ((record, _), ids) in logins.iter().zip(&ids) {
+        query = login_write::bind_sqlite(query, record.clone(), ids);
     }
     match query.fetch_all(&mut **conn).await {
         Ok(rows) if rows.len() == logins.len() => {
-            for (((_, answer), (new_id, _)), row) in logins.into_iter().zip(ids).zip(rows) {
-                let stored = login_write::stored_user(Some(QueryResult::from(row)), &new_id);
+            for (((record, answer), ids), row) in logins.into_iter().zip(ids).zip(rows) {
+                let stored =
+                    login_write::stored_user(Some(QueryResult::from(row)), &ids.user, &record);
                 let _ = answer.send(stored);
             }
             true
@@ -293,13 +291,15 @@ mod tests {
 
     fn record(kakao_id: i64) -> LoginRecord {
         LoginRecord {
-            profile: users::ProfileUpdate {
-                kakao_id,
+            provider: "kakao",
+            profile: crate::providers::ProviderUser {
+                subject: kakao_id.to_string(),
                 nickname: format!("user {kakao_id}"),
                 profile_image_url: None,
                 thumbnail_image_url: None,
                 email: None,
             },
+            grant_sealed: None,
             now: 1_000,
             session_id: crate::domain::new_row_id(),
             session_expires_at: 9_000,
@@ -332,12 +332,17 @@ mod tests {
             );
             for (i, answered) in answers.into_iter().enumerate() {
                 let (user, created) = answered.await.unwrap().unwrap();
-                assert_eq!((user.kakao_id, created), (1_000 + i as i64, round == 0));
+                let kakao_id = (1_000 + i as i64).to_string();
+                assert_eq!(
+                    (user.kakao_id(), created),
+                    (Some(kakao_id.as_str()), round == 0)
+                );
             }
         }
         let mut counts = Vec::new();
         for query in [
             "SELECT COUNT(*) FROM users",
+            "SELECT COUNT(*) FROM identities",
             "SELECT COUNT(*) FROM sessions",
             "SELECT COUNT(*) FROM refresh_tokens",
         ] {
@@ -349,7 +354,7 @@ mod tests {
             );
         }
         let n = MAX_LOGINS as i64;
-        assert_eq!(counts, [n, 2 * n, 2 * n]);
+        assert_eq!(counts, [n, n, 2 * n, 2 * n]);
         drop(conn);
         pool.close().await;
         for suffix in ["", "-wal", "-shm"] {

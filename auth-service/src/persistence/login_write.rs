@@ -1,6 +1,9 @@
-//! The write that completes a login: upsert the user by Kakao id, start a
-//! session family and store the hash of its first refresh token, all or
-//! nothing, in ONE round trip to the database.
+//! The write that completes a login: find or create the user by the
+//! provider identity `(provider, subject)`, refresh the user's profile and
+//! the identity's e-mail and grant, start a session family and store the
+//! hash of its first refresh token, all or nothing, in ONE round trip to
+//! the database. A new identity always makes a new user: identities join
+//! an existing user only by an explicit link ([`super::identities::link`]).
 //!
 //! Raw SQL, on purpose, one text per backend: through the ORM this was five
 //! round trips (BEGIN, upsert, session, token, COMMIT). On SQLite each one
@@ -9,11 +12,18 @@
 //! PostgreSQL each one is a network round trip. The values are always
 //! bound parameters, never spliced into the text.
 //!
-//! - SQLite runs a string of several statements in one worker command,
-//!   binding numbered parameters (`?N`) across all of them, so the batch is
-//!   `BEGIN IMMEDIATE; upsert; session; token; SELECT user; COMMIT`.
-//! - PostgreSQL runs one statement whose data-modifying CTEs do the three
-//!   inserts; a single statement is atomic without BEGIN/COMMIT.
+//! - SQLite runs a string of several statements in one worker command
+//!   (positional parameters, see [`SQLITE_STATEMENTS`]), so the batch is
+//!   `BEGIN IMMEDIATE; user if new; identity; profile; session; token;
+//!   SELECT user; COMMIT`. The one writer serializes logins, so "insert the
+//!   user only if the identity is unknown" cannot race.
+//! - PostgreSQL runs one statement whose data-modifying CTEs do it all; a
+//!   single statement is atomic without BEGIN/COMMIT. The identity is
+//!   upserted first with a fresh user id, and the user row is upserted by
+//!   whatever id the identity holds (`ON CONFLICT (id) DO UPDATE`, which
+//!   sees a row committed by a concurrent first login of the same person),
+//!   so two racing first logins make one user and one identity. The
+//!   foreign keys are checked at the end of the statement.
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, QueryResult,
@@ -21,13 +31,21 @@ use sea_orm::{
 };
 use std::sync::LazyLock;
 
-use super::users::{self, ProfileUpdate};
+use super::{
+    identities,
+    users::{self, UserView},
+};
+use crate::providers::ProviderUser;
 
 /// Everything one login stores.
 #[derive(Debug, Clone)]
 pub struct LoginRecord {
-    /// The Kakao profile, as just fetched.
-    pub profile: ProfileUpdate,
+    /// The provider's path name (`kakao`, `naver`, `google`).
+    pub provider: &'static str,
+    /// Who signed in, and the profile the provider shared.
+    pub profile: ProviderUser,
+    /// The provider grant to keep for unlinking (sealed), when one came.
+    pub grant_sealed: Option<String>,
     /// The login's time (Unix ms): `created_at` of the new rows.
     pub now: i64,
     /// The new session family's id.
@@ -40,64 +58,108 @@ pub struct LoginRecord {
     pub token_expires_at: i64,
 }
 
-/// One login's SQLite statements: the upsert, the session, the token, then
-/// the user as stored (a plain SELECT: SQLite gathers `RETURNING` rows in a
-/// temporary b-tree opened per statement). The parameters are positional
-/// `?`, bound by [`bind_sqlite`] in the order they appear, so that the
-/// group commit ([`super::group_commit`]) can string several logins
-/// together. (Numbered `?N` parameters cannot be used across statements:
-/// SQLx binds the slots below a statement's highest number that the
-/// statement does not name positionally, from a counter shared by the
-/// whole string, and stops binding once that counter passes the last
-/// value, leaving later parameters NULL.)
-pub(crate) const SQLITE_STATEMENTS: &str = "\
-INSERT INTO users (id, kakao_id, nickname, profile_image_url, thumbnail_image_url, email, \
-created_at, last_login_at, unlinked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL) \
-ON CONFLICT (kakao_id) DO UPDATE SET nickname = excluded.nickname, \
-profile_image_url = excluded.profile_image_url, thumbnail_image_url = excluded.thumbnail_image_url, \
-email = excluded.email, last_login_at = excluded.last_login_at, unlinked_at = NULL;
-INSERT INTO sessions (id, user_id, created_at, expires_at) SELECT ?, id, ?, ? FROM users WHERE kakao_id = ?;
+/// The row ids a login may create: the user's (used only if the identity
+/// is new), the identity's, the first refresh token's.
+#[derive(Debug, Clone)]
+pub(crate) struct LoginIds {
+    pub(crate) user: String,
+    pub(crate) identity: String,
+    pub(crate) token: String,
+}
+
+impl LoginIds {
+    /// Fresh time-ordered ids.
+    pub(crate) fn new() -> Self {
+        LoginIds {
+            user: crate::domain::new_row_id(),
+            identity: crate::domain::new_row_id(),
+            token: crate::domain::new_row_id(),
+        }
+    }
+}
+
+/// The columns the closing SELECT returns: the user's, then the identity's
+/// id and `created_at`.
+const USER_AND_IDENTITY: &str = "u.id, u.nickname, u.profile_image_url, u.thumbnail_image_url, \
+u.email, u.created_at, u.last_login_at, u.unlinked_at, i.id AS identity_id, \
+i.created_at AS identity_created_at";
+
+/// One login's SQLite statements: the user when the identity is new, the
+/// identity (refreshed when known), the profile of a returning user, the
+/// session, the token, then the user as stored (a plain SELECT: SQLite
+/// gathers `RETURNING` rows in a temporary b-tree opened per statement).
+/// The parameters are positional `?`, bound by [`bind_sqlite`] in the
+/// order they appear, so that the group commit ([`super::group_commit`])
+/// can string several logins together. (Numbered `?N` parameters cannot be
+/// used across statements: SQLx binds the slots below a statement's
+/// highest number that the statement does not name positionally, from a
+/// counter shared by the whole string, and stops binding once that counter
+/// passes the last value, leaving later parameters NULL.)
+pub(crate) static SQLITE_STATEMENTS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "\
+INSERT INTO users (id, nickname, profile_image_url, thumbnail_image_url, email, created_at, \
+last_login_at, unlinked_at) SELECT ?, ?, ?, ?, ?, ?, ?, NULL \
+WHERE NOT EXISTS (SELECT 1 FROM identities WHERE provider = ? AND subject = ?);
+INSERT INTO identities (id, user_id, provider, subject, email, grant_sealed, created_at, \
+last_login_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider, subject) DO UPDATE SET \
+email = excluded.email, grant_sealed = COALESCE(excluded.grant_sealed, identities.grant_sealed), \
+last_login_at = excluded.last_login_at;
+UPDATE users SET nickname = ?, profile_image_url = ?, thumbnail_image_url = ?, \
+email = COALESCE(?, email), last_login_at = ?, unlinked_at = NULL \
+WHERE id = (SELECT user_id FROM identities WHERE provider = ? AND subject = ?) AND id <> ?;
+INSERT INTO sessions (id, user_id, created_at, expires_at) \
+SELECT ?, user_id, ?, ? FROM identities WHERE provider = ? AND subject = ?;
 INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?);
-SELECT id, kakao_id, nickname, profile_image_url, thumbnail_image_url, email, created_at, \
-last_login_at, unlinked_at FROM users WHERE kakao_id = ?;
-";
+SELECT {USER_AND_IDENTITY} FROM identities i JOIN users u ON u.id = i.user_id \
+WHERE i.provider = ? AND i.subject = ?;
+"
+    )
+});
 
-/// One login's batch: `BEGIN IMMEDIATE; upsert; session; token; SELECT
-/// user; COMMIT` (the same text as the group commit's batch of one, so
-/// SQLite prepares it once).
+/// One login's batch: `BEGIN IMMEDIATE; ...; COMMIT` (the same text as the
+/// group commit's batch of one, so SQLite prepares it once).
 static SQLITE: LazyLock<String> =
-    LazyLock::new(|| format!("BEGIN IMMEDIATE;\n{SQLITE_STATEMENTS}COMMIT;"));
+    LazyLock::new(|| format!("BEGIN IMMEDIATE;\n{}COMMIT;", SQLITE_STATEMENTS.as_str()));
 
-/// The same parameters as [`sqlite_statements`], numbered `$1`..`$12`.
-const POSTGRES: &str = "\
-WITH u AS (\
-INSERT INTO users (id, kakao_id, nickname, profile_image_url, thumbnail_image_url, email, \
-created_at, last_login_at, unlinked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, NULL) \
-ON CONFLICT (kakao_id) DO UPDATE SET nickname = EXCLUDED.nickname, \
+/// PostgreSQL's one statement (see the module docs).
+static POSTGRES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "\
+WITH i AS (\
+INSERT INTO identities (id, user_id, provider, subject, email, grant_sealed, created_at, \
+last_login_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (provider, subject) DO UPDATE \
+SET email = EXCLUDED.email, grant_sealed = COALESCE(EXCLUDED.grant_sealed, identities.grant_sealed), \
+last_login_at = EXCLUDED.last_login_at RETURNING id, user_id, created_at), \
+u AS (\
+INSERT INTO users (id, nickname, profile_image_url, thumbnail_image_url, email, created_at, \
+last_login_at, unlinked_at) SELECT i.user_id, $8, $9, $10, $5, $7, $7, NULL FROM i \
+ON CONFLICT (id) DO UPDATE SET nickname = EXCLUDED.nickname, \
 profile_image_url = EXCLUDED.profile_image_url, thumbnail_image_url = EXCLUDED.thumbnail_image_url, \
-email = EXCLUDED.email, last_login_at = EXCLUDED.last_login_at, unlinked_at = NULL \
-RETURNING id, kakao_id, nickname, profile_image_url, thumbnail_image_url, email, created_at, \
+email = COALESCE(EXCLUDED.email, users.email), last_login_at = EXCLUDED.last_login_at, \
+unlinked_at = NULL \
+RETURNING id, nickname, profile_image_url, thumbnail_image_url, email, created_at, \
 last_login_at, unlinked_at), \
-s AS (INSERT INTO sessions (id, user_id, created_at, expires_at) SELECT $8, u.id, $7, $9 FROM u RETURNING id), \
+s AS (INSERT INTO sessions (id, user_id, created_at, expires_at) \
+SELECT $11, i.user_id, $7, $12 FROM i RETURNING id), \
 t AS (INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at) \
-SELECT $10, s.id, $11, $7, $12 FROM s) \
-SELECT id, kakao_id, nickname, profile_image_url, thumbnail_image_url, email, created_at, \
-last_login_at, unlinked_at FROM u";
+SELECT $13, s.id, $14, $7, $15 FROM s) \
+SELECT {USER_AND_IDENTITY} FROM u JOIN i ON true"
+    )
+});
 
-/// Stores a login (see the module docs). Returns the user as stored and
-/// whether this login created it (the id generated here came back, so the
-/// insert, not the update, happened): two simultaneous first logins of one
-/// Kakao user still make one row.
+/// Stores a login (see the module docs). Returns the user as stored, with
+/// the identity just used, and whether this login created the user (the
+/// id generated here came back, so the insert, not the update, happened).
 pub async fn record(
     db: &DatabaseConnection,
     login: LoginRecord,
-) -> Result<(users::Model, bool), DbErr> {
-    let new_id = crate::domain::new_row_id();
-    let token_row_id = crate::domain::new_row_id();
+) -> Result<(UserView, bool), DbErr> {
+    let ids = LoginIds::new();
     let row = match db.get_database_backend() {
         DbBackend::Sqlite => {
             let pool = db.get_sqlite_connection_pool().clone();
-            let query = bind_sqlite(sqlx::query(SQLITE.as_str()), login, &new_id, &token_row_id);
+            let query = bind_sqlite(sqlx::query(SQLITE.as_str()), login.clone(), &ids);
             // A task of its own, so that a caller going away (a cancelled
             // RPC) cannot stop the batch between its BEGIN and its COMMIT
             // or ROLLBACK and return the writer mid-transaction.
@@ -107,71 +169,123 @@ pub async fn record(
         }
         backend => {
             let values: Vec<Value> = vec![
-                new_id.clone().into(),
-                login.profile.kakao_id.into(),
-                login.profile.nickname.into(),
-                login.profile.profile_image_url.into(),
-                login.profile.thumbnail_image_url.into(),
-                login.profile.email.into(),
+                ids.identity.clone().into(),
+                ids.user.clone().into(),
+                login.provider.into(),
+                login.profile.subject.clone().into(),
+                login.profile.email.clone().into(),
+                login.grant_sealed.clone().into(),
                 login.now.into(),
-                login.session_id.into(),
+                login.profile.nickname.clone().into(),
+                login.profile.profile_image_url.clone().into(),
+                login.profile.thumbnail_image_url.clone().into(),
+                login.session_id.clone().into(),
                 login.session_expires_at.into(),
-                token_row_id.into(),
-                login.token_hash.into(),
+                ids.token.clone().into(),
+                login.token_hash.clone().into(),
                 login.token_expires_at.into(),
             ];
-            db.query_all_raw(Statement::from_sql_and_values(backend, POSTGRES, values))
-                .await?
-                .into_iter()
-                .next()
+            db.query_all_raw(Statement::from_sql_and_values(
+                backend,
+                POSTGRES.as_str(),
+                values,
+            ))
+            .await?
+            .into_iter()
+            .next()
         }
     };
-    stored_user(row, &new_id)
+    stored_user(row, &ids.user, &login)
 }
 
-/// The user a login's upsert returned, and whether this login created it
-/// (the id generated for it came back).
+/// The user a login's closing SELECT returned, with the identity just
+/// used, and whether this login created the user (the id generated for it
+/// came back).
 pub(crate) fn stored_user(
     row: Option<QueryResult>,
-    new_id: &str,
-) -> Result<(users::Model, bool), DbErr> {
+    new_user_id: &str,
+    login: &LoginRecord,
+) -> Result<(UserView, bool), DbErr> {
     let row = row.ok_or(DbErr::RecordNotInserted)?;
     let user = users::Model::from_query_result(&row, "")?;
-    let created = user.id == new_id;
-    Ok((user, created))
+    let identity = identities::Model {
+        id: row.try_get("", "identity_id")?,
+        user_id: user.id.clone(),
+        provider: login.provider.to_owned(),
+        subject: login.profile.subject.clone(),
+        email: login.profile.email.clone(),
+        grant_sealed: None,
+        created_at: row.try_get("", "identity_created_at")?,
+        last_login_at: login.now,
+    };
+    let created = user.id == new_user_id;
+    Ok((
+        UserView {
+            user,
+            identities: vec![identity],
+        },
+        created,
+    ))
 }
 
 /// Binds one login's parameters, in [`SQLITE_STATEMENTS`]' order.
 pub(crate) fn bind_sqlite<'q>(
     query: SqliteQuery<'q>,
     login: LoginRecord,
-    new_id: &str,
-    token_row_id: &str,
+    ids: &LoginIds,
 ) -> SqliteQuery<'q> {
-    let kakao_id = login.profile.kakao_id;
+    let provider = login.provider;
+    let subject = login.profile.subject;
+    let profile = (
+        login.profile.nickname,
+        login.profile.profile_image_url,
+        login.profile.thumbnail_image_url,
+        login.profile.email,
+    );
     query
-        // the upsert
-        .bind(new_id.to_owned())
-        .bind(kakao_id)
-        .bind(login.profile.nickname)
-        .bind(login.profile.profile_image_url)
-        .bind(login.profile.thumbnail_image_url)
-        .bind(login.profile.email)
+        // the user, when the identity is new
+        .bind(ids.user.clone())
+        .bind(profile.0.clone())
+        .bind(profile.1.clone())
+        .bind(profile.2.clone())
+        .bind(profile.3.clone())
         .bind(login.now)
         .bind(login.now)
+        .bind(provider)
+        .bind(subject.clone())
+        // the identity
+        .bind(ids.identity.clone())
+        .bind(ids.user.clone())
+        .bind(provider)
+        .bind(subject.clone())
+        .bind(profile.3.clone())
+        .bind(login.grant_sealed)
+        .bind(login.now)
+        .bind(login.now)
+        // a returning user's profile
+        .bind(profile.0)
+        .bind(profile.1)
+        .bind(profile.2)
+        .bind(profile.3)
+        .bind(login.now)
+        .bind(provider)
+        .bind(subject.clone())
+        .bind(ids.user.clone())
         // the session
         .bind(login.session_id.clone())
         .bind(login.now)
         .bind(login.session_expires_at)
-        .bind(kakao_id)
+        .bind(provider)
+        .bind(subject.clone())
         // its first refresh token
-        .bind(token_row_id.to_owned())
+        .bind(ids.token.clone())
         .bind(login.session_id)
         .bind(login.token_hash)
         .bind(login.now)
         .bind(login.token_expires_at)
         // the user as stored
-        .bind(kakao_id)
+        .bind(provider)
+        .bind(subject)
 }
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;

@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(super::revocations_migration::Migration),
             Box::new(m20261215_000003_keys_at_rest::Migration),
             Box::new(m20261215_000004_sweeper_indexes::Migration),
+            Box::new(m20261230_000005_identities::Migration),
         ]
     }
 }
@@ -75,6 +76,7 @@ async fn all_applied(db: &sea_orm::DatabaseConnection) -> bool {
 mod m20261201_000002_sealed_login_state;
 mod m20261215_000003_keys_at_rest;
 mod m20261215_000004_sweeper_indexes;
+mod m20261230_000005_identities;
 
 mod m20261127_000001_initial {
     use super::*;

@@ -4,6 +4,7 @@
 //! the same way on SQLite and PostgreSQL.
 
 pub mod group_commit;
+pub mod identities;
 pub mod login_state_claims;
 pub mod login_write;
 pub mod migration;
@@ -75,7 +76,7 @@ impl Database {
     pub async fn record_login(
         &self,
         login: login_write::LoginRecord,
-    ) -> Result<(users::Model, bool), DbErr> {
+    ) -> Result<(users::UserView, bool), DbErr> {
         match &self.group {
             Some(group) => group.record(login).await,
             None => login_write::record(&self.write, login).await,

@@ -1,25 +1,24 @@
-//! Users, unique by Kakao id.
+//! Users: our id and the display profile of the latest login. Who a user
+//! is at each provider lives in [`super::identities`].
 
 use sea_orm::entity::prelude::*;
 
-/// A user row. `id` is ours (UUID, the access token's `sub`); `kakao_id`
-/// is Kakao's (i64: real ids exceed int32).
+use super::identities;
+
+/// A user row. `id` is ours (UUID, the access token's `sub`).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     /// Our user id (UUID).
     pub id: String,
-    #[sea_orm(unique)]
-    /// Kakao's user id.
-    pub kakao_id: i64,
-    /// Kakao nickname; may be empty.
+    /// Nickname from the latest login's provider; may be empty.
     pub nickname: String,
     /// Profile image URL.
     pub profile_image_url: Option<String>,
     /// Thumbnail URL.
     pub thumbnail_image_url: Option<String>,
-    /// Only an address Kakao reports as valid and verified.
+    /// The latest verified address a provider reported.
     pub email: Option<String>,
     /// First login.
     pub created_at: i64,
@@ -35,36 +34,37 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// The profile fields a login writes (see
-/// [`super::login_write`], which upserts them by Kakao id).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProfileUpdate {
-    /// Kakao's user id.
-    pub kakao_id: i64,
-    /// Kakao nickname.
-    pub nickname: String,
-    /// Profile image URL.
-    pub profile_image_url: Option<String>,
-    /// Thumbnail URL.
-    pub thumbnail_image_url: Option<String>,
-    /// E-mail, only when valid and verified.
-    pub email: Option<String>,
+/// A user with their identities, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserView {
+    /// The user row.
+    pub user: Model,
+    /// Their provider identities.
+    pub identities: Vec<identities::Model>,
 }
 
-/// The user with this Kakao id, if any.
-pub async fn find_by_kakao_id(
-    db: &impl ConnectionTrait,
-    kakao_id: i64,
-) -> Result<Option<Model>, DbErr> {
-    Entity::find()
-        .filter(Column::KakaoId.eq(kakao_id))
-        .one(db)
-        .await
+impl UserView {
+    /// The Kakao user id, when the user has a Kakao identity.
+    pub fn kakao_id(&self) -> Option<&str> {
+        self.identities
+            .iter()
+            .find(|i| i.provider == "kakao")
+            .map(|i| i.subject.as_str())
+    }
 }
 
 /// The user with this id, if any.
 pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, DbErr> {
     Entity::find_by_id(id.to_owned()).one(db).await
+}
+
+/// The user with this id and their identities, if any.
+pub async fn find_view(db: &impl ConnectionTrait, id: &str) -> Result<Option<UserView>, DbErr> {
+    let Some(user) = find(db, id).await? else {
+        return Ok(None);
+    };
+    let identities = identities::of_user(db, id).await?;
+    Ok(Some(UserView { user, identities }))
 }
 
 /// Marks the user unlinked (Kakao's unlink callback).

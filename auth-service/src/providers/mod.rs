@@ -13,8 +13,8 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::{
-    configuration::Settings, domain::AuthorizationCode, google::GoogleClient,
-    kakao::KakaoProvider, metrics::Metrics, naver::NaverClient,
+    configuration::Settings, domain::AuthorizationCode, google::GoogleClient, kakao::KakaoProvider,
+    metrics::Metrics, naver::NaverClient,
 };
 
 /// What went wrong talking to a provider. Messages never include a code, a
@@ -81,15 +81,28 @@ pub fn http_client(settings: &Settings) -> anyhow::Result<reqwest::Client> {
         .kakao
         .as_ref()
         .map(|k| (k.connect_timeout, k.request_timeout))
-        .or_else(|| settings.naver.as_ref().map(|n| (n.http.connect_timeout, n.http.request_timeout)))
-        .or_else(|| settings.google.as_ref().map(|g| (g.http.connect_timeout, g.http.request_timeout)))
+        .or_else(|| {
+            settings
+                .naver
+                .as_ref()
+                .map(|n| (n.http.connect_timeout, n.http.request_timeout))
+        })
+        .or_else(|| {
+            settings
+                .google
+                .as_ref()
+                .map(|g| (g.http.connect_timeout, g.http.request_timeout))
+        })
         .unwrap_or((Duration::from_secs(2), Duration::from_secs(5)));
     Ok(reqwest::Client::builder()
         .connect_timeout(http.0)
         .timeout(http.1)
         .pool_idle_timeout(Duration::from_secs(60))
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("kakao-login-auth-service/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!(
+            "kakao-login-auth-service/",
+            env!("CARGO_PKG_VERSION")
+        ))
         .build()?)
 }
 
@@ -133,9 +146,7 @@ impl Providers {
 
     /// The enabled providers, in [`Provider::NAMED`] order.
     pub fn enabled(&self) -> impl Iterator<Item = Provider> + '_ {
-        Provider::NAMED
-            .into_iter()
-            .filter(|p| self.is_enabled(*p))
+        Provider::NAMED.into_iter().filter(|p| self.is_enabled(*p))
     }
 
     /// Whether `provider` takes a PKCE challenge (Kakao, Google; not Naver's
@@ -194,14 +205,32 @@ impl Providers {
         let disabled = || ProviderError::Misconfigured("provider disabled".into());
         match provider.or_kakao() {
             Provider::Naver => match grant {
-                Some(grant) => self.naver.as_ref().ok_or_else(disabled)?.revoke(grant).await,
+                Some(grant) => {
+                    self.naver
+                        .as_ref()
+                        .ok_or_else(disabled)?
+                        .revoke(grant)
+                        .await
+                }
                 None => Err(ProviderError::Rejected("no grant kept".into())),
             },
             Provider::Google => match grant {
-                Some(grant) => self.google.as_ref().ok_or_else(disabled)?.revoke(grant).await,
+                Some(grant) => {
+                    self.google
+                        .as_ref()
+                        .ok_or_else(disabled)?
+                        .revoke(grant)
+                        .await
+                }
                 None => Err(ProviderError::Rejected("no grant kept".into())),
             },
-            _ => self.kakao.as_ref().ok_or_else(disabled)?.unlink(subject).await,
+            _ => {
+                self.kakao
+                    .as_ref()
+                    .ok_or_else(disabled)?
+                    .unlink(subject)
+                    .await
+            }
         }
     }
 

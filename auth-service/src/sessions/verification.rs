@@ -93,12 +93,12 @@ pub async fn user_of_live_session(
     core: &AuthCore,
     user_id: &UserId,
     session_id: Option<&SessionId>,
-) -> Result<users::Model, AuthError> {
+) -> Result<users::UserView, AuthError> {
     if let Some(sid) = session_id {
         let healthy = core.revocations.healthy();
         ensure_live_session(core, sid.as_str(), user_id.as_str(), healthy).await?;
     }
-    users::find(&core.db.read, user_id.as_str())
+    users::find_view(&core.db.read, user_id.as_str())
         .await
         .map_err(db("find user"))?
         .ok_or_else(|| AuthError::refused(Reason::UserNotFound, "no such user"))

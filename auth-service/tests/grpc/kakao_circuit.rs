@@ -22,6 +22,7 @@ async fn try_login(stack: &Stack) -> Result<CompleteLoginResponse, tonic::Status
             code: q["code"].clone(),
             state: q["state"].clone(),
             binding: started.binding,
+            ..Default::default()
         })
         .await
         .map(|r| r.into_inner())

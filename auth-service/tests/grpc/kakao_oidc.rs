@@ -25,6 +25,7 @@ async fn try_login(stack: &Stack, user: i64) -> Result<CompleteLoginResponse, to
             code: q["code"].clone(),
             state: q["state"].clone(),
             binding: started.binding,
+            ..Default::default()
         })
         .await
         .map(|r| r.into_inner())

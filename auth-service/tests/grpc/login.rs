@@ -26,6 +26,7 @@ async fn complete(
             code: code.into(),
             state: state.into(),
             binding: binding.into(),
+            ..Default::default()
         })
         .await
         .map(|r| r.into_inner())
@@ -205,6 +206,8 @@ async fn an_expired_attempt_is_refused_without_calling_kakao() {
         now_ms() - 1,
         binding.hash(),
         FRONTEND_URL.into(),
+        auth_service::providers::Provider::Kakao,
+        None,
     ));
     let err = complete(&stack, &q["code"], expired.expose(), &started.binding)
         .await
@@ -272,6 +275,7 @@ async fn a_service_sharing_the_database_accepts_the_states_of_another() {
             code: q["code"].clone(),
             state: q["state"].clone(),
             binding: started.binding.clone(),
+            ..Default::default()
         })
         .await
         .expect("the second service completes the first one's login")
@@ -327,6 +331,7 @@ async fn malformed_input_is_invalid_argument() {
         .build_login_url(BuildLoginUrlRequest {
             return_to: "https://evil.example/".into(),
             binding: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -338,6 +343,7 @@ async fn malformed_input_is_invalid_argument() {
         .build_login_url(BuildLoginUrlRequest {
             return_to: String::new(),
             binding: "short".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -367,6 +373,7 @@ async fn an_absolute_return_to_on_an_allowed_origin_is_kept() {
         .build_login_url(BuildLoginUrlRequest {
             return_to: "https://admin.example.com/users?page=2".into(),
             binding: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -567,6 +574,7 @@ async fn futures_join(
                     code,
                     state,
                     binding,
+                    ..Default::default()
                 })
                 .await
                 .map(|r| r.into_inner())

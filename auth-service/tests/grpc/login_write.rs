@@ -3,10 +3,14 @@
 //! `TEST_DATABASE_URL`): what one login stores, and that a write failing
 //! half-way is undone and leaves the single SQLite writer usable.
 
-use auth_service::persistence::{
-    login_write::{self, LoginRecord},
-    now_ms, refresh_tokens, session_rows,
-    users::{self as user_rows, ProfileUpdate},
+use auth_service::{
+    persistence::{
+        identities,
+        login_write::{self, LoginRecord},
+        now_ms, refresh_tokens, session_rows,
+        users::{self as user_rows},
+    },
+    providers::ProviderUser,
 };
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
@@ -15,8 +19,10 @@ use test_support::{Stack, login, users};
 fn record(kakao_id: i64, session_id: &str, token_hash: &str) -> LoginRecord {
     let now = now_ms();
     LoginRecord {
-        profile: ProfileUpdate {
-            kakao_id,
+        provider: "kakao",
+        grant_sealed: None,
+        profile: ProviderUser {
+            subject: kakao_id.to_string(),
             nickname: format!("user {kakao_id}"),
             profile_image_url: None,
             thumbnail_image_url: Some("https://k.example/t.png".into()),
@@ -71,10 +77,15 @@ async fn a_login_write_failing_half_way_stores_nothing_and_the_writer_stays_usab
     let failed = login_write::record(write, record(users::CAT, "s-2", "hash-1")).await;
     assert!(failed.is_err(), "a duplicate token hash is refused");
     assert!(
-        user_rows::find_by_kakao_id(read, users::CAT)
+        identities::find(read, "kakao", &users::CAT.to_string())
             .await
             .unwrap()
             .is_none(),
+        "the identity insert is undone"
+    );
+    assert_eq!(
+        user_rows::Entity::find().count(read).await.unwrap(),
+        1,
         "the user insert is undone"
     );
     assert!(session_rows::find(read, "s-2").await.unwrap().is_none());
@@ -85,13 +96,18 @@ async fn a_login_write_failing_half_way_stores_nothing_and_the_writer_stays_usab
         .await
         .unwrap();
     assert!(created);
-    let stored = user_rows::find_by_kakao_id(read, users::CAT).await.unwrap();
-    assert_eq!(stored.map(|u| u.id), Some(cat.id));
+    let stored = identities::find(read, "kakao", &users::CAT.to_string())
+        .await
+        .unwrap();
+    assert_eq!(stored.map(|i| i.user_id), Some(cat.user.id));
     let (returning, created) = login_write::record(write, record(users::KIM, "s-4", "hash-4"))
         .await
         .unwrap();
     assert!(!created);
-    assert_eq!(returning.id, kim.id, "a returning user keeps its id");
+    assert_eq!(
+        returning.user.id, kim.user.id,
+        "a returning user keeps its id"
+    );
     assert_eq!(
         refresh_tokens::Entity::find()
             .filter(refresh_tokens::Column::SessionId.is_in(["s-1", "s-3", "s-4"]))
@@ -143,7 +159,7 @@ async fn concurrent_claims_and_logins_each_get_their_own_answer() {
             (
                 i,
                 kakao_id,
-                result.map(|(user, created)| (user.id, created)),
+                result.map(|(user, created)| (user.user.id, created)),
             )
         });
     }

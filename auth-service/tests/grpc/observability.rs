@@ -86,6 +86,7 @@ async fn a_refused_rpc_is_counted_under_its_grpc_code() {
             code: "some-code".into(),
             state: "forged-state-forged-state-forged".into(),
             binding: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -161,6 +162,7 @@ async fn every_log_line_of_an_rpc_carries_its_request_id_and_no_secret() {
                 code: q["code"].clone(),
                 state: q["state"].clone(),
                 binding: started.binding.clone(),
+                ..Default::default()
             },
             "login-req-1",
         ))
@@ -267,6 +269,7 @@ async fn an_oversized_request_is_refused_with_a_clean_status() {
         .build_login_url(BuildLoginUrlRequest {
             return_to: format!("/{}", "a".repeat(70 * 1024)),
             binding: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();

@@ -23,6 +23,7 @@ async fn replicas_sharing_a_database_serve_each_others_logins_sessions_and_token
         .build_login_url(BuildLoginUrlRequest {
             return_to: "/x".into(),
             binding: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -33,6 +34,7 @@ async fn replicas_sharing_a_database_serve_each_others_logins_sessions_and_token
             code: q["code"].clone(),
             state: q["state"].clone(),
             binding: started.binding,
+            ..Default::default()
         })
         .await
         .expect("B completes A's login")

@@ -60,6 +60,7 @@ async fn start_login(ctx: &Ctx, return_to: String) -> (Outcome, Response) {
     let request = BuildLoginUrlRequest {
         return_to,
         binding: String::new(),
+        ..Default::default()
     };
     let answer = ctx.client().build_login_url(ctx.request(request)).await;
     match answer.map_err(|s| ctx.failed(s)) {
@@ -120,6 +121,7 @@ pub(crate) async fn callback(
                     code,
                     state,
                     binding,
+                    ..Default::default()
                 },
             )
             .await

@@ -191,6 +191,7 @@ pub fn user() -> User {
         email: "".into(),
         created_at: 1_700_000_000,
         last_login_at: 1_700_000_100,
+        identities: vec![],
     }
 }
 
@@ -233,12 +234,14 @@ impl AuthService for FakeAuth {
         ));
         match (r.code.as_str(), r.state.as_str()) {
             ("good-code", "s1") => Ok(Response::new(CompleteLoginResponse {
+                linked: false,
                 tokens: Some(tokens("acc.jwt.sig", "refresh-1")),
                 user: Some(user()),
                 new_user: true,
                 return_to: format!("{FRONTEND}/dashboard?tab=1"),
             })),
             ("good-code", "elsewhere") => Ok(Response::new(CompleteLoginResponse {
+                linked: false,
                 tokens: Some(tokens("acc.jwt.sig", "refresh-1")),
                 user: Some(user()),
                 new_user: false,
@@ -353,6 +356,14 @@ impl AuthService for FakeAuth {
             known_user: true,
             sessions_revoked: 1,
         }))
+    }
+
+    async fn unlink_identity(
+        &self,
+        _request: Request<auth_proto::v1::UnlinkIdentityRequest>,
+    ) -> Result<Response<auth_proto::v1::UnlinkIdentityResponse>, Status> {
+        self.record("unlink_identity".into());
+        Err(Status::unimplemented("not faked"))
     }
 
     async fn get_jwks(
