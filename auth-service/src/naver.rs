@@ -21,7 +21,7 @@ use crate::{
     domain::AuthorizationCode,
     kakao::circuit::Circuit,
     metrics::{KakaoOutcome, Metrics},
-    providers::{Provider, ProviderError, SignedIn},
+    providers::api::{Provider, ProviderError, SignedIn},
 };
 
 mod answers;

@@ -10,7 +10,7 @@ use crate::{
     domain::AuthorizationCode,
     error::AuthError,
     metrics::Metrics,
-    providers::{AuthorizeParams, ProviderError, SignedIn},
+    providers::api::{AuthorizeParams, ProviderError, SignedIn},
 };
 
 /// Talks to Google.
@@ -43,7 +43,7 @@ impl GoogleClient {
         _nonce: &str,
     ) -> Result<SignedIn, AuthError> {
         Err(AuthError::from_provider(
-            crate::providers::Provider::Google,
+            crate::providers::api::Provider::Google,
             ProviderError::Unavailable("not built".into()),
         ))
     }

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::{
-    configuration::KakaoSettings, error::AuthError, metrics::Metrics, providers::ProviderError,
+    configuration::KakaoSettings, error::AuthError, metrics::Metrics, providers::api::ProviderError,
 };
 use jwks::{JwksCache, KeyLookup};
 #[cfg(feature = "fuzzing")]

@@ -15,7 +15,7 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::providers::ProviderError;
+use crate::providers::api::ProviderError;
 
 /// The longest access token we put in a header (Naver's are ≤ 256).
 const MAX_TOKEN_LEN: usize = 4096;

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use super::answers::{by_status, is_outage, label};
-use crate::providers::{ProviderError, ProviderUser};
+use crate::providers::api::{ProviderError, ProviderUser};
 
 /// The longest `response.id` we accept (Naver's are ≤ 64 characters).
 const MAX_ID_LEN: usize = 255;
