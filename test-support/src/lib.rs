@@ -25,7 +25,7 @@ pub mod tls;
 pub mod wait;
 
 pub use browser::{
-    CookieJar, EdgeClient, consent, cookie_header, header, http, location, login_across, query,
+    CookieJar, EdgeClient, consent, consent_as, cookie_header, header, http, location, login_across, query,
     set_cookie_lines, set_cookies, urlencode,
 };
 #[cfg(feature = "edge")]
