@@ -188,12 +188,12 @@ async fn a_consented_code_signs_in_the_sub_and_keeps_a_verified_email() {
     assert_eq!(seen.grant_type, "authorization_code");
     assert!(seen.had_client_secret && seen.had_code_verifier);
     assert_eq!(seen.redirect_uri.as_deref(), Some(REDIRECT));
-    // Offline access: the first consent brings a refresh token; later
-    // sign-ins only an access token, which is then the grant.
+    // Offline access: the first consent brings a refresh token, the grant;
+    // later sign-ins bring none (the stored one is kept).
     let grant = first.grant.unwrap();
     assert!(grant.expose_secret().starts_with("1//"), "a refresh token");
     let again = google.sign_in(KIM).await.unwrap();
-    assert!(again.grant.unwrap().expose_secret().starts_with("ya29."));
+    assert!(again.grant.is_none());
     assert_eq!(google.calls(Endpoint::GoogleJwks), 1, "the JWKS is cached");
     let metrics = google.metrics.encode().unwrap();
     for endpoint in ["discovery", "token", "jwks"] {

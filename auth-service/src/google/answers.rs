@@ -16,8 +16,6 @@ const UNKNOWN_TOKEN: &str = r#"invalid_token"#;
 
 /// The tokens of a successful code exchange.
 pub(crate) struct GoogleTokens {
-    /// For Google's APIs; our grant when no refresh token came.
-    pub(crate) access_token: SecretString,
     /// Only with `access_type=offline`, and only on the first consent.
     pub(crate) refresh_token: Option<SecretString>,
     /// Present because `openid` was asked for; verified before use.
@@ -49,7 +47,8 @@ struct ErrorAnswer {
     error: String,
 }
 
-/// The tokens of a 2xx token answer (an access token is required).
+/// The tokens of a 2xx token answer (an access token is required, though
+/// only the refresh token and the id_token are used).
 pub(crate) fn read_tokens(body: &[u8]) -> Result<GoogleTokens, ProviderError> {
     let answer: TokenAnswer = serde_json::from_slice(body)
         .map_err(|_| ProviderError::Unavailable("unreadable token response".into()))?;
@@ -59,7 +58,6 @@ pub(crate) fn read_tokens(body: &[u8]) -> Result<GoogleTokens, ProviderError> {
         ));
     }
     Ok(GoogleTokens {
-        access_token: SecretString::from(answer.access_token),
         refresh_token: answer
             .refresh_token
             .filter(|t| !t.is_empty())
@@ -201,7 +199,6 @@ mod tests {
             br#"{"access_token":"ya29.a","refresh_token":"1//0r","id_token":"h.c.s","expires_in":3599}"#,
         )
         .unwrap();
-        assert_eq!(tokens.access_token.expose_secret(), "ya29.a");
         assert_eq!(tokens.refresh_token.unwrap().expose_secret(), "1//0r");
         assert_eq!(tokens.id_token.as_deref(), Some("h.c.s"));
         let online = read_tokens(br#"{"access_token":"ya29.a","refresh_token":""}"#).unwrap();

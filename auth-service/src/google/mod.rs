@@ -118,7 +118,11 @@ impl GoogleClient {
             .await?;
         Ok(SignedIn {
             user,
-            grant: Some(tokens.refresh_token.unwrap_or(tokens.access_token)),
+            // Only a refresh token is kept: Google sends one at the first
+            // consent only, and an access token (an hour's life) would
+            // overwrite it on the identity at the next login, leaving
+            // nothing that still revokes at unlink time.
+            grant: tokens.refresh_token,
         })
     }
 

@@ -23,7 +23,7 @@ use url::Url;
 
 use crate::{
     metrics::{KakaoOutcome, Metrics},
-    providers::Provider,
+    providers::api::Provider,
 };
 
 /// Shortest cache lifetime, whatever `Cache-Control` says (`no-store`,
