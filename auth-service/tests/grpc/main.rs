@@ -14,6 +14,7 @@ mod login;
 mod login_write;
 mod logout_all;
 mod observability;
+mod providers;
 mod reflection;
 mod replicas;
 mod revocations;
