@@ -14,7 +14,7 @@ use tonic::Status;
 use crate::{
     access_tokens::VerifyError,
     persistence::is_unavailable,
-    providers::{Provider, ProviderError},
+    providers::api::{Provider, ProviderError},
 };
 
 /// An RPC failure.

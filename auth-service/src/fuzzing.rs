@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use crate::{
     kakao::{self, KakaoTokens, KakaoUser},
     kakao_oidc::{self, IdTokenError},
-    providers::ProviderError,
+    providers::api::ProviderError,
 };
 
 /// What the client makes of Kakao's token endpoint answering `status` with

@@ -35,7 +35,7 @@ use crate::{
     error::AuthError,
     identity_links, login,
     persistence::{identities, users},
-    providers::Provider,
+    providers::api::Provider,
     request_id,
     revocations::watch,
     sessions::{self, CacheMiss, CachedVerification, SessionTokens},

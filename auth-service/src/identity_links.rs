@@ -17,7 +17,7 @@ use crate::{
     domain::{SessionId, UserId, provider_grant_row},
     error::{AuthError, db},
     persistence::identities::{self, UnlinkOutcome},
-    providers::Provider,
+    providers::api::Provider,
     sessions,
 };
 

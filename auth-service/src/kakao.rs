@@ -14,7 +14,7 @@ use crate::{
     configuration::KakaoSettings,
     domain::AuthorizationCode,
     metrics::{KakaoEndpoint, KakaoOutcome, Metrics},
-    providers::ProviderError,
+    providers::api::ProviderError,
 };
 use circuit::{Circuit, Permit};
 use profile::UserMe;

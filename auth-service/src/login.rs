@@ -242,7 +242,7 @@ async fn complete_link(
     core: &AuthCore,
     provider: Provider,
     link: LinkTarget,
-    profile: crate::providers::ProviderUser,
+    profile: crate::providers::api::ProviderUser,
     grant_sealed: Option<String>,
     return_to: ReturnTo,
 ) -> Result<LoginCompleted, AuthError> {

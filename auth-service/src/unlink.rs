@@ -16,7 +16,7 @@ use crate::{
     domain::KakaoUserId,
     error::{AuthError, db},
     persistence::{identities, now_ms, users},
-    providers::Provider,
+    providers::api::Provider,
     sessions,
 };
 

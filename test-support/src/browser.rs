@@ -131,6 +131,13 @@ impl CookieJar {
 /// (checks the page), then agrees (or cancels) as `user_id`. Returns the
 /// callback URL Kakao sends the browser to.
 pub async fn consent(authorize_url: &str, user_id: i64, agree: bool) -> String {
+    consent_as(authorize_url, &user_id.to_string(), agree).await
+}
+
+/// [`consent`] at any emulated provider (Kakao, Naver or Google: each
+/// consent page posts to its authorize path + `/decision`), as the account
+/// `user` (a Kakao id, a Naver account key, a Google `sub`).
+pub async fn consent_as(authorize_url: &str, user: &str, agree: bool) -> String {
     let http = http();
     let page = http
         .get(authorize_url)
@@ -140,14 +147,14 @@ pub async fn consent(authorize_url: &str, user_id: i64, agree: bool) -> String {
     assert_eq!(page.status(), 200, "consent page");
     let parsed = Url::parse(authorize_url).expect("authorize url");
     let mut form: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
-    form.push(("user_id".into(), user_id.to_string()));
+    form.push(("user_id".into(), user.to_owned()));
     form.push((
         "action".into(),
         if agree { "agree" } else { "cancel" }.into(),
     ));
-    let decision = parsed
-        .join("/oauth/authorize/decision")
-        .expect("decision url");
+    let mut decision = parsed.clone();
+    decision.set_query(None);
+    decision.set_path(&format!("{}/decision", parsed.path()));
     let res = http
         .post(decision)
         .form(&form)

@@ -9,8 +9,10 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
+use auth_proto::v1::Provider;
+
 use crate::{
-    browser::{consent, query},
+    browser::{consent, consent_as, query},
     stack::{AuthHandle, Stack},
 };
 
@@ -53,6 +55,67 @@ pub async fn start_login_on(auth: &AuthHandle, return_to: &str) -> Started {
         binding: res.binding,
         state,
     }
+}
+
+/// BuildLoginUrl for `provider` (a link when `link_access_token` is set).
+pub async fn start_with(
+    auth: &AuthHandle,
+    provider: Provider,
+    link_access_token: Option<&str>,
+) -> Result<Started, tonic::Status> {
+    let mut client = auth.client().await;
+    let res = client
+        .build_login_url(BuildLoginUrlRequest {
+            return_to: "/dashboard".into(),
+            provider: provider as i32,
+            link_access_token: link_access_token.unwrap_or_default().to_owned(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let state = query(&res.authorize_url)["state"].clone();
+    Ok(Started {
+        url: res.authorize_url,
+        binding: res.binding,
+        state,
+    })
+}
+
+/// Plays `user` at `provider`'s consent page for `started`, then
+/// CompleteLogin with the callback's code and state.
+pub async fn complete_with(
+    auth: &AuthHandle,
+    provider: Provider,
+    started: Started,
+    user: &str,
+) -> Result<CompleteLoginResponse, tonic::Status> {
+    let callback = consent_as(&started.url, user, true).await;
+    let q = query(&callback);
+    let mut client = auth.client().await;
+    client
+        .complete_login(CompleteLoginRequest {
+            code: q["code"].clone(),
+            state: q["state"].clone(),
+            binding: started.binding,
+            provider: provider as i32,
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// A login with `provider` as `user` (a Kakao id, a Naver account key, a
+/// Google `sub`).
+pub async fn login_with(
+    auth: &AuthHandle,
+    provider: Provider,
+    user: &str,
+) -> CompleteLoginResponse {
+    let started = start_with(auth, provider, None)
+        .await
+        .expect("BuildLoginUrl");
+    complete_with(auth, provider, started, user)
+        .await
+        .expect("CompleteLogin")
 }
 
 /// Logs `user` in through the emulator; returns the CompleteLogin answer.

@@ -25,13 +25,14 @@ pub mod tls;
 pub mod wait;
 
 pub use browser::{
-    CookieJar, EdgeClient, consent, cookie_header, header, http, location, login_across, query,
-    set_cookie_lines, set_cookies, urlencode,
+    CookieJar, EdgeClient, consent, consent_as, cookie_header, header, http, location,
+    login_across, query, set_cookie_lines, set_cookies, urlencode,
 };
 #[cfg(feature = "edge")]
 pub use edge::EdgeHandle;
 pub use grpc::{
-    Started, health_status, login, login_on, reason, refresh, start_login, start_login_on, verify,
+    Started, complete_with, health_status, login, login_on, login_with, reason, refresh,
+    start_login, start_login_on, start_with, verify,
 };
 pub use logs::LogCapture;
 pub use stack::{

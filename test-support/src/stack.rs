@@ -388,4 +388,13 @@ pub mod users {
     pub const CAT: i64 = 3208537905;
     /// Default nickname and image.
     pub const DEFAULT: i64 = 3208537906;
+
+    /// Naver's 길동이 🌿 (the emulator's account key).
+    pub const NAVER_GILDONG: &str = "gildong";
+    /// Another Naver account.
+    pub const NAVER_BEAR: &str = "bear";
+    /// Google's kim, with a verified e-mail (`sub`).
+    pub const GOOGLE_KIM: &str = "110248495921238986420";
+    /// Google's emile, whose e-mail is not verified.
+    pub const GOOGLE_EMILE: &str = "108516029483746120935";
 }

@@ -18,7 +18,7 @@ use rand::RngCore;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 
 use super::LoginState;
-use crate::providers::Provider;
+use auth_proto::v1::Provider;
 
 /// Associated data: separates these ciphertexts from any other use of a
 /// key, and the v2 layout (provider, link) from v1.

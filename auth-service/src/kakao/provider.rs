@@ -15,7 +15,7 @@ use crate::{
     error::AuthError,
     kakao_oidc::IdTokenVerifier,
     metrics::Metrics,
-    providers::{AuthorizeParams, Provider, ProviderError, ProviderUser, SignedIn},
+    providers::api::{AuthorizeParams, Provider, ProviderError, ProviderUser, SignedIn},
 };
 
 /// Kakao's client, its id_token verifier and the settings a login reads.

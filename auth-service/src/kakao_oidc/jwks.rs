@@ -1,14 +1,15 @@
-//! Kakao's id_token signing keys: fetched from the JWKS, parsed once per
+//! An OpenID provider's id_token signing keys (Kakao's, Google's: one
+//! [`JwksCache`] per provider): fetched from the JWKS, parsed once per
 //! fetch into ready [`DecodingKey`]s, and cached for as long as the answer's
 //! `Cache-Control: max-age` says (bounded by [`MIN_LIFETIME`] and
 //! [`MAX_LIFETIME`]).
 //!
-//! A `kid` missing from a fresh cache (Kakao rotated its keys) triggers one
-//! refetch, but at most one per [`UNKNOWN_KID_REFETCH_FLOOR`]: a stream of
-//! tokens with made-up kids cannot turn every login into a JWKS request,
-//! which Kakao may block. Fetches are single-flight: logins that miss
-//! together wait for one request. When a refetch fails, keys already known
-//! keep working (stale) until Kakao answers again.
+//! A `kid` missing from a fresh cache (the provider rotated its keys)
+//! triggers one refetch, but at most one per [`UNKNOWN_KID_REFETCH_FLOOR`]:
+//! a stream of tokens with made-up kids cannot turn every login into a JWKS
+//! request, which the provider may block. Fetches are single-flight: logins
+//! that miss together wait for one request. When a refetch fails, keys
+//! already known keep working (stale) until the provider answers again.
 
 use std::{
     collections::HashMap,
@@ -20,7 +21,10 @@ use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 use url::Url;
 
-use crate::metrics::{KakaoEndpoint, KakaoOutcome, Metrics};
+use crate::{
+    metrics::{KakaoOutcome, Metrics},
+    providers::api::Provider,
+};
 
 /// Shortest cache lifetime, whatever `Cache-Control` says (`no-store`,
 /// `no-cache` and `max-age=0` included).
@@ -36,8 +40,8 @@ pub const UNKNOWN_KID_REFETCH_FLOOR: Duration = Duration::from_secs(60);
 pub(crate) enum KeyLookup {
     /// The key for the `kid`.
     Found(Arc<DecodingKey>),
-    /// Kakao does not publish this `kid` (after a refetch, or the refetch
-    /// floor forbade one).
+    /// The provider does not publish this `kid` (after a refetch, or the
+    /// refetch floor forbade one).
     Unknown,
     /// The JWKS could not be fetched and the `kid` is not cached.
     Unavailable(String),
@@ -78,10 +82,10 @@ impl Cached {
     }
 }
 
-/// The cached JWKS of one Kakao app.
+/// The cached JWKS of one provider.
 pub(crate) struct JwksCache {
     http: reqwest::Client,
-    url: Url,
+    provider: Provider,
     metrics: Arc<Metrics>,
     cached: RwLock<Cached>,
     /// Held while fetching, so concurrent misses make one request.
@@ -89,20 +93,23 @@ pub(crate) struct JwksCache {
 }
 
 impl JwksCache {
-    /// A cache of the JWKS at `url`, fetched with `http`.
-    pub(crate) fn new(http: reqwest::Client, url: Url, metrics: Arc<Metrics>) -> Self {
+    /// An empty cache of `provider`'s JWKS, fetched with `http` and
+    /// measured as its `jwks` requests.
+    pub(crate) fn new(http: reqwest::Client, provider: Provider, metrics: Arc<Metrics>) -> Self {
         JwksCache {
             http,
-            url,
+            provider,
             metrics,
             cached: RwLock::new(Cached::default()),
             fetching: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// The key Kakao publishes as `kid`, fetching the JWKS when the cache is
-    /// cold, expired, or (within the floor) does not know the `kid`.
-    pub(crate) async fn key(&self, kid: &str) -> KeyLookup {
+    /// The key the provider publishes as `kid`, fetching the JWKS at `url`
+    /// when the cache is cold, expired, or (within the floor) does not know
+    /// the `kid`. `url` is the provider's one JWKS address (Google's comes
+    /// from its discovery document, so it is passed, not kept).
+    pub(crate) async fn key(&self, url: &Url, kid: &str) -> KeyLookup {
         if let Plan::Use(key) = self.read().plan(kid, Instant::now()) {
             return KeyLookup::Found(key);
         }
@@ -116,7 +123,7 @@ impl JwksCache {
                 if unknown_kid {
                     self.write().last_unknown_kid_refetch = Some(now);
                 }
-                match self.fetch().await {
+                match self.fetch(url).await {
                     Ok((keys, lifetime)) => {
                         let mut cached = self.write();
                         cached.keys = keys;
@@ -129,7 +136,11 @@ impl JwksCache {
                     }
                     Err(why) => match self.read().keys.get(kid) {
                         Some(stale) => {
-                            tracing::warn!(error = %why, "kakao JWKS refetch failed; using the cached key");
+                            tracing::warn!(
+                                provider = self.provider.slug(),
+                                error = %why,
+                                "JWKS refetch failed; using the cached key"
+                            );
                             KeyLookup::Found(stale.clone())
                         }
                         None => KeyLookup::Unavailable(why),
@@ -147,23 +158,29 @@ impl JwksCache {
         self.cached.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    async fn fetch(&self) -> Result<(HashMap<String, Arc<DecodingKey>>, Duration), String> {
+    async fn fetch(
+        &self,
+        url: &Url,
+    ) -> Result<(HashMap<String, Arc<DecodingKey>>, Duration), String> {
         let started = Instant::now();
-        let result = self.request().await;
+        let result = self.request(url).await;
         let outcome = if result.is_ok() {
             KakaoOutcome::Ok
         } else {
             KakaoOutcome::Unavailable
         };
         self.metrics
-            .kakao_request(KakaoEndpoint::Jwks, outcome, started.elapsed());
+            .provider_request(self.provider, "jwks", outcome, started.elapsed());
         result
     }
 
-    async fn request(&self) -> Result<(HashMap<String, Arc<DecodingKey>>, Duration), String> {
+    async fn request(
+        &self,
+        url: &Url,
+    ) -> Result<(HashMap<String, Arc<DecodingKey>>, Duration), String> {
         let response = self
             .http
-            .get(self.url.clone())
+            .get(url.clone())
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await

@@ -1,6 +1,6 @@
 //! Kakao's OpenID Connect id_token, verified for real: RS256 only, against
-//! the keys of Kakao's JWKS ([`jwks`]), with `iss`, `aud`, `exp`, `sub` and
-//! our `nonce` all required.
+//! the keys of Kakao's JWKS ([`jwks`], the cache Google's verifier shares),
+//! with `iss`, `aud`, `exp`, `sub` and our `nonce` all required.
 //!
 //! An id_token comes when `openid` is in `KAKAO_SCOPE` (then it is
 //! required) or when OIDC is switched on in Kakao's console (then it is
@@ -8,7 +8,7 @@
 //! `/v2/user/me` reports ([`VerifiedIdToken::check_subject`]); the user API
 //! call stays, since only it has the profile image and the email flags.
 
-mod jwks;
+pub(crate) mod jwks;
 
 pub use jwks::{DEFAULT_LIFETIME, MAX_LIFETIME, MIN_LIFETIME, UNKNOWN_KID_REFETCH_FLOOR};
 
@@ -21,7 +21,10 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::{
-    configuration::KakaoSettings, error::AuthError, metrics::Metrics, providers::ProviderError,
+    configuration::KakaoSettings,
+    error::AuthError,
+    metrics::Metrics,
+    providers::api::{Provider, ProviderError},
 };
 use jwks::{JwksCache, KeyLookup};
 #[cfg(feature = "fuzzing")]
@@ -140,6 +143,7 @@ struct Claims {
 /// Verifies Kakao's id_tokens for one app.
 pub struct IdTokenVerifier {
     jwks: JwksCache,
+    jwks_url: Url,
     validation: Validation,
     required: bool,
 }
@@ -155,7 +159,8 @@ impl IdTokenVerifier {
         validation.set_audience(&[settings.client_id.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         IdTokenVerifier {
-            jwks: JwksCache::new(http, jwks_url(&settings.auth_base_url), metrics),
+            jwks: JwksCache::new(http, Provider::Kakao, metrics),
+            jwks_url: jwks_url(&settings.auth_base_url),
             validation,
             required: settings.requests_openid(),
         }
@@ -180,7 +185,7 @@ impl IdTokenVerifier {
             return Err(IdTokenError::WrongAlgorithm);
         }
         let kid = header.kid.ok_or(IdTokenError::UnknownKey)?;
-        let key = match self.jwks.key(&kid).await {
+        let key = match self.jwks.key(&self.jwks_url, &kid).await {
             KeyLookup::Found(key) => key,
             KeyLookup::Unknown => return Err(IdTokenError::UnknownKey),
             KeyLookup::Unavailable(why) => return Err(IdTokenError::JwksUnavailable(why)),

@@ -292,7 +292,7 @@ mod tests {
     fn record(kakao_id: i64) -> LoginRecord {
         LoginRecord {
             provider: "kakao",
-            profile: crate::providers::ProviderUser {
+            profile: crate::providers::api::ProviderUser {
                 subject: kakao_id.to_string(),
                 nickname: format!("user {kakao_id}"),
                 profile_image_url: None,

@@ -7,7 +7,7 @@
 
 use sea_orm::{Statement, entity::prelude::*};
 
-use crate::providers::ProviderUser;
+use crate::providers::api::ProviderUser;
 
 /// An identity row.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

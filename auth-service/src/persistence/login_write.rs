@@ -35,7 +35,7 @@ use super::{
     identities,
     users::{self, UserView},
 };
-use crate::providers::ProviderUser;
+use crate::providers::api::ProviderUser;
 
 /// Everything one login stores.
 #[derive(Debug, Clone)]

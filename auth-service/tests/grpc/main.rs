@@ -5,6 +5,7 @@
 //! The harness is the `test-support` crate.
 
 mod grace_sealing;
+mod identities_migration;
 mod jwks_rotation;
 mod kakao_circuit;
 mod kakao_oidc;
@@ -13,6 +14,7 @@ mod login;
 mod login_write;
 mod logout_all;
 mod observability;
+mod providers;
 mod reflection;
 mod replicas;
 mod revocations;

@@ -11,7 +11,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use test_support::{Stack, health_status};
 
 /// Every RPC of `auth.v1.AuthService`, with its request type.
-const RPCS: [(&str, &str); 10] = [
+const RPCS: [(&str, &str); 11] = [
     ("BuildLoginUrl", ".auth.v1.BuildLoginUrlRequest"),
     ("CompleteLogin", ".auth.v1.CompleteLoginRequest"),
     ("RefreshSession", ".auth.v1.RefreshSessionRequest"),
@@ -22,6 +22,7 @@ const RPCS: [(&str, &str); 10] = [
     ("HandleUnlink", ".auth.v1.HandleUnlinkRequest"),
     ("GetJwks", ".auth.v1.GetJwksRequest"),
     ("WatchRevocations", ".auth.v1.WatchRevocationsRequest"),
+    ("UnlinkIdentity", ".auth.v1.UnlinkIdentityRequest"),
 ];
 
 /// A reflection client of one protocol version: `list_services` and
