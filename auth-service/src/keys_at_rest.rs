@@ -1,6 +1,9 @@
 //! Keys at rest across the key tables (`signing_keys`, `state_sealing_keys`):
 //! the check every start makes before it writes anything, and
-//! `auth-service keys rewrap`. How one key is encrypted is
+//! `auth-service keys rewrap`, which also moves the provider grants kept on
+//! identities (`identities.grant_sealed`) to the new key. The start's check
+//! reads only the key tables: reading every identity would make the start
+//! grow with the users. How one key is encrypted is
 //! `domain::KeyEncryption`'s.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
@@ -8,10 +11,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use crate::{
     configuration::ConfigError,
     domain::{
-        KeyEncryption, KeyEncryptionKey, OpenError, is_encrypted, signing_key_row,
-        state_sealing_key_row,
+        KeyEncryption, KeyEncryptionKey, OpenError, is_encrypted, provider_grant_row,
+        signing_key_row, state_sealing_key_row,
     },
-    persistence::{signing_keys, state_sealing_keys},
+    persistence::{identities, signing_keys, state_sealing_keys},
 };
 
 /// One stored key: which row, and its stored value.
@@ -24,6 +27,8 @@ struct StoredKey {
 enum Table {
     Signing(String),
     Sealing(i16),
+    /// An identity's provider grant, by the identity's row id.
+    Grant(String),
 }
 
 async fn stored_keys(db: &impl ConnectionTrait) -> anyhow::Result<Vec<StoredKey>> {
@@ -117,7 +122,17 @@ pub async fn rewrap(
         rewrapped: 0,
         unchanged: 0,
     };
-    for key in stored_keys(&txn).await? {
+    let mut keys = stored_keys(&txn).await?;
+    for grant in identities::with_grants(&txn).await? {
+        if let Some(stored) = grant.grant_sealed {
+            keys.push(StoredKey {
+                row: provider_grant_row(&grant.provider, &grant.subject),
+                stored,
+                table: Table::Grant(grant.id),
+            });
+        }
+    }
+    for key in keys {
         let secret = match new_enc.open(&key.row, &key.stored) {
             Ok(_) if is_encrypted(&key.stored) => {
                 done.unchanged += 1;
@@ -147,6 +162,7 @@ pub async fn rewrap(
             Table::Sealing(id) => {
                 state_sealing_keys::replace_secret(&txn, *id, &key.stored, sealed).await?
             }
+            Table::Grant(id) => identities::replace_grant(&txn, id, &key.stored, sealed).await?,
         };
         anyhow::ensure!(stored, "the key {} changed meanwhile; run again", key.row);
         done.rewrapped += 1;

@@ -67,7 +67,7 @@ impl NaverClient {
             token_url: endpoint(&settings.auth_base_url, "/oauth2.0/token"),
             revoke_url: endpoint(&settings.auth_base_url, "/oauth2.0/revoke"),
             profile_url: endpoint(&settings.api_base_url, "/v1/nid/me"),
-            circuit: Circuit::new(settings.http.circuit_open),
+            circuit: Circuit::named("naver", settings.http.circuit_open),
         }
     }
 

@@ -193,3 +193,98 @@ fn a_client_secret_never_appears_in_debug_output() {
     .unwrap();
     assert!(!format!("{s:?}").contains("top-secret-value"));
 }
+
+#[test]
+fn any_one_provider_is_enough_and_each_is_on_when_its_client_id_is_set() {
+    let naver_only = Settings::from_vars(&vars(&[
+        ("NAVER_CLIENT_ID", "n"),
+        ("NAVER_CLIENT_SECRET", "ns"),
+    ]))
+    .unwrap();
+    assert!(naver_only.kakao.is_none() && naver_only.google.is_none());
+    let naver = naver_only.naver.unwrap();
+    assert_eq!(naver.auth_base_url.as_str(), "https://nid.naver.com/");
+    assert_eq!(naver.api_base_url.as_str(), "https://openapi.naver.com/");
+    assert_eq!(
+        naver.redirect_uri.as_str(),
+        "http://localhost:8080/auth/naver/callback"
+    );
+
+    let google_only = Settings::from_vars(&vars(&[
+        ("GOOGLE_CLIENT_ID", "g"),
+        ("GOOGLE_CLIENT_SECRET", "gs"),
+    ]))
+    .unwrap();
+    let google = google_only.google.unwrap();
+    assert_eq!(google.issuer.as_str(), "https://accounts.google.com/");
+    assert!(google_only.kakao.is_none() && google_only.naver.is_none());
+
+    let none = Settings::from_vars(&vars(&[])).unwrap_err();
+    assert_eq!(none.variable, "KAKAO_CLIENT_ID");
+    assert!(none.to_string().contains("NAVER_CLIENT_ID"));
+}
+
+#[test]
+fn each_bad_provider_value_names_its_variable() {
+    let cases = [
+        (
+            ("NAVER_CLIENT_ID", "n"),
+            ("NAVER_CLIENT_SECRET", ""),
+            "NAVER_CLIENT_SECRET",
+        ),
+        (
+            ("GOOGLE_CLIENT_ID", "g"),
+            ("GOOGLE_CLIENT_SECRET", ""),
+            "GOOGLE_CLIENT_SECRET",
+        ),
+        (
+            ("NAVER_CLIENT_ID", "n"),
+            ("NAVER_AUTH_BASE_URL", "http://nid.example"),
+            "NAVER_AUTH_BASE_URL",
+        ),
+        (
+            ("NAVER_CLIENT_ID", "n"),
+            ("NAVER_API_BASE_URL", "not a url"),
+            "NAVER_API_BASE_URL",
+        ),
+        (
+            ("NAVER_CLIENT_ID", "n"),
+            ("NAVER_REDIRECT_URI", "ftp://x/"),
+            "NAVER_REDIRECT_URI",
+        ),
+        (
+            ("GOOGLE_CLIENT_ID", "g"),
+            ("GOOGLE_ISSUER", "http://accounts.example"),
+            "GOOGLE_ISSUER",
+        ),
+        (
+            ("GOOGLE_CLIENT_ID", "g"),
+            ("GOOGLE_REDIRECT_URI", "nope"),
+            "GOOGLE_REDIRECT_URI",
+        ),
+    ];
+    for ((id, id_value), (name, value), expected) in cases {
+        let mut v = vars(&[
+            (id, id_value),
+            ("NAVER_CLIENT_SECRET", "ns"),
+            ("GOOGLE_CLIENT_SECRET", "gs"),
+        ]);
+        v.insert(name.to_string(), value.to_string());
+        let e = Settings::from_vars(&v).unwrap_err();
+        assert_eq!(e.variable, expected, "{name}={value}");
+        assert!(!e.to_string().contains('\n'));
+    }
+}
+
+#[test]
+fn provider_secrets_never_appear_in_debug_output() {
+    let s = Settings::from_vars(&vars(&[
+        ("NAVER_CLIENT_ID", "n"),
+        ("NAVER_CLIENT_SECRET", "naver-secret-value"),
+        ("GOOGLE_CLIENT_ID", "g"),
+        ("GOOGLE_CLIENT_SECRET", "google-secret-value"),
+    ]))
+    .unwrap();
+    let shown = format!("{s:?}");
+    assert!(!shown.contains("naver-secret-value") && !shown.contains("google-secret-value"));
+}

@@ -72,7 +72,7 @@ impl GoogleClient {
             client_secret: settings.client_secret.clone(),
             redirect_uri: settings.redirect_uri.clone(),
             issuer: settings.issuer.clone(),
-            circuit: Circuit::new(settings.http.circuit_open),
+            circuit: Circuit::named("google", settings.http.circuit_open),
             discovery: DiscoveryCache::default(),
         }
     }

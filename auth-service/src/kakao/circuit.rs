@@ -17,9 +17,11 @@ use std::{
 /// Outages in a row that open the circuit.
 pub const FAILURES_TO_OPEN: u32 = 5;
 
-/// The breaker; one per Kakao client.
+/// The breaker; one per provider client (Kakao's, Naver's, Google's).
 #[derive(Debug)]
 pub struct Circuit {
+    /// The provider's name, for the log lines.
+    name: &'static str,
     open_for: Duration,
     epoch: Instant,
     /// Outages in a row.
@@ -44,9 +46,15 @@ pub struct Permit<'a> {
 pub struct Open;
 
 impl Circuit {
-    /// A closed circuit that stays open `open_for` once opened.
+    /// A closed circuit for Kakao that stays open `open_for` once opened.
     pub fn new(open_for: Duration) -> Circuit {
+        Circuit::named("kakao", open_for)
+    }
+
+    /// A closed circuit for the provider `name` (`naver`, `google`).
+    pub fn named(name: &'static str, open_for: Duration) -> Circuit {
         Circuit {
+            name,
             open_for,
             epoch: Instant::now(),
             failures: AtomicU32::new(0),
@@ -91,15 +99,19 @@ impl Circuit {
         let until = self.millis(now + self.open_for);
         if self.open_until.swap(until, Ordering::AcqRel) == 0 {
             tracing::warn!(
+                provider = self.name,
                 open_for = ?self.open_for,
-                "kakao keeps failing: calls are refused at once for a while"
+                "provider keeps failing: calls are refused at once for a while"
             );
         }
     }
 
     fn close(&self) {
         if self.open_until.swap(0, Ordering::AcqRel) != 0 {
-            tracing::info!("kakao answers again: calls go through");
+            tracing::info!(
+                provider = self.name,
+                "provider answers again: calls go through"
+            );
         }
     }
 }

@@ -64,6 +64,30 @@ pub async fn find(
         .await
 }
 
+/// Every identity that keeps a provider grant (`keys rewrap`).
+pub async fn with_grants(db: &impl ConnectionTrait) -> Result<Vec<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::GrantSealed.is_not_null())
+        .all(db)
+        .await
+}
+
+/// Replaces the grant of identity `id` if it is still `old`; whether it was.
+pub async fn replace_grant(
+    db: &impl ConnectionTrait,
+    id: &str,
+    old: &str,
+    new: String,
+) -> Result<bool, DbErr> {
+    let done = Entity::update_many()
+        .col_expr(Column::GrantSealed, Expr::value(new))
+        .filter(Column::Id.eq(id))
+        .filter(Column::GrantSealed.eq(old))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
 /// How a link ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkOutcome {

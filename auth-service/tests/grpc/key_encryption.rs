@@ -13,16 +13,20 @@ use auth_service::{
     Application,
     configuration::ConfigError,
     domain::{
-        KeyEncryption, KeyEncryptionKey, is_encrypted, signing_key_row, state_sealing_key_row,
+        KeyEncryption, KeyEncryptionKey, is_encrypted, provider_grant_row, signing_key_row,
+        state_sealing_key_row,
     },
-    persistence::{self, signing_keys, state_sealing_keys},
+    persistence::{self, identities, signing_keys, state_sealing_keys},
+    providers::Provider,
 };
 use base64::{
     Engine,
     engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
 };
 use secrecy::SecretString;
-use test_support::{AuthHandle, TempDir, TestDb, login_on, poll, settings, start_emulator, users};
+use test_support::{
+    AuthHandle, TempDir, TestDb, login_on, login_with, poll, settings, start_emulator, users,
+};
 
 const KEK_1: &str = "MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE=";
 const KEK_2: &str = "MjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjI=";
@@ -42,6 +46,24 @@ async fn key_rows(url: &str) -> (Vec<signing_keys::Model>, Vec<state_sealing_key
     );
     db.close().await.unwrap();
     rows
+}
+
+/// The stored grant of the one Naver identity, and its row's name.
+async fn naver_grant(url: &str) -> (String, String) {
+    let db = persistence::connect_and_migrate(&SecretString::from(url.to_owned()))
+        .await
+        .unwrap();
+    let identity = identities::with_grants(&db.read)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.provider == "naver")
+        .expect("the Naver identity keeps a grant");
+    db.close().await.unwrap();
+    (
+        provider_grant_row("naver", &identity.subject),
+        identity.grant_sealed.unwrap_or_default(),
+    )
 }
 
 /// A working directory with no `.env`.
@@ -279,9 +301,13 @@ async fn keys_rewrap_encrypts_plain_keys_then_moves_them_to_a_new_key() {
         .tokens
         .unwrap()
         .access_token;
+    // A Naver login keeps Naver's refresh token on the identity.
+    login_with(&auth, Provider::Naver, users::NAVER_GILDONG).await;
     auth.stop().await;
     let (signing, sealing) = key_rows(&testdb.url).await;
     assert!(!is_encrypted(&signing[0].private_key) && !is_encrypted(&sealing[0].secret));
+    let (grant_row, plain_grant) = naver_grant(&testdb.url).await;
+    assert!(!is_encrypted(&plain_grant));
 
     let dir = workdir();
     let without = keys(&dir, &testdb.url, &["rewrap"], &[]);
@@ -295,6 +321,15 @@ async fn keys_rewrap_encrypts_plain_keys_then_moves_them_to_a_new_key() {
     assert!(first.status.success(), "{:?}", stderr_lines(&first));
     let under_1 = key_rows(&testdb.url).await;
     assert!(is_encrypted(&under_1.0[0].private_key) && is_encrypted(&under_1.1[0].secret));
+    let (_, grant_1) = naver_grant(&testdb.url).await;
+    assert!(is_encrypted(&grant_1), "the grant is rewrapped too");
+    let opened = encryption(KEK_1).open(&grant_row, &grant_1).unwrap();
+    assert_eq!(
+        opened,
+        KeyEncryption::default()
+            .open(&grant_row, &plain_grant)
+            .unwrap()
+    );
 
     // Under KEK_1 now: it starts with it, and the old token still verifies.
     let auth = start(Some(KEK_1)).await;
@@ -327,6 +362,11 @@ async fn keys_rewrap_encrypts_plain_keys_then_moves_them_to_a_new_key() {
         &[("KEY_ENCRYPTION_KEY", KEK_2)],
     );
     assert!(again.status.success(), "nothing left to move");
+    let (_, grant_2) = naver_grant(&testdb.url).await;
+    assert_eq!(
+        encryption(KEK_2).open(&grant_row, &grant_2).unwrap(),
+        opened
+    );
 
     let old = serve_until_exit(&dir, &testdb.url, &[("KEY_ENCRYPTION_KEY", KEK_1)]).await;
     assert_refused(&old, "KEY_ENCRYPTION_KEY");
