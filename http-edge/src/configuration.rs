@@ -50,11 +50,13 @@ pub struct Settings {
 /// may send, per minute on this replica ([`crate::rate_limits`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitSettings {
-    /// `LOGIN_RATE_LIMIT`: `GET /auth/kakao/login` per client per minute
+    /// `LOGIN_RATE_LIMIT`: `GET /auth/{provider}/login` and `/link` per
+    /// client per minute, all providers together
     /// (default 120; 0 turns the limit off).
     pub login_per_minute: u16,
-    /// `CALLBACK_RATE_LIMIT`: `GET /auth/kakao/callback` carrying a code and
-    /// a state (each may cost one call to Kakao's token endpoint) per client
+    /// `CALLBACK_RATE_LIMIT`: `GET /auth/{provider}/callback` carrying a
+    /// code and a state (each may cost one call to the provider's token
+    /// endpoint) per client
     /// per minute (default 60; 0 turns the limit off).
     pub callback_per_minute: u16,
     /// `TRUSTED_PROXIES`: comma-separated addresses or CIDR blocks of the

@@ -64,6 +64,12 @@ pub enum ApiError {
     CrossSite,
     /// 404 `{"error":"not_found"}`.
     NotFound,
+    /// 404 `{"error":"not_found","reason":<word>}`: the thing asked for
+    /// does not exist (e.g. `identity_not_found`).
+    Missing(Reason),
+    /// 409 `{"error":"conflict","reason":<word>}`: refused in the current
+    /// state (e.g. `last_identity`).
+    Conflict(Reason),
     /// 405 `{"error":"method_not_allowed"}`.
     MethodNotAllowed,
     /// 400 `{"error":"bad_request"}`.
@@ -118,7 +124,8 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::CrossSite => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::Missing(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -133,7 +140,8 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated(_) => "unauthenticated",
             ApiError::CrossSite => "forbidden",
-            ApiError::NotFound => "not_found",
+            ApiError::NotFound | ApiError::Missing(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::BadRequest => "bad_request",
             ApiError::PayloadTooLarge => "payload_too_large",
@@ -148,6 +156,7 @@ impl ApiError {
         let reason = match &self {
             ApiError::Unauthenticated(refusal) => Some(refusal.as_str()),
             ApiError::CrossSite => Some("cross_site"),
+            ApiError::Missing(reason) | ApiError::Conflict(reason) => Some(reason.as_str()),
             _ => None,
         };
         let body = ErrorBody {
@@ -245,6 +254,36 @@ mod tests {
                 InvalidRequest,
             ),
             (Code::Internal, word(Reason::ServerError), ServerError),
+            (
+                Code::FailedPrecondition,
+                word(Reason::ProviderRejected),
+                ProviderError,
+            ),
+            (
+                Code::Unavailable,
+                word(Reason::ProviderUnavailable),
+                Unavailable,
+            ),
+            (
+                Code::FailedPrecondition,
+                word(Reason::IdentityInUse),
+                IdentityInUse,
+            ),
+            (
+                Code::Unauthenticated,
+                word(Reason::SessionRevoked),
+                LoginRequired,
+            ),
+            (
+                Code::Unauthenticated,
+                word(Reason::TokenExpired),
+                LoginRequired,
+            ),
+            (
+                Code::Unauthenticated,
+                word(Reason::InvalidToken),
+                LoginRequired,
+            ),
             // Unknown or missing words fall back to the gRPC code.
             (
                 Code::InvalidArgument,
@@ -326,6 +365,11 @@ mod tests {
                 ApiError::ServerError,
             ),
             (Code::FailedPrecondition, None, ApiError::ServerError),
+            (
+                Code::FailedPrecondition,
+                word(Reason::LastIdentity),
+                ApiError::ServerError,
+            ),
         ];
         for (code, word, expected) in table {
             assert_eq!(

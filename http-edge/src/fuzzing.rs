@@ -14,7 +14,10 @@ use crate::{
     configuration,
     cookies::{self, Cookies},
     error::ErrorCode,
-    handlers::login::{self, Callback},
+    handlers::{
+        callback::{self, Callback},
+        login,
+    },
     origins,
     rate_limits::client,
 };
@@ -32,7 +35,7 @@ pub fn access_cookie(value: &str) -> Option<HeaderValue> {
 
 /// The `(code, state)` of a callback query, or the `?error=` code it ends in.
 pub fn parse_callback(query: &str) -> Result<(String, String), ErrorCode> {
-    match login::parse_callback(query) {
+    match callback::parse_callback(query, auth_proto::v1::Provider::Kakao) {
         Callback::Complete { code, state } => Ok((code, state)),
         Callback::Refused(code) => Err(code),
     }
@@ -53,7 +56,7 @@ pub fn landing_url(
     let mut settings = configuration::for_tests(false);
     settings.frontend_url = frontend_url;
     settings.allowed_origins = allowed_origins;
-    let value = login::landing_url(&settings, return_to)?;
+    let value = callback::landing_url(&settings, return_to)?;
     value.to_str().ok().map(str::to_owned)
 }
 

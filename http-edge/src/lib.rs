@@ -1,4 +1,5 @@
-//! The HTTP edge of Kakao login: the only server browsers talk to.
+//! The HTTP edge of social login (Kakao, Naver, Google): the only server
+//! browsers talk to.
 //!
 //! It owns cookies, redirects, CORS and CSRF checks, and nothing else: it
 //! holds no database, and asks the auth-service (over one shared gRPC
@@ -24,7 +25,8 @@
 //! Code map: [`startup`](Application) binds and serves through `server`
 //! (limits, request ids) the filters of `routes` (the route table, built
 //! from `filters`, refused through `rejection`), which call the handlers
-//! (`handlers::{login, session, unlink, operations, demo}`) with the shared
+//! (`handlers::{login, callback, session, identities, unlink, operations,
+//! demo}`) with the shared
 //! `state`. `error` maps service errors to what a browser sees; `cookies`,
 //! `origins`, `jwks`, `metrics`, `reply`, `single_flight` and
 //! `verified_cache` (what `/auth/me` may answer from memory) are leaves;

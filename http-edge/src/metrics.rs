@@ -4,11 +4,11 @@
 //!
 //! | metric | labels |
 //! |---|---|
-//! | `edge_login_funnel_total` | `step`: see [`FunnelStep`] |
+//! | `edge_login_funnel_total` | `provider`: `kakao`, `naver` or `google` (the route's, from [`Provider::NAMED`]); `step`: see [`FunnelStep`] (links included: started, then `linked`) |
 //! | `edge_logins_total` | `user`: `new` or `returning` |
 //! | `edge_refresh_total` | `outcome`: see [`RefreshOutcome`] (one per request: requests that joined a rotation in flight count with its outcome) |
 //! | `edge_http_requests_in_flight` | none |
-//! | `edge_http_request_duration_seconds` | `route`: the route's label from the route table ([`crate::routes::Route`]), or `other` |
+//! | `edge_http_request_duration_seconds` | `route`: the route's label from the route table ([`crate::routes::Route`]): its path, with `{provider}` for the routes of every provider (`/auth/{provider}/login`); or `other` (an unknown path or provider) |
 //! | `edge_token_cache_lookups_total` | `result`: `hit`, `miss`, or `bypassed` (the revocation feed is down) |
 //! | `edge_profile_cache_lookups_total` | `result`: as above |
 //! | `edge_revocation_feed_up` | none: 1 while the revocation feed is followed |
@@ -21,7 +21,7 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use auth_proto::Reason;
+use auth_proto::{Reason, v1::Provider};
 
 use crate::error::{ApiError, ErrorCode, Refusal};
 
@@ -34,52 +34,61 @@ const DURATION_BUCKETS: [f64; 11] = [
 ];
 
 type Label = [(&'static str, &'static str); 1];
+/// `provider` and `step` of the login funnel.
+type FunnelLabels = [(&'static str, &'static str); 2];
 
 /// A step of the login funnel (`edge_login_funnel_total{step=..}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FunnelStep {
-    /// The browser was sent to Kakao.
+    /// The browser was sent to the provider (to log in or to link).
     Started,
     /// The callback ended in a session and a landing redirect.
     Completed,
-    /// The user cancelled at Kakao (`access_denied`).
+    /// The callback of a link attached the identity (no new session).
+    Linked,
+    /// The user cancelled at the provider (`access_denied`).
     Cancelled,
     /// `invalid_state` or `login_expired`.
     StateRejected,
-    /// `unavailable`, `kakao_error` or `server_error`.
+    /// `unavailable`, `kakao_error`, `provider_error` or `server_error`.
     UpstreamFailed,
     /// `invalid_request` or `invalid_return_to`.
     InvalidRequest,
     /// `rate_limited`: the client was over its per-minute limit.
     RateLimited,
+    /// `login_required`: a link without a live login.
+    LoginRequired,
+    /// `identity_in_use`: the identity being linked is another user's.
+    IdentityInUse,
 }
 
 impl FunnelStep {
-    const ALL: [FunnelStep; 7] = [
+    const ALL: [FunnelStep; 10] = [
         FunnelStep::Started,
         FunnelStep::Completed,
+        FunnelStep::Linked,
         FunnelStep::Cancelled,
         FunnelStep::StateRejected,
         FunnelStep::UpstreamFailed,
         FunnelStep::InvalidRequest,
         FunnelStep::RateLimited,
+        FunnelStep::LoginRequired,
+        FunnelStep::IdentityInUse,
     ];
 
     /// The step a login or callback that failed with `code` ends at.
     pub(crate) fn of_error(code: ErrorCode) -> FunnelStep {
         match code {
             ErrorCode::AccessDenied => FunnelStep::Cancelled,
-            ErrorCode::InvalidState | ErrorCode::LoginExpired | ErrorCode::IdentityInUse => {
-                FunnelStep::StateRejected
-            }
+            ErrorCode::InvalidState | ErrorCode::LoginExpired => FunnelStep::StateRejected,
             ErrorCode::Unavailable
             | ErrorCode::KakaoError
             | ErrorCode::ProviderError
             | ErrorCode::ServerError => FunnelStep::UpstreamFailed,
-            ErrorCode::InvalidRequest | ErrorCode::InvalidReturnTo | ErrorCode::LoginRequired => {
-                FunnelStep::InvalidRequest
-            }
+            ErrorCode::InvalidRequest | ErrorCode::InvalidReturnTo => FunnelStep::InvalidRequest,
             ErrorCode::RateLimited => FunnelStep::RateLimited,
+            ErrorCode::LoginRequired => FunnelStep::LoginRequired,
+            ErrorCode::IdentityInUse => FunnelStep::IdentityInUse,
         }
     }
 
@@ -87,11 +96,14 @@ impl FunnelStep {
         match self {
             FunnelStep::Started => "started",
             FunnelStep::Completed => "completed",
+            FunnelStep::Linked => "linked",
             FunnelStep::Cancelled => "cancelled",
             FunnelStep::StateRejected => "state_rejected",
             FunnelStep::UpstreamFailed => "upstream_failed",
             FunnelStep::InvalidRequest => auth_proto::ErrorCode::InvalidRequest.as_str(),
             FunnelStep::RateLimited => auth_proto::ErrorCode::RateLimited.as_str(),
+            FunnelStep::LoginRequired => auth_proto::ErrorCode::LoginRequired.as_str(),
+            FunnelStep::IdentityInUse => auth_proto::ErrorCode::IdentityInUse.as_str(),
         }
     }
 }
@@ -181,7 +193,7 @@ impl CacheCounters {
 /// The registry and every metric in it.
 pub(crate) struct Metrics {
     registry: Registry,
-    login_funnel: Family<Label, Counter>,
+    login_funnel: Family<FunnelLabels, Counter>,
     logins: Family<Label, Counter>,
     refresh: Family<Label, Counter>,
     in_flight: Gauge,
@@ -196,7 +208,7 @@ impl Metrics {
     /// value present at zero (so rates work from the first scrape).
     pub(crate) fn new() -> Self {
         let mut registry = Registry::default();
-        let login_funnel = Family::<Label, Counter>::default();
+        let login_funnel = Family::<FunnelLabels, Counter>::default();
         let logins = Family::<Label, Counter>::default();
         let refresh = Family::<Label, Counter>::default();
         let in_flight = Gauge::default();
@@ -243,8 +255,10 @@ impl Metrics {
             "1 while the auth-service's revocation feed is followed (the caches are trusted)",
             feed_up.clone(),
         );
-        for step in FunnelStep::ALL {
-            login_funnel.get_or_create_owned(&[("step", step.as_str())]);
+        for provider in Provider::NAMED {
+            for step in FunnelStep::ALL {
+                login_funnel.get_or_create_owned(&funnel_labels(provider, step));
+            }
         }
         for user in ["new", "returning"] {
             logins.get_or_create_owned(&[("user", user)]);
@@ -276,10 +290,10 @@ impl Metrics {
         self.feed_up.set(i64::from(up));
     }
 
-    /// Counts a login reaching `step`.
-    pub(crate) fn funnel(&self, step: FunnelStep) {
+    /// Counts a login (or a link) with `provider` reaching `step`.
+    pub(crate) fn funnel(&self, provider: Provider, step: FunnelStep) {
         self.login_funnel
-            .get_or_create(&[("step", step.as_str())])
+            .get_or_create(&funnel_labels(provider, step))
             .inc();
     }
 
@@ -316,6 +330,12 @@ impl Metrics {
     }
 }
 
+/// The funnel's labels: the provider's slug (one of three: UNSPECIFIED is
+/// Kakao's) and the step.
+fn funnel_labels(provider: Provider, step: FunnelStep) -> FunnelLabels {
+    [("provider", provider.slug()), ("step", step.as_str())]
+}
+
 fn duration_histogram() -> Histogram {
     Histogram::new(DURATION_BUCKETS)
 }
@@ -347,10 +367,13 @@ mod tests {
             (LoginExpired, FunnelStep::StateRejected),
             (Unavailable, FunnelStep::UpstreamFailed),
             (KakaoError, FunnelStep::UpstreamFailed),
+            (ProviderError, FunnelStep::UpstreamFailed),
             (ServerError, FunnelStep::UpstreamFailed),
             (InvalidRequest, FunnelStep::InvalidRequest),
             (InvalidReturnTo, FunnelStep::InvalidRequest),
             (RateLimited, FunnelStep::RateLimited),
+            (LoginRequired, FunnelStep::LoginRequired),
+            (IdentityInUse, FunnelStep::IdentityInUse),
         ];
         assert_eq!(table.len(), ErrorCode::ALL.len());
         for (code, step) in table {
@@ -361,7 +384,8 @@ mod tests {
     #[test]
     fn counters_appear_in_the_text_format_with_all_labels_at_zero() {
         let metrics = Metrics::new();
-        metrics.funnel(FunnelStep::Started);
+        metrics.funnel(Provider::Kakao, FunnelStep::Started);
+        metrics.funnel(Provider::Google, FunnelStep::Linked);
         metrics.login(false);
         metrics.refresh(RefreshOutcome::ReuseDetected);
         drop(metrics.track("/auth/me"));
@@ -371,8 +395,10 @@ mod tests {
         let text = metrics.encode().unwrap();
         for line in [
             "# TYPE edge_login_funnel_total counter",
-            r#"edge_login_funnel_total{step="started"} 1"#,
-            r#"edge_login_funnel_total{step="state_rejected"} 0"#,
+            r#"edge_login_funnel_total{provider="kakao",step="started"} 1"#,
+            r#"edge_login_funnel_total{provider="google",step="linked"} 1"#,
+            r#"edge_login_funnel_total{provider="naver",step="started"} 0"#,
+            r#"edge_login_funnel_total{provider="kakao",step="state_rejected"} 0"#,
             r#"edge_logins_total{user="returning"} 1"#,
             r#"edge_logins_total{user="new"} 0"#,
             r#"edge_refresh_total{outcome="reuse_detected"} 1"#,
@@ -389,5 +415,21 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line}\n{text}");
         }
+    }
+
+    #[test]
+    fn the_funnel_has_one_series_per_named_provider_and_step_and_no_more() {
+        let metrics = Metrics::new();
+        metrics.funnel(Provider::Unspecified, FunnelStep::Started);
+        let text = metrics.encode().unwrap();
+        let series: Vec<_> = text
+            .lines()
+            .filter(|l| l.starts_with("edge_login_funnel_total{"))
+            .collect();
+        assert_eq!(series.len(), Provider::NAMED.len() * FunnelStep::ALL.len());
+        assert!(
+            series.contains(&r#"edge_login_funnel_total{provider="kakao",step="started"} 1"#),
+            "UNSPECIFIED counts as Kakao: {series:?}"
+        );
     }
 }

@@ -119,11 +119,11 @@ mod tests {
             .collect();
         assert_eq!(
             posts.len(),
-            4,
-            "refresh, logout, logout/all, unlink: {posts:?}"
+            5,
+            "refresh, logout, logout/all, identities/{{provider}}/unlink, unlink: {posts:?}"
         );
         for route in posts {
-            let path = route.path();
+            let path = &route.path_for(auth_proto::v1::Provider::Naver);
             let response = client
                 .post(format!("http://127.0.0.1:{port}{path}"))
                 .body(vec![b'x'; MAX_BODY + 1])

@@ -4,16 +4,22 @@
 //! in a URL or body. Every log line here runs in the request's span, which
 //! carries its `request_id` ([`crate::server`]).
 //!
-//! - [`login`]: `/auth/kakao/login` and `/auth/kakao/callback` (browser
-//!   navigations: they end in redirects, failures on the error route).
-//! - [`session`]: `/auth/me`, `/auth/refresh`, `/auth/logout` (JSON API).
+//! - [`login`]: `/auth/{provider}/login` and `/auth/{provider}/link`, and
+//!   [`callback`]: `/auth/{provider}/callback` (browser navigations: they
+//!   end in redirects, failures on the error route).
+//! - [`session`]: `/auth/me`, `/auth/refresh`, `/auth/logout` (JSON API);
+//!   [`profile`]: the user's JSON shapes.
+//! - [`identities`]: `/auth/identities/{provider}/unlink` (JSON API).
 //! - [`unlink`]: Kakao's unlink callback.
 //! - [`operations`]: the key set, probes, metrics and CORS preflights.
 //! - [`demo`]: the demo page and its assets.
 
+pub(crate) mod callback;
 pub(crate) mod demo;
+pub(crate) mod identities;
 pub(crate) mod login;
 pub(crate) mod operations;
+mod profile;
 pub(crate) mod session;
 pub(crate) mod unlink;
 

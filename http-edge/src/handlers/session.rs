@@ -9,15 +9,13 @@
 
 use auth_proto::{
     Reason,
-    v1::{
-        GetUserRequest, RefreshSessionRequest, RevokeAllSessionsRequest, RevokeSessionRequest, User,
-    },
+    v1::{GetUserRequest, RefreshSessionRequest, RevokeAllSessionsRequest, RevokeSessionRequest},
 };
 use http::{HeaderMap, StatusCode};
 use hyper::body::Bytes;
-use serde::Serialize;
 use warp::reply::Response;
 
+use super::profile::Profile;
 use crate::{
     cookies::{self, ACCESS_COOKIE, REFRESH_COOKIE},
     error::ApiError,
@@ -225,16 +223,26 @@ pub(crate) async fn logout_all(ctx: Ctx, headers: HeaderMap) -> Response {
     ctx.finish("logout_all", outcome, response)
 }
 
-/// Verifies the access token locally, refuses it at once when a known
-/// revocation covers it, then asks the service to end every session of its
-/// user, provided its own session is still live.
-async fn revoke_all(ctx: &Ctx, access_token: &str) -> Result<(), ApiError> {
+/// The access token verified locally, refused at once when a known
+/// revocation covers it (whether its session is still live is for the
+/// service to say, in the call the token is for).
+pub(super) async fn verified_unrevoked(
+    ctx: &Ctx,
+    access_token: &str,
+) -> Result<Verified, ApiError> {
     let verified = verify(ctx, access_token).await?;
     match ctx.state().verified.standing(&verified) {
-        Standing::Clear | Standing::AskService => {}
-        Standing::SessionRevoked => return Err(ApiError::refused(Reason::SessionRevoked)),
-        Standing::KeyRetired => return Err(ApiError::refused(Reason::InvalidToken)),
+        Standing::Clear | Standing::AskService => Ok(verified),
+        Standing::SessionRevoked => Err(ApiError::refused(Reason::SessionRevoked)),
+        Standing::KeyRetired => Err(ApiError::refused(Reason::InvalidToken)),
     }
+}
+
+/// Verifies the access token (see [`verified_unrevoked`]), then asks the
+/// service to end every session of its user, provided its own session is
+/// still live.
+async fn revoke_all(ctx: &Ctx, access_token: &str) -> Result<(), ApiError> {
+    let verified = verified_unrevoked(ctx, access_token).await?;
     let request = RevokeAllSessionsRequest {
         user_id: verified.sub.clone(),
         session_id: verified.sid.clone(),
@@ -244,60 +252,4 @@ async fn revoke_all(ctx: &Ctx, access_token: &str) -> Result<(), ApiError> {
         .await
         .map_err(|s| ApiError::from_status(&ctx.failed(s)))?;
     Ok(())
-}
-
-/// The `/auth/me` body: the profile, with the Kakao id as a string and
-/// empty optional fields as `null`.
-#[derive(Debug, Serialize)]
-struct Profile {
-    id: String,
-    kakao_id: String,
-    nickname: Option<String>,
-    profile_image_url: Option<String>,
-    thumbnail_image_url: Option<String>,
-    email: Option<String>,
-    created_at: i64,
-    last_login_at: i64,
-}
-
-impl From<User> for Profile {
-    fn from(user: User) -> Self {
-        let non_empty = |s: String| (!s.is_empty()).then_some(s);
-        Profile {
-            id: user.id,
-            kakao_id: user.kakao_id,
-            nickname: non_empty(user.nickname),
-            profile_image_url: non_empty(user.profile_image_url),
-            thumbnail_image_url: non_empty(user.thumbnail_image_url),
-            email: non_empty(user.email),
-            created_at: user.created_at,
-            last_login_at: user.last_login_at,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn empty_profile_fields_become_null() {
-        let user = User {
-            id: "u1".into(),
-            kakao_id: "4000000000".into(),
-            nickname: "라이언".into(),
-            created_at: 1,
-            last_login_at: 2,
-            ..Default::default()
-        };
-        let json = serde_json::to_value(Profile::from(user)).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({
-                "id": "u1", "kakao_id": "4000000000", "nickname": "라이언",
-                "profile_image_url": null, "thumbnail_image_url": null, "email": null,
-                "created_at": 1, "last_login_at": 2
-            })
-        );
-    }
 }

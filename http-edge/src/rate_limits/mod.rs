@@ -32,9 +32,9 @@ pub(crate) struct PeerAddr(pub(crate) SocketAddr);
 /// What is limited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Limited {
-    /// `GET /auth/kakao/login`.
+    /// `GET /auth/{provider}/login` and `GET /auth/{provider}/link`.
     LoginStart,
-    /// `GET /auth/kakao/callback` with a code and a state.
+    /// `GET /auth/{provider}/callback` with a code and a state.
     Callback,
 }
 

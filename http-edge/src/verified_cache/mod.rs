@@ -12,6 +12,10 @@
 //!   token they could cover has expired: a token they cover is refused
 //!   without a call, and is never cached again.
 //!
+//! A link or an unlink of an identity through this edge evicts the user's
+//! profiles here at once; other edges, which no revocation tells, show it
+//! once their copy is [`PROFILE_TTL`] old.
+//!
 //! Each revocation evicts what it covers; a `RESET`, or the feed going
 //! down, drops both caches and starts a new *generation*: an answer fetched
 //! before that (a `GetUser` in flight while the feed was down) is never
@@ -284,6 +288,17 @@ impl VerifiedCache {
         }
     }
 
+    /// Evicts every cached profile of `user_id` (one of its identities was
+    /// linked or unlinked through this edge: each of its sessions' next
+    /// `/auth/me` must show it). Its verified tokens stay: they are still
+    /// good. A new generation starts, so that a `GetUser` answered before
+    /// the change and still in flight is not cached.
+    pub(crate) fn forget_profiles_of(&self, user_id: &str) {
+        let mut inner = self.write();
+        inner.profiles.map.retain(|_, p| p.user_id != user_id);
+        inner.generation += 1;
+    }
+
     /// Drops both caches (a user was unlinked through this edge: which one
     /// is not said, and unlinks are rare).
     pub(crate) fn drop_caches(&self) {
@@ -338,128 +353,4 @@ impl VerifiedCache {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const NOW: i64 = 1_800_000_000;
-
-    fn verified(sub: &str, sid: &str) -> Verified {
-        Verified {
-            sub: sub.into(),
-            sid: sid.into(),
-            kid: "k1".into(),
-            iat: NOW - 10,
-            exp: NOW + 890,
-        }
-    }
-
-    fn event(kind: Kind) -> RevocationEvent {
-        RevocationEvent {
-            kind: kind.into(),
-            sequence: 7,
-            revoked_at: NOW,
-            ..Default::default()
-        }
-    }
-
-    fn cached(cache: &VerifiedCache, token: &str, sub: &str, sid: &str) {
-        let Lookup::Miss { generation } = cache.lookup(&token_key(token), NOW) else {
-            panic!("expected a miss");
-        };
-        let body = Bytes::from(format!("{{\"id\":\"{sub}\"}}"));
-        cache.insert(generation, token_key(token), verified(sub, sid), body, NOW);
-    }
-
-    fn up() -> VerifiedCache {
-        let cache = VerifiedCache::default();
-        cache.set_up(true);
-        cache
-    }
-
-    fn is_hit(cache: &VerifiedCache, token: &str) -> bool {
-        matches!(cache.lookup(&token_key(token), NOW), Lookup::Hit(_))
-    }
-
-    #[test]
-    fn nothing_is_read_or_cached_while_the_feed_is_down() {
-        let cache = VerifiedCache::default();
-        assert!(matches!(
-            cache.lookup(&token_key("t"), NOW),
-            Lookup::Untrusted
-        ));
-        cache.insert(0, token_key("t"), verified("u1", "s1"), Bytes::new(), NOW);
-        cache.set_up(true);
-        assert!(!is_hit(&cache, "t"));
-
-        cached(&cache, "t", "u1", "s1");
-        assert!(is_hit(&cache, "t"));
-        cache.set_up(false);
-        cache.set_up(true);
-        assert!(!is_hit(&cache, "t"), "going down drops the caches");
-    }
-
-    #[test]
-    fn an_answer_fetched_before_a_reset_is_not_cached() {
-        let cache = up();
-        let Lookup::Miss { generation } = cache.lookup(&token_key("t"), NOW) else {
-            panic!()
-        };
-        cache.apply(&event(Kind::Reset), NOW);
-        cache.insert(
-            generation,
-            token_key("t"),
-            verified("u1", "s1"),
-            Bytes::new(),
-            NOW,
-        );
-        assert_eq!(cache.sizes(), (0, 0));
-    }
-
-    #[test]
-    fn each_revocation_evicts_what_it_covers_and_refuses_it_later() {
-        let cache = up();
-        cached(&cache, "a", "u1", "s1");
-        cached(&cache, "b", "u1", "s2");
-        cached(&cache, "c", "u2", "s3");
-
-        let mut session = event(Kind::SessionRevoked);
-        session.session_id = "s1".into();
-        cache.apply(&session, NOW);
-        assert!(!is_hit(&cache, "a") && is_hit(&cache, "b") && is_hit(&cache, "c"));
-        assert_eq!(
-            cache.standing(&verified("u1", "s1")),
-            Standing::SessionRevoked
-        );
-        cached(&cache, "a", "u1", "s1");
-        assert!(
-            !is_hit(&cache, "a"),
-            "a revoked session is not cached again"
-        );
-
-        let mut user = event(Kind::UserRevoked);
-        user.user_id = "u1".into();
-        cache.apply(&user, NOW);
-        assert!(!is_hit(&cache, "b") && is_hit(&cache, "c"));
-        let mut later = verified("u1", "s9");
-        later.iat = NOW + 1;
-        assert_eq!(cache.standing(&later), Standing::Clear);
-        later.iat = NOW;
-        assert_eq!(cache.standing(&later), Standing::AskService);
-
-        let mut key = event(Kind::KeyRetired);
-        key.kid = "k1".into();
-        cache.apply(&key, NOW);
-        assert!(!is_hit(&cache, "c"));
-        assert_eq!(cache.standing(&verified("u3", "s4")), Standing::KeyRetired);
-    }
-
-    #[test]
-    fn an_expired_token_is_not_answered_from_the_cache() {
-        let cache = up();
-        cached(&cache, "t", "u1", "s1");
-        assert!(matches!(
-            cache.lookup(&token_key("t"), NOW + 900),
-            Lookup::Miss { .. }
-        ));
-    }
-}
+mod tests;

@@ -38,7 +38,7 @@ async fn callback_success_sets_exactly_the_token_cookies_and_lands_on_return_to(
     }
     assert_eq!(
         edge.fake.calls(),
-        vec!["complete_login code=good-code state=s1 binding=b-1".to_owned()]
+        vec!["complete_login code=good-code state=s1 binding=b-1 provider=kakao".to_owned()]
     );
 }
 
@@ -49,7 +49,7 @@ async fn callback_without_a_binding_cookie_sends_an_empty_binding() {
         .await;
     assert_eq!(
         edge.fake.calls(),
-        vec!["complete_login code=c state=unknown binding=".to_owned()]
+        vec!["complete_login code=c state=unknown binding= provider=kakao".to_owned()]
     );
 }
 

@@ -53,7 +53,7 @@ async fn a_binding_cookie_without_the_host_prefix_is_never_read() {
     .await;
     assert_eq!(
         edge.fake.calls(),
-        vec!["complete_login code=c state=s1 binding=".to_owned()]
+        vec!["complete_login code=c state=s1 binding= provider=kakao".to_owned()]
     );
 }
 

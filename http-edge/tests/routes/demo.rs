@@ -22,13 +22,28 @@ async fn the_demo_page_is_served_with_a_strict_csp() {
     for id in ["login", "me", "nickname", "refresh", "logout", "error"] {
         assert!(html.contains(&format!("id=\"{id}\"")), "{id}");
     }
-    assert!(html.contains("카카오 로그인"));
-    assert!(html.contains("/auth/kakao/login?return_to=/"));
+    for (label, provider) in [
+        ("카카오 로그인", "kakao"),
+        ("네이버 로그인", "naver"),
+        ("Google 로그인", "google"),
+    ] {
+        let button = format!("href=\"/auth/{provider}/login?return_to=/\">{label}</a>");
+        assert!(html.contains(&button), "{button}");
+    }
+    assert!(html.contains("id=\"identities\""));
     assert!(!html.contains("<script>"));
 
     let script = edge.get("/demo.js", None).await;
     assert_eq!(script.status(), StatusCode::OK);
     let js = script.text().await.unwrap();
     assert!(js.contains("credentials: 'include'"));
+    for needle in [
+        "'/auth/' + provider.slug + '/link?return_to=/'",
+        "'/auth/identities/' + slug + '/unlink'",
+        "method: 'POST', credentials: 'same-origin'",
+        "identities.length > 1",
+    ] {
+        assert!(js.contains(needle), "{needle}");
+    }
     assert!(!js.contains("innerHTML ="));
 }

@@ -11,8 +11,9 @@ use std::{
 use auth_proto::v1::{
     BuildLoginUrlRequest, BuildLoginUrlResponse, CompleteLoginRequest, CompleteLoginResponse,
     GetJwksRequest, GetJwksResponse, GetUserRequest, GetUserResponse, HandleUnlinkRequest,
-    HandleUnlinkResponse, RefreshSessionRequest, RefreshSessionResponse, RevokeAllSessionsRequest,
-    RevokeAllSessionsResponse, RevokeSessionRequest, RevokeSessionResponse, TokenPair, User,
+    HandleUnlinkResponse, Identity, Provider, RefreshSessionRequest, RefreshSessionResponse,
+    RevokeAllSessionsRequest, RevokeAllSessionsResponse, RevokeSessionRequest,
+    RevokeSessionResponse, TokenPair, UnlinkIdentityRequest, UnlinkIdentityResponse, User,
     VerifyAccessTokenRequest, VerifyAccessTokenResponse, WatchRevocationsRequest,
     auth_service_server::AuthService,
 };
@@ -112,6 +113,9 @@ pub struct FakeAuth {
     pub revoked: Arc<Mutex<HashSet<String>>>,
     /// What `WatchRevocations` streams (not recorded in `calls`).
     pub feed: RevocationFeed,
+    /// Providers answered `provider_disabled` (by BuildLoginUrl and
+    /// CompleteLogin).
+    pub disabled: Arc<Mutex<HashSet<Provider>>>,
 }
 
 impl Default for FakeAuth {
@@ -122,6 +126,7 @@ impl Default for FakeAuth {
             keys: Arc::new(Mutex::new(vec![SigningKey::generate("k1")])),
             revoked: Arc::default(),
             feed: RevocationFeed::default(),
+            disabled: Arc::default(),
         }
     }
 }
@@ -155,6 +160,20 @@ impl FakeAuth {
     /// Adds a key to the published set (a rotation).
     pub fn publish(&self, key: SigningKey) {
         self.keys.lock().unwrap().push(key);
+    }
+
+    /// Has BuildLoginUrl and CompleteLogin answer `provider_disabled` for
+    /// `provider`.
+    pub fn disable(&self, provider: Provider) {
+        self.disabled.lock().unwrap().insert(provider);
+    }
+
+    fn refuses(&self, provider: i32) -> Result<(), Status> {
+        let provider = Provider::try_from(provider).unwrap_or_default().or_kakao();
+        match self.disabled.lock().unwrap().contains(&provider) {
+            true => Err(failure(Code::NotFound, "provider_disabled")),
+            false => Ok(()),
+        }
     }
 
     /// Ends session `sid` for GetUser only (its event is not streamed).
@@ -191,7 +210,25 @@ pub fn user() -> User {
         email: "".into(),
         created_at: 1_700_000_000,
         last_login_at: 1_700_000_100,
-        identities: vec![],
+        identities: vec![identity(Provider::Kakao, "")],
+    }
+}
+
+pub fn identity(provider: Provider, email: &str) -> Identity {
+    Identity {
+        provider: provider.into(),
+        subject: "subject-1".into(),
+        email: email.into(),
+        linked_at: 1_700_000_000,
+        last_login_at: 1_700_000_100,
+    }
+}
+
+/// The slug of a request's provider (`-` when unspecified).
+fn slug(provider: i32) -> &'static str {
+    match Provider::try_from(provider) {
+        Ok(Provider::Unspecified) | Err(_) => "-",
+        Ok(p) => p.slug(),
     }
 }
 
@@ -205,12 +242,22 @@ impl AuthService for FakeAuth {
         let id = id.map_or("-", |id| id.to_str().unwrap()).to_owned();
         self.request_ids.lock().unwrap().push(id);
         let r = request.into_inner();
+        let link = match r.link_access_token.as_str() {
+            "" => "",
+            _ => " link=<jwt>",
+        };
         self.record(format!(
-            "build_login_url return_to={} binding={}",
-            r.return_to, r.binding
+            "build_login_url return_to={} binding={} provider={}{link}",
+            r.return_to,
+            r.binding,
+            slug(r.provider)
         ));
-        match r.return_to.as_str() {
-            "https://evil.example/" => Err(failure(Code::InvalidArgument, "invalid_return_to")),
+        self.refuses(r.provider)?;
+        match (r.return_to.as_str(), r.link_access_token.as_str()) {
+            (_, "revoked.jwt.sig") => Err(failure(Code::Unauthenticated, "session_revoked")),
+            ("https://evil.example/", _) => {
+                Err(failure(Code::InvalidArgument, "invalid_return_to"))
+            }
             _ => Ok(Response::new(BuildLoginUrlResponse {
                 authorize_url: AUTHORIZE_URL.into(),
                 binding: if r.binding.is_empty() {
@@ -229,10 +276,23 @@ impl AuthService for FakeAuth {
     ) -> Result<Response<CompleteLoginResponse>, Status> {
         let r = request.into_inner();
         self.record(format!(
-            "complete_login code={} state={} binding={}",
-            r.code, r.state, r.binding
+            "complete_login code={} state={} binding={} provider={}",
+            r.code,
+            r.state,
+            r.binding,
+            slug(r.provider)
         ));
+        self.refuses(r.provider)?;
         match (r.code.as_str(), r.state.as_str()) {
+            ("link-code", "s1") => Ok(Response::new(CompleteLoginResponse {
+                linked: true,
+                tokens: None,
+                user: Some(user()),
+                new_user: false,
+                return_to: format!("{FRONTEND}/settings"),
+            })),
+            (_, "in-use") => Err(failure(Code::FailedPrecondition, "identity_in_use")),
+            (_, "link-ended") => Err(failure(Code::Unauthenticated, "session_revoked")),
             ("good-code", "s1") => Ok(Response::new(CompleteLoginResponse {
                 linked: false,
                 tokens: Some(tokens("acc.jwt.sig", "refresh-1")),
@@ -358,12 +418,34 @@ impl AuthService for FakeAuth {
         }))
     }
 
+    /// u1's identities are Kakao and Naver: Naver can go, Kakao is then the
+    /// last; Google is not one of them. Session `db-down` finds the
+    /// database down.
     async fn unlink_identity(
         &self,
-        _request: Request<auth_proto::v1::UnlinkIdentityRequest>,
-    ) -> Result<Response<auth_proto::v1::UnlinkIdentityResponse>, Status> {
-        self.record("unlink_identity".into());
-        Err(Status::unimplemented("not faked"))
+        request: Request<UnlinkIdentityRequest>,
+    ) -> Result<Response<UnlinkIdentityResponse>, Status> {
+        let r = request.into_inner();
+        self.record(format!(
+            "unlink_identity user_id={} session_id={} provider={}",
+            r.user_id,
+            r.session_id,
+            slug(r.provider)
+        ));
+        if self.revoked.lock().unwrap().contains(&r.session_id) {
+            return Err(failure(Code::Unauthenticated, "session_revoked"));
+        }
+        let provider = Provider::try_from(r.provider).unwrap_or_default();
+        match (r.user_id.as_str(), r.session_id.as_str(), provider) {
+            (_, "db-down", _) => Err(failure(Code::Unavailable, "unavailable")),
+            ("u1", _, Provider::Naver) => Ok(Response::new(UnlinkIdentityResponse {
+                identities: vec![identity(Provider::Kakao, "")],
+                provider_revoked: true,
+            })),
+            ("u1", _, Provider::Kakao) => Err(failure(Code::FailedPrecondition, "last_identity")),
+            ("u1", _, _) => Err(failure(Code::NotFound, "identity_not_found")),
+            _ => Err(failure(Code::Unauthenticated, "session_revoked")),
+        }
     }
 
     async fn get_jwks(

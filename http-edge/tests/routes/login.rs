@@ -25,7 +25,7 @@ async fn login_redirects_to_kakao_and_sets_the_binding_cookie() {
     assert_eq!(header(h, "x-content-type-options"), Some("nosniff"));
     assert_eq!(
         edge.fake.calls(),
-        vec!["build_login_url return_to=/dashboard?tab=1 binding=".to_owned()]
+        vec!["build_login_url return_to=/dashboard?tab=1 binding= provider=kakao".to_owned()]
     );
 }
 
@@ -50,7 +50,7 @@ async fn login_never_adopts_a_binding_cookie_the_browser_brings() {
     }
     assert_eq!(
         edge.fake.calls(),
-        vec!["build_login_url return_to= binding=".to_owned(); 2],
+        vec!["build_login_url return_to= binding= provider=kakao".to_owned(); 2],
         "the service is always asked for a new binding"
     );
 }

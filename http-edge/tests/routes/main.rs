@@ -17,6 +17,7 @@ mod login;
 mod logout_all;
 mod me;
 mod operations;
+mod providers;
 mod rate_limits;
 mod refresh_logout;
 mod request_id;

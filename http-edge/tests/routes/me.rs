@@ -43,7 +43,11 @@ async fn me_answers_the_profile_of_a_valid_token_with_one_get_user_call_then_fro
             "thumbnail_image_url": "https://k.kakaocdn.net/thumb.jpg",
             "email": null,
             "created_at": 1_700_000_000,
-            "last_login_at": 1_700_000_100
+            "last_login_at": 1_700_000_100,
+            "identities": [{
+                "provider": "kakao", "email": null,
+                "linked_at": 1_700_000_000, "last_login_at": 1_700_000_100
+            }]
         })
     );
     assert_eq!(

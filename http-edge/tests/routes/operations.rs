@@ -113,16 +113,16 @@ async fn metrics_count_the_login_funnel_and_logins() {
 
     let text = edge.metrics().await;
     for line in [
-        r#"edge_login_funnel_total{step="started"} 1"#,
-        r#"edge_login_funnel_total{step="completed"} 1"#,
-        r#"edge_login_funnel_total{step="cancelled"} 1"#,
-        r#"edge_login_funnel_total{step="state_rejected"} 2"#,
-        r#"edge_login_funnel_total{step="upstream_failed"} 1"#,
-        r#"edge_login_funnel_total{step="invalid_request"} 2"#,
+        r#"edge_login_funnel_total{provider="kakao",step="started"} 1"#,
+        r#"edge_login_funnel_total{provider="kakao",step="completed"} 1"#,
+        r#"edge_login_funnel_total{provider="kakao",step="cancelled"} 1"#,
+        r#"edge_login_funnel_total{provider="kakao",step="state_rejected"} 2"#,
+        r#"edge_login_funnel_total{provider="kakao",step="upstream_failed"} 1"#,
+        r#"edge_login_funnel_total{provider="kakao",step="invalid_request"} 2"#,
         r#"edge_logins_total{user="new"} 1"#,
         r#"edge_logins_total{user="returning"} 0"#,
-        r#"edge_http_request_duration_seconds_count{route="/auth/kakao/login"} 2"#,
-        r#"edge_http_request_duration_seconds_count{route="/auth/kakao/callback"} 6"#,
+        r#"edge_http_request_duration_seconds_count{route="/auth/{provider}/login"} 2"#,
+        r#"edge_http_request_duration_seconds_count{route="/auth/{provider}/callback"} 6"#,
         // The scrape being answered.
         "edge_http_requests_in_flight 1",
     ] {

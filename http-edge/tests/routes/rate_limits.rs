@@ -74,7 +74,7 @@ async fn by_default_one_address_starts_120_logins_and_sends_60_code_callbacks_a_
     let metrics = edge.metrics().await;
     assert_has_line(
         &metrics,
-        r#"edge_login_funnel_total{step="rate_limited"} 2"#,
+        r#"edge_login_funnel_total{provider="kakao",step="rate_limited"} 2"#,
     );
 }
 

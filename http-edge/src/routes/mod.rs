@@ -1,5 +1,5 @@
-//! The route table ([`Route`]: path, methods, metrics label) and the warp
-//! filters built from it, one per route. Every request goes through the same
+//! The warp filters built from the route table ([`Route`], in [`table`]:
+//! path, methods, metrics label), one per route. Every request goes through the same
 //! steps: it is counted in flight and timed under its route's label
 //! ([`crate::metrics`]); the routes are tried, each matching its path before
 //! its method; any rejection goes through the one [`recover`] (so a wrong
@@ -10,9 +10,16 @@
 //!
 //! Every POST route starts with [`post`], so all of them read the body the
 //! same way and refuse one over [`crate::filters::MAX_BODY`] bytes with the same 413.
+//! A route with a `{provider}` segment hands its handler the
+//! [`Provider`] its path names ([`at_provider`]).
+
+mod table;
+
+pub(crate) use table::Route;
 
 use std::{convert::Infallible, future::Future, pin::Pin, sync::Arc};
 
+use auth_proto::v1::Provider;
 use http::{
     HeaderMap, HeaderValue, Method,
     header::{CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS},
@@ -22,7 +29,7 @@ use warp::{Filter, Rejection, path::FullPath, reply::Response};
 
 use crate::{
     filters::{limited_body, method_is, path_where, peer_addr, raw_query, same_site, with_ctx},
-    handlers::{demo, login, operations, session, unlink},
+    handlers::{callback, demo, identities, login, operations, session, unlink},
     metrics::InFlight,
     origins,
     rejection::{WrongMethod, recover},
@@ -30,115 +37,14 @@ use crate::{
     state::AppState,
 };
 
-/// Every path the edge answers. Its path, methods and metrics label are
-/// defined here, once: the filters match [`Route::path`], and a request is
-/// timed under [`Route::label`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Route {
-    Login,
-    Callback,
-    Me,
-    Refresh,
-    Logout,
-    LogoutAll,
-    Unlink,
-    Jwks,
-    Healthz,
-    Readyz,
-    Metrics,
-    DemoPage,
-    DemoScript,
-    DemoStyle,
-}
-
-/// The label of a request no route answers, so a scanner cannot grow the
-/// label set.
-pub(crate) const OTHER_LABEL: &str = "other";
-
-impl Route {
-    /// The whole table.
-    pub(crate) const ALL: [Route; 14] = [
-        Route::Login,
-        Route::Callback,
-        Route::Me,
-        Route::Refresh,
-        Route::Logout,
-        Route::LogoutAll,
-        Route::Unlink,
-        Route::Jwks,
-        Route::Healthz,
-        Route::Readyz,
-        Route::Metrics,
-        Route::DemoPage,
-        Route::DemoScript,
-        Route::DemoStyle,
-    ];
-
-    /// The path the route answers.
-    pub(crate) const fn path(self) -> &'static str {
-        match self {
-            Route::Login => "/auth/kakao/login",
-            Route::Callback => "/auth/kakao/callback",
-            Route::Me => "/auth/me",
-            Route::Refresh => "/auth/refresh",
-            Route::Logout => "/auth/logout",
-            Route::LogoutAll => "/auth/logout/all",
-            Route::Unlink => "/auth/kakao/unlink",
-            Route::Jwks => "/.well-known/jwks.json",
-            Route::Healthz => "/healthz",
-            Route::Readyz => "/readyz",
-            Route::Metrics => "/metrics",
-            Route::DemoPage => "/",
-            Route::DemoScript => "/demo.js",
-            Route::DemoStyle => "/demo.css",
-        }
-    }
-
-    /// The `route` label of `edge_http_request_duration_seconds`: the
-    /// route's path (bounded by this table, readable on a dashboard).
-    pub(crate) const fn label(self) -> &'static str {
-        self.path()
-    }
-
-    /// Whether the route answers `method` (OPTIONS preflights aside).
-    pub(crate) fn allows(self, method: &Method) -> bool {
-        match self {
-            Route::Refresh | Route::Logout | Route::LogoutAll => method == Method::POST,
-            Route::Unlink => method == Method::GET || method == Method::POST,
-            _ => method == Method::GET,
-        }
-    }
-
-    /// Whether the route is one of the demo page's (served only with
-    /// `DEMO_PAGE` on).
-    const fn is_demo(self) -> bool {
-        matches!(self, Route::DemoPage | Route::DemoScript | Route::DemoStyle)
-    }
-
-    /// Whether `path` is this route's: its path, or (as warp's `path!`
-    /// would match) its path with one trailing slash.
-    fn matches(self, path: &str) -> bool {
-        let own = self.path();
-        path == own || (own != "/" && path.strip_suffix('/') == Some(own))
-    }
-
-    /// The route whose path `path` is.
-    pub(crate) fn of_path(path: &str) -> Option<Route> {
-        Route::ALL.into_iter().find(|route| route.matches(path))
-    }
-
-    /// The label a request for `path` is timed under.
-    pub(crate) fn label_of(path: &str) -> &'static str {
-        Route::of_path(path).map_or(OTHER_LABEL, Route::label)
-    }
-}
-
 /// Every route of the edge, with rejections recovered and common headers set.
 pub(crate) fn routes(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
     let api = login_route(state.clone())
-        .or(callback(state.clone()))
+        .or(callback_route(state.clone()))
+        .unify()
+        .or(link_route(state.clone()))
         .unify()
         .or(me(state.clone()))
         .unify()
@@ -147,6 +53,8 @@ pub(crate) fn routes(
         .or(logout(state.clone()))
         .unify()
         .or(logout_all(state.clone()))
+        .unify()
+        .or(identity_unlink(state.clone()))
         .unify()
         .or(unlink_get(state.clone()))
         .unify()
@@ -196,6 +104,15 @@ fn at(route: Route) -> impl Filter<Extract = (), Error = Rejection> + Clone {
     path_where(move |path| route.matches(path))
 }
 
+/// `route`'s path for one of the named providers, extracted; any other
+/// segment is "not found" (never a handler's concern).
+fn at_provider(route: Route) -> impl Filter<Extract = (Provider,), Error = Rejection> + Clone {
+    warp::path::full().and_then(move |path: FullPath| {
+        let provider = route.parse(path.as_str()).flatten();
+        async move { provider.ok_or_else(warp::reject::not_found) }
+    })
+}
+
 /// `route`'s path, then GET.
 fn get(route: Route) -> impl Filter<Extract = (), Error = Rejection> + Clone {
     at(route).and(method_is(Method::GET))
@@ -207,27 +124,51 @@ fn post(route: Route) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Cl
     at(route).and(method_is(Method::POST)).and(limited_body())
 }
 
-/// GET /auth/kakao/login[?return_to=...] (limited per client address)
+/// GET /auth/{provider}/login[?return_to=...] (limited per client address)
 fn login_route(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    get(Route::Login)
+    at_provider(Route::Login)
+        .and(method_is(Method::GET))
         .and(with_ctx(state))
         .and(raw_query())
         .and(warp::header::headers_cloned())
         .and(peer_addr())
-        .then(|ctx, query, headers, peer| boxed(login::login(ctx, query, headers, peer)))
+        .then(|provider, ctx, query, headers, peer| {
+            boxed(login::login(ctx, provider, query, headers, peer))
+        })
 }
 
-/// GET /auth/kakao/callback?code=...&state=... (or ?error=...; those with a
-/// code and a state limited per client address)
-fn callback(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    get(Route::Callback)
+/// GET /auth/{provider}/link[?return_to=...] (attach the provider's
+/// identity to the access cookie's user; limited as a login start)
+fn link_route(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    at_provider(Route::Link)
+        .and(method_is(Method::GET))
         .and(with_ctx(state))
         .and(raw_query())
         .and(warp::header::headers_cloned())
         .and(peer_addr())
-        .then(|ctx, query, headers, peer| boxed(login::callback(ctx, query, headers, peer)))
+        .then(|provider, ctx, query, headers, peer| {
+            boxed(login::link(ctx, provider, query, headers, peer))
+        })
+}
+
+/// GET /auth/{provider}/callback?code=...&state=... (or ?error=...; those
+/// with a code and a state limited per client address)
+fn callback_route(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    at_provider(Route::Callback)
+        .and(method_is(Method::GET))
+        .and(with_ctx(state))
+        .and(raw_query())
+        .and(warp::header::headers_cloned())
+        .and(peer_addr())
+        .then(|provider, ctx, query, headers, peer| {
+            boxed(callback::callback(ctx, provider, query, headers, peer))
+        })
 }
 
 /// GET /auth/me (from memory while the revocation feed is up and the token
@@ -275,6 +216,21 @@ fn logout_all(
         .and(with_ctx(state))
         .and(warp::header::headers_cloned())
         .then(|ctx, headers| boxed(session::logout_all(ctx, headers)))
+}
+
+/// POST /auth/identities/{provider}/unlink (remove the access cookie's
+/// user's identity at the provider; the body is read and ignored)
+fn identity_unlink(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    post(Route::IdentityUnlink)
+        .map(drop)
+        .untuple_one()
+        .and(at_provider(Route::IdentityUnlink))
+        .and(same_site(state.clone()))
+        .and(with_ctx(state))
+        .and(warp::header::headers_cloned())
+        .then(|provider, ctx, headers| boxed(identities::unlink(ctx, provider, headers)))
 }
 
 /// GET /auth/kakao/unlink?app_id=..&user_id=..&referrer_type=.. (Kakao's
@@ -377,62 +333,11 @@ fn finish(mut response: Response, request: &HeaderMap, state: &AppState) -> Resp
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
-
-    use super::*;
+    use super::{table::OTHER_LABEL, *};
 
     fn state() -> Arc<AppState> {
         let settings = crate::configuration::for_tests(true);
         Arc::new(AppState::new(settings).unwrap())
-    }
-
-    #[test]
-    fn every_route_has_its_own_label_and_each_path_maps_to_it() {
-        let expected = [
-            ("/auth/kakao/login", Route::Login, "/auth/kakao/login"),
-            (
-                "/auth/kakao/callback",
-                Route::Callback,
-                "/auth/kakao/callback",
-            ),
-            ("/auth/me", Route::Me, "/auth/me"),
-            ("/auth/refresh", Route::Refresh, "/auth/refresh"),
-            ("/auth/logout", Route::Logout, "/auth/logout"),
-            ("/auth/logout/all", Route::LogoutAll, "/auth/logout/all"),
-            ("/auth/kakao/unlink", Route::Unlink, "/auth/kakao/unlink"),
-            (
-                "/.well-known/jwks.json",
-                Route::Jwks,
-                "/.well-known/jwks.json",
-            ),
-            ("/healthz", Route::Healthz, "/healthz"),
-            ("/readyz", Route::Readyz, "/readyz"),
-            ("/metrics", Route::Metrics, "/metrics"),
-            ("/", Route::DemoPage, "/"),
-            ("/demo.js", Route::DemoScript, "/demo.js"),
-            ("/demo.css", Route::DemoStyle, "/demo.css"),
-        ];
-        assert_eq!(expected.len(), Route::ALL.len());
-        for (path, route, label) in expected {
-            assert_eq!(Route::of_path(path), Some(route), "{path}");
-            assert_eq!(route.label(), label, "{route:?}");
-            assert_eq!(Route::label_of(path), label, "{path}");
-        }
-        let mut labels = HashSet::new();
-        for route in Route::ALL {
-            assert_ne!(route.label(), OTHER_LABEL, "{route:?}");
-            assert!(labels.insert(route.label()), "{route:?}: label used twice");
-        }
-        for path in [
-            "/nope",
-            "/auth",
-            "/auth/me/x",
-            "//",
-            "/auth//me",
-            "/wp-admin.php",
-        ] {
-            assert_eq!(Route::label_of(path), OTHER_LABEL, "{path}");
-        }
     }
 
     #[tokio::test]
@@ -443,20 +348,27 @@ mod tests {
         for route in Route::ALL {
             let methods = [Method::GET, Method::POST];
             let methods: Vec<_> = methods.iter().filter(|m| route.allows(m)).collect();
-            for method in &methods {
-                let response = warp::test::request()
-                    .method(method.as_str())
-                    .path(route.path())
-                    .reply(&filter)
-                    .await;
-                let status = response.status();
-                assert!(
-                    status != 404 && status != 405,
-                    "{method} {} answered {status}",
-                    route.path()
-                );
+            let mut count = 0;
+            for provider in Provider::NAMED {
+                let path = route.path_for(provider);
+                for method in &methods {
+                    let response = warp::test::request()
+                        .method(method.as_str())
+                        .path(&path)
+                        .reply(&filter)
+                        .await;
+                    let status = response.status();
+                    assert!(
+                        status != 404 && status != 405,
+                        "{method} {path} answered {status}"
+                    );
+                    count += 1;
+                }
+                if !route.path().contains("{provider}") {
+                    break;
+                }
             }
-            expected_counts.push((route.label(), methods.len()));
+            expected_counts.push((route.label(), count));
         }
         let text = state.metrics.encode().unwrap();
         for (label, count) in expected_counts {
@@ -479,6 +391,16 @@ mod tests {
             ("POST", "/healthz", 405),
             ("POST", "/nope", 404),
             ("DELETE", "/auth/nope", 404),
+            ("POST", "/auth/naver/login", 405),
+            ("POST", "/auth/google/callback", 405),
+            ("POST", "/auth/kakao/link", 405),
+            ("GET", "/auth/identities/naver/unlink", 405),
+            ("GET", "/auth/github/login", 404),
+            ("GET", "/auth/github/callback?code=c&state=s", 404),
+            ("GET", "/auth/github/link", 404),
+            ("POST", "/auth/identities/github/unlink", 404),
+            ("GET", "/auth/Naver/login", 404),
+            ("GET", "/auth/naver/unlink", 404),
         ] {
             let response = warp::test::request()
                 .method(method)
@@ -487,5 +409,25 @@ mod tests {
                 .await;
             assert_eq!(response.status(), status, "{method} {path}");
         }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_provider_is_the_404_of_an_unknown_path_and_timed_as_other() {
+        let state = state();
+        let filter = routes(state.clone());
+        let unknown = warp::test::request()
+            .path("/auth/nope")
+            .reply(&filter)
+            .await;
+        for path in ["/auth/github/login", "/auth/line/callback?code=c&state=s"] {
+            let response = warp::test::request().path(path).reply(&filter).await;
+            assert_eq!(response.status(), 404, "{path}");
+            assert_eq!(response.body(), unknown.body(), "{path}");
+            assert_eq!(response.headers(), unknown.headers(), "{path}");
+        }
+        let text = state.metrics.encode().unwrap();
+        let line =
+            format!(r#"edge_http_request_duration_seconds_count{{route="{OTHER_LABEL}"}} 3"#);
+        assert!(text.lines().any(|l| l == line), "{line}\n{text}");
     }
 }
