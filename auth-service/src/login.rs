@@ -137,14 +137,16 @@ pub async fn complete_login(
     state: LoginState,
     binding: Option<BrowserBinding>,
 ) -> Result<LoginCompleted, AuthError> {
+    // A disabled provider is answered first, whatever the state: its
+    // callback then looks exactly like an unknown one's.
+    let provider = enabled(core, provider)?;
     let attempt = core
         .state_sealer
         .open(&state)
         .ok_or_else(AuthError::bad_login_state)?;
-    if attempt.provider != provider.or_kakao() {
+    if attempt.provider != provider {
         return Err(AuthError::bad_login_state());
     }
-    let provider = enabled(core, provider)?;
     let Some(binding) = binding.filter(|b| b.matches(&attempt.binding_hash)) else {
         return Err(AuthError::bad_login_state());
     };

@@ -291,12 +291,12 @@ async fn unknown_and_disabled_providers_answer_the_same_404() {
     let unknown = answer(w.browser.get("/auth/github/login", "").await).await;
     assert_eq!(unknown.0, 404);
     assert!(unknown.1.is_empty());
-    // A disabled provider's callback is not in this list: the service
-    // opens the state before it looks at the provider, so a made-up state
-    // is `invalid_state` there (and a callback with `?error=` never asks).
+    // (A disabled provider's callback carrying `?error=` never reaches the
+    // service: it lands on the error route like any cancelled consent.)
     for path in [
         "/auth/google/login?return_to=%2F",
         "/auth/google/link",
+        "/auth/google/callback?code=c&state=s",
         "/auth/github/link",
         "/auth/github/callback?code=c&state=s",
     ] {
