@@ -9,8 +9,10 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use crate::{
+    google,
     kakao::{self, KakaoTokens, KakaoUser},
     kakao_oidc::{self, IdTokenError},
+    naver,
     providers::api::ProviderError,
 };
 
@@ -52,4 +54,50 @@ pub fn jwks_kids(body: &[u8]) -> Option<Vec<String>> {
 /// How long a JWKS answer with this `Cache-Control` is used.
 pub fn jwks_lifetime(cache_control: Option<&str>) -> Duration {
     kakao_oidc::cache_lifetime(cache_control)
+}
+
+/// What the Naver client makes of `/oauth2.0/token` answering `status`
+/// with `body`: `Ok(has a refresh token)` for tokens (whose access token is
+/// never empty), else the error; `None` when `status` is not a status.
+pub fn naver_token_answer(status: u16, body: &[u8]) -> Option<Result<bool, ProviderError>> {
+    use secrecy::ExposeSecret;
+    let status = StatusCode::from_u16(status).ok()?;
+    Some(naver::answers::read_tokens(status, body).map(|t| {
+        assert!(!t.access_token.expose_secret().is_empty());
+        t.refresh_token.is_some()
+    }))
+}
+
+/// What the Naver client makes of `/v1/nid/me` answering `status` with
+/// `body`; `None` when `status` is not a status.
+pub fn naver_profile_answer(
+    status: u16,
+    body: &[u8],
+) -> Option<Result<crate::providers::api::ProviderUser, ProviderError>> {
+    let status = StatusCode::from_u16(status).ok()?;
+    Some(naver::profile::read_profile(status, body))
+}
+
+/// What the Google client makes of its token endpoint answering `status`
+/// with `body`: `Ok(has a refresh token)`, else the error.
+pub fn google_token_answer(status: u16, body: &[u8]) -> Option<Result<bool, ProviderError>> {
+    let status = StatusCode::from_u16(status).ok()?;
+    Some(if status.is_success() {
+        google::answers::read_tokens(body).map(|t| t.refresh_token.is_some())
+    } else {
+        Err(google::answers::token_error(status, body))
+    })
+}
+
+/// The endpoints a discovery document of `https://accounts.google.com`
+/// yields, as strings (authorize, token, jwks), or the refusal.
+pub fn google_discovery(body: &[u8]) -> Result<[String; 3], ProviderError> {
+    let issuer = url::Url::parse("https://accounts.google.com").expect("a constant URL");
+    google::discovery::parse(body, &issuer).map(|e| {
+        [
+            e.authorize.to_string(),
+            e.token.to_string(),
+            e.jwks.to_string(),
+        ]
+    })
 }

@@ -24,8 +24,8 @@ use crate::{
     providers::api::{Provider, ProviderError, SignedIn},
 };
 
-mod answers;
-mod profile;
+pub(crate) mod answers;
+pub(crate) mod profile;
 
 /// The largest answer read from Naver; its real ones are well under 2 KiB.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;

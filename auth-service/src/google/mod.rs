@@ -16,8 +16,8 @@
 //! measured as `auth_provider_request_duration_seconds{provider="google"}`
 //! (`discovery`, `token`, `jwks`, `revoke`).
 
-mod answers;
-mod discovery;
+pub(crate) mod answers;
+pub(crate) mod discovery;
 mod id_token;
 
 use std::{

@@ -21,11 +21,11 @@ use crate::providers::api::ProviderError;
 const MAX_TOKEN_LEN: usize = 4096;
 
 /// The tokens of a code exchange.
-pub(super) struct NaverTokens {
+pub(crate) struct NaverTokens {
     /// Spent once, on the profile.
-    pub(super) access_token: SecretString,
+    pub(crate) access_token: SecretString,
     /// Kept as the grant to revoke on unlink, when Naver sent one.
-    pub(super) refresh_token: Option<SecretString>,
+    pub(crate) refresh_token: Option<SecretString>,
 }
 
 #[derive(Deserialize)]
@@ -43,7 +43,7 @@ struct ErrorAnswer {
 
 /// The answer of `/oauth2.0/token` for a code: tokens when it holds an
 /// `access_token` (whatever else it holds), else the error it says.
-pub(super) fn read_tokens(status: StatusCode, body: &[u8]) -> Result<NaverTokens, ProviderError> {
+pub(crate) fn read_tokens(status: StatusCode, body: &[u8]) -> Result<NaverTokens, ProviderError> {
     let answer: Option<TokenAnswer> = serde_json::from_slice(body).ok();
     if status.is_success()
         && let Some(TokenAnswer {

@@ -36,7 +36,7 @@ struct Profile {
 /// The answer of `/v1/nid/me`: the person, or why not. A refused token
 /// (`024`, `028`) is `Rejected`; an app without the profile API (`403`)
 /// or a wrong URL (`404`) is `Misconfigured`.
-pub(super) fn read_profile(status: StatusCode, body: &[u8]) -> Result<ProviderUser, ProviderError> {
+pub(crate) fn read_profile(status: StatusCode, body: &[u8]) -> Result<ProviderUser, ProviderError> {
     let answer: Option<ProfileAnswer> = serde_json::from_slice(body).ok();
     let code = answer.as_ref().and_then(|a| a.resultcode.clone());
     let label = label(code.as_deref(), status);
