@@ -6,8 +6,12 @@
 use std::sync::LazyLock;
 
 use arbitrary::Arbitrary;
-use auth_service::domain::{
-    AuthorizationCode, BrowserBinding, LoginAttempt, LoginState, RefreshToken, StateSealer,
+use auth_service::{
+    domain::{
+        AuthorizationCode, BrowserBinding, LinkTarget, LoginAttempt, LoginState, RefreshToken,
+        StateSealer,
+    },
+    providers::Provider,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -18,6 +22,8 @@ struct Input {
     binding_hash: [u8; 32],
     nonce: [u8; 16],
     return_to: String,
+    provider: u8,
+    link: Option<(String, String)>,
     flip_at: usize,
     flip_to: u8,
     cut: usize,
@@ -36,12 +42,27 @@ fn is_b64url(s: &str) -> bool {
 }
 
 fuzz_target!(|input: Input| {
+    // Link ids are parsed ids (at most 64 bytes) in every real attempt.
+    if input
+        .link
+        .as_ref()
+        .is_some_and(|(u, s)| u.is_empty() || u.len() > 64 || s.len() > 64)
+    {
+        return;
+    }
+    let provider = [Provider::Kakao, Provider::Naver, Provider::Google]
+        [usize::from(input.provider) % 3];
     let attempt = LoginAttempt {
         state_id: input.state_id,
         expires_at: input.expires_at,
         binding_hash: input.binding_hash,
         nonce: input.nonce,
         return_to: input.return_to,
+        provider,
+        link: input.link.map(|(user_id, session_id)| LinkTarget {
+            user_id,
+            session_id,
+        }),
     };
     let sealed = SEALER.seal(&attempt);
     let raw = sealed.expose();

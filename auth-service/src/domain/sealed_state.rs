@@ -115,15 +115,20 @@ impl LoginAttempt {
         out.extend_from_slice(&self.binding_hash);
         out.extend_from_slice(&self.nonce);
         out.push(u8::try_from(i32::from(self.provider)).unwrap_or(0));
-        let link = self
-            .link
-            .as_ref()
-            .map(|l| format!("{} {}", l.user_id, l.session_id))
-            .unwrap_or_default();
-        // Ids are at most 64 bytes each (checked by the caller), so the
-        // link fits a length byte.
-        out.push(u8::try_from(link.len()).unwrap_or(0));
-        out.extend_from_slice(link.as_bytes());
+        // For a link: the user id and the session id, each after its length
+        // (ids are at most 64 bytes, checked where they are parsed; a longer
+        // one is cut at 255 and would not match at the callback). No link:
+        // one zero byte.
+        match &self.link {
+            None => out.push(0),
+            Some(link) => {
+                for id in [&link.user_id, &link.session_id] {
+                    let id = &id.as_bytes()[..id.len().min(255)];
+                    out.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
+                    out.extend_from_slice(id);
+                }
+            }
+        }
         out.extend_from_slice(self.return_to.as_bytes());
         out
     }
@@ -135,17 +140,18 @@ impl LoginAttempt {
         } else {
             let (&provider, rest) = rest.split_first()?;
             let provider = Provider::try_from(i32::from(provider)).ok()?.or_kakao();
-            let (&link_len, rest) = rest.split_first()?;
-            let (link, return_to) = rest.split_at_checked(usize::from(link_len))?;
-            let link = match link {
-                [] => None,
-                link => {
-                    let (user_id, session_id) = std::str::from_utf8(link).ok()?.split_once(' ')?;
-                    Some(LinkTarget {
-                        user_id: user_id.to_owned(),
-                        session_id: session_id.to_owned(),
-                    })
-                }
+            let (&user_len, rest) = rest.split_first()?;
+            let (link, return_to) = if user_len == 0 {
+                (None, rest)
+            } else {
+                let (user_id, rest) = rest.split_at_checked(usize::from(user_len))?;
+                let (&session_len, rest) = rest.split_first()?;
+                let (session_id, rest) = rest.split_at_checked(usize::from(session_len))?;
+                let link = LinkTarget {
+                    user_id: String::from_utf8(user_id.to_vec()).ok()?,
+                    session_id: String::from_utf8(session_id.to_vec()).ok()?,
+                };
+                (Some(link), rest)
             };
             (provider, link, return_to)
         };
