@@ -210,7 +210,7 @@ pub const SEEDED_KAKAO_BASE: i64 = 1_000_000_000;
 /// Sign-ups use ids from here up, never seeded.
 pub const FRESH_KAKAO_BASE: u64 = 5_000_000_000;
 
-/// Rows `from..to` of the users table, inserted by the database itself
+/// Rows `from..to` of the users table and their Kakao identities, inserted by the database itself
 /// (one statement, batched by 100k), in the schema the auth-service
 /// migrates (`auth-service/src/persistence/migration.rs`).
 pub async fn seed_service_users(
@@ -223,24 +223,46 @@ pub async fn seed_service_users(
     let mut start = from;
     while start < to {
         let end = (start + 100_000).min(to);
-        let sql = match kind {
-            Db::Sqlite => format!(
-                "INSERT INTO users (id, kakao_id, nickname, profile_image_url, thumbnail_image_url, email, created_at, last_login_at, unlinked_at) \
-                 WITH RECURSIVE n(i) AS (SELECT {start} UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {end}) \
-                 SELECT printf('00000000-0000-4000-8000-%012d', i), {SEEDED_KAKAO_BASE} + i, 'user ' || ({SEEDED_KAKAO_BASE} + i), NULL, NULL, \
-                 'user' || ({SEEDED_KAKAO_BASE} + i) || '@example.com', {now}, {now}, NULL FROM n"
+        // Each seeded user has one Kakao identity (subject = the Kakao id).
+        let (rows, uuid) = match kind {
+            Db::Sqlite => (
+                format!(
+                    "WITH RECURSIVE n(i) AS (SELECT {start} UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {end}) "
+                ),
+                "printf('00000000-0000-4000-8000-%012d', i)",
             ),
-            Db::Postgres => format!(
-                "INSERT INTO users (id, kakao_id, nickname, profile_image_url, thumbnail_image_url, email, created_at, last_login_at, unlinked_at) \
-                 SELECT '00000000-0000-4000-8000-' || lpad(i::text, 12, '0'), {SEEDED_KAKAO_BASE} + i, 'user ' || ({SEEDED_KAKAO_BASE} + i), NULL, NULL, \
-                 'user' || ({SEEDED_KAKAO_BASE} + i) || '@example.com', {now}, {now}, NULL FROM generate_series({start}::bigint, {end}::bigint - 1) AS i"
+            Db::Postgres => (
+                String::new(),
+                "'00000000-0000-4000-8000-' || lpad(i::text, 12, '0')",
             ),
         };
-        db.execute_unprepared(&sql).await.context("seeding users")?;
+        let from_rows = match kind {
+            Db::Sqlite => "FROM n".to_owned(),
+            Db::Postgres => {
+                format!("FROM generate_series({start}::bigint, {end}::bigint - 1) AS i")
+            }
+        };
+        let users = format!(
+            "INSERT INTO users (id, nickname, profile_image_url, thumbnail_image_url, email, created_at, last_login_at, unlinked_at) \
+             {rows}SELECT {uuid}, 'user ' || ({SEEDED_KAKAO_BASE} + i), NULL, NULL, \
+             'user' || ({SEEDED_KAKAO_BASE} + i) || '@example.com', {now}, {now}, NULL {from_rows}"
+        );
+        let identities = format!(
+            "INSERT INTO identities (id, user_id, provider, subject, email, grant_sealed, created_at, last_login_at) \
+             {rows}SELECT {identity_uuid}, {uuid}, 'kakao', CAST({SEEDED_KAKAO_BASE} + i AS TEXT), \
+             'user' || ({SEEDED_KAKAO_BASE} + i) || '@example.com', NULL, {now}, {now} {from_rows}",
+            identity_uuid = uuid.replace("4000-8000", "4000-9000"),
+        );
+        db.execute_unprepared(&users)
+            .await
+            .context("seeding users")?;
+        db.execute_unprepared(&identities)
+            .await
+            .context("seeding identities")?;
         start = end;
     }
     if kind == Db::Postgres {
-        db.execute_unprepared("ANALYZE users").await?;
+        db.execute_unprepared("ANALYZE users, identities").await?;
     }
     Ok(())
 }

@@ -45,11 +45,12 @@ pub const MAX_CLAIMS: usize = 16;
 pub const MAX_LOGINS: usize = 8;
 
 /// Writes waiting for the task; beyond this, callers wait to enqueue.
-const QUEUE: usize = 1024;
+pub(super) const QUEUE: usize = 1024;
 
-type Answer<T> = oneshot::Sender<Result<T, DbErr>>;
+pub(super) type Answer<T> = oneshot::Sender<Result<T, DbErr>>;
 
-enum Job {
+/// One write waiting for a batch.
+pub(super) enum Job {
     Claim {
         state_id: String,
         expires_at: i64,
@@ -64,7 +65,7 @@ enum Job {
 /// The handle of the group-commit task (cheap to clone).
 #[derive(Clone)]
 pub struct GroupCommit {
-    queue: mpsc::Sender<Job>,
+    pub(super) queue: mpsc::Sender<Job>,
 }
 
 impl fmt::Debug for GroupCommit {

@@ -18,7 +18,10 @@
 //!   SELECT user; COMMIT`. The one writer serializes logins, so "insert the
 //!   user only if the identity is unknown" cannot race.
 //! - PostgreSQL runs one statement whose data-modifying CTEs do it all; a
-//!   single statement is atomic without BEGIN/COMMIT. The identity is
+//!   single statement is atomic without BEGIN/COMMIT. Its parameters are
+//!   arrays, one element per login, so that the group commit
+//!   ([`super::pg_group_commit`]) stores several logins with the same
+//!   prepared statement; each login in it is treated as alone. The identity is
 //!   upserted first with a fresh user id, and the user row is upserted by
 //!   whatever id the identity holds (`ON CONFLICT (id) DO UPDATE`, which
 //!   sees a row committed by a concurrent first login of the same person),
@@ -26,8 +29,7 @@
 //!   foreign keys are checked at the end of the statement.
 
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, QueryResult,
-    RuntimeErr, Statement, Value, sqlx,
+    DatabaseConnection, DbBackend, DbErr, FromQueryResult, QueryResult, RuntimeErr, sqlx,
 };
 use std::sync::LazyLock;
 
@@ -122,18 +124,32 @@ WHERE i.provider = ? AND i.subject = ?;
 static SQLITE: LazyLock<String> =
     LazyLock::new(|| format!("BEGIN IMMEDIATE;\n{}COMMIT;", SQLITE_STATEMENTS.as_str()));
 
-/// PostgreSQL's one statement (see the module docs).
-static POSTGRES: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "\
-WITH i AS (\
+/// PostgreSQL's one statement (see the module docs), for one login or
+/// several: each parameter is an array with one element per login, so the
+/// text never changes with the count and is prepared once per connection.
+/// `n` (the position in the arrays) orders the rows, the inserts (the
+/// order in which rows are locked) and the answer: one row per login.
+/// Two logins of one identity in one statement would make its upsert
+/// touch a row twice, which PostgreSQL refuses: the group commit
+/// ([`super::pg_group_commit`]) never puts them together.
+pub(crate) const POSTGRES: &str = "\
+WITH l AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+$6::text[], $7::int8[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int8[], \
+$13::text[], $14::text[], $15::int8[]) WITH ORDINALITY AS l(identity_id, user_id, provider, \
+subject, email, grant_sealed, now, nickname, profile_image_url, thumbnail_image_url, session_id, \
+session_expires_at, token_id, token_hash, token_expires_at, n)), \
+i AS (\
 INSERT INTO identities (id, user_id, provider, subject, email, grant_sealed, created_at, \
-last_login_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (provider, subject) DO UPDATE \
+last_login_at) SELECT identity_id, user_id, provider, subject, email, grant_sealed, now, now \
+FROM l ORDER BY n ON CONFLICT (provider, subject) DO UPDATE \
 SET email = EXCLUDED.email, grant_sealed = COALESCE(EXCLUDED.grant_sealed, identities.grant_sealed), \
-last_login_at = EXCLUDED.last_login_at RETURNING id, user_id, created_at), \
+last_login_at = EXCLUDED.last_login_at RETURNING id, user_id, provider, subject, created_at), \
+li AS (SELECT l.*, i.id AS i_id, i.user_id AS i_user_id, i.created_at AS i_created_at \
+FROM l JOIN i ON i.provider = l.provider AND i.subject = l.subject), \
 u AS (\
 INSERT INTO users (id, nickname, profile_image_url, thumbnail_image_url, email, created_at, \
-last_login_at, unlinked_at) SELECT i.user_id, $8, $9, $10, $5, $7, $7, NULL FROM i \
+last_login_at, unlinked_at) SELECT i_user_id, nickname, profile_image_url, thumbnail_image_url, \
+email, now, now, NULL FROM li ORDER BY n \
 ON CONFLICT (id) DO UPDATE SET nickname = EXCLUDED.nickname, \
 profile_image_url = EXCLUDED.profile_image_url, thumbnail_image_url = EXCLUDED.thumbnail_image_url, \
 email = COALESCE(EXCLUDED.email, users.email), last_login_at = EXCLUDED.last_login_at, \
@@ -141,12 +157,79 @@ unlinked_at = NULL \
 RETURNING id, nickname, profile_image_url, thumbnail_image_url, email, created_at, \
 last_login_at, unlinked_at), \
 s AS (INSERT INTO sessions (id, user_id, created_at, expires_at) \
-SELECT $11, i.user_id, $7, $12 FROM i RETURNING id), \
+SELECT session_id, i_user_id, now, session_expires_at FROM li ORDER BY n RETURNING id), \
 t AS (INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at) \
-SELECT $13, s.id, $14, $7, $15 FROM s) \
-SELECT {USER_AND_IDENTITY} FROM u JOIN i ON true"
-    )
-});
+SELECT li.token_id, s.id, li.token_hash, li.now, li.token_expires_at FROM s \
+JOIN li ON li.session_id = s.id ORDER BY li.n) \
+SELECT u.id, u.nickname, u.profile_image_url, u.thumbnail_image_url, u.email, u.created_at, \
+u.last_login_at, u.unlinked_at, li.i_id AS identity_id, li.i_created_at AS identity_created_at \
+FROM u JOIN li ON li.i_user_id = u.id ORDER BY li.n";
+
+/// PostgreSQL's parameters for [`POSTGRES`]: one array per column, one
+/// element per login.
+#[derive(Default)]
+pub(crate) struct PgLogins {
+    identity_id: Vec<String>,
+    user_id: Vec<String>,
+    provider: Vec<&'static str>,
+    subject: Vec<String>,
+    email: Vec<Option<String>>,
+    grant_sealed: Vec<Option<String>>,
+    now: Vec<i64>,
+    nickname: Vec<String>,
+    profile_image_url: Vec<Option<String>>,
+    thumbnail_image_url: Vec<Option<String>>,
+    session_id: Vec<String>,
+    session_expires_at: Vec<i64>,
+    token_id: Vec<String>,
+    token_hash: Vec<String>,
+    token_expires_at: Vec<i64>,
+}
+
+impl PgLogins {
+    /// Adds one login's values.
+    pub(crate) fn push(&mut self, login: &LoginRecord, ids: &LoginIds) {
+        self.identity_id.push(ids.identity.clone());
+        self.user_id.push(ids.user.clone());
+        self.provider.push(login.provider);
+        self.subject.push(login.profile.subject.clone());
+        self.email.push(login.profile.email.clone());
+        self.grant_sealed.push(login.grant_sealed.clone());
+        self.now.push(login.now);
+        self.nickname.push(login.profile.nickname.clone());
+        self.profile_image_url
+            .push(login.profile.profile_image_url.clone());
+        self.thumbnail_image_url
+            .push(login.profile.thumbnail_image_url.clone());
+        self.session_id.push(login.session_id.clone());
+        self.session_expires_at.push(login.session_expires_at);
+        self.token_id.push(ids.token.clone());
+        self.token_hash.push(login.token_hash.clone());
+        self.token_expires_at.push(login.token_expires_at);
+    }
+
+    /// [`POSTGRES`] with these values bound.
+    pub(crate) fn query(self) -> PgQuery {
+        sqlx::query(POSTGRES)
+            .bind(self.identity_id)
+            .bind(self.user_id)
+            .bind(self.provider)
+            .bind(self.subject)
+            .bind(self.email)
+            .bind(self.grant_sealed)
+            .bind(self.now)
+            .bind(self.nickname)
+            .bind(self.profile_image_url)
+            .bind(self.thumbnail_image_url)
+            .bind(self.session_id)
+            .bind(self.session_expires_at)
+            .bind(self.token_id)
+            .bind(self.token_hash)
+            .bind(self.token_expires_at)
+    }
+}
+
+type PgQuery = sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 /// Stores a login (see the module docs). Returns the user as stored, with
 /// the identity just used, and whether this login created the user (the
@@ -167,32 +250,15 @@ pub async fn record(
                 .await
                 .map_err(|e| DbErr::Custom(format!("login write task: {e}")))??
         }
-        backend => {
-            let values: Vec<Value> = vec![
-                ids.identity.clone().into(),
-                ids.user.clone().into(),
-                login.provider.into(),
-                login.profile.subject.clone().into(),
-                login.profile.email.clone().into(),
-                login.grant_sealed.clone().into(),
-                login.now.into(),
-                login.profile.nickname.clone().into(),
-                login.profile.profile_image_url.clone().into(),
-                login.profile.thumbnail_image_url.clone().into(),
-                login.session_id.clone().into(),
-                login.session_expires_at.into(),
-                ids.token.clone().into(),
-                login.token_hash.clone().into(),
-                login.token_expires_at.into(),
-            ];
-            db.query_all_raw(Statement::from_sql_and_values(
-                backend,
-                POSTGRES.as_str(),
-                values,
-            ))
-            .await?
-            .into_iter()
-            .next()
+        _ => {
+            let mut values = PgLogins::default();
+            values.push(&login, &ids);
+            values
+                .query()
+                .fetch_optional(db.get_postgres_connection_pool())
+                .await
+                .map_err(sqlx_err)?
+                .map(QueryResult::from)
         }
     };
     stored_user(row, &ids.user, &login)

@@ -8,6 +8,7 @@ pub mod identities;
 pub mod login_state_claims;
 pub mod login_write;
 pub mod migration;
+pub mod pg_group_commit;
 pub mod refresh_tokens;
 pub mod revocations;
 mod revocations_migration;
@@ -47,7 +48,8 @@ pub fn ms(d: Duration) -> i64 {
 ///   small pool of connections that, thanks to write-ahead logging, read
 ///   while the writer writes (they see every committed write).
 /// - PostgreSQL: both are the same pool (clones of one handle), sized to the
-///   cores and connected before the service reports SERVING.
+///   cores; the login's writes go through the group commit's own
+///   connections instead (see [`pg_group_commit`]).
 ///
 /// A read that decides a write (read-modify-write) belongs in a transaction
 /// on `write`, or in a single conditional statement on it.
@@ -57,9 +59,9 @@ pub struct Database {
     pub write: DatabaseConnection,
     /// Reads outside a transaction.
     pub read: DatabaseConnection,
-    /// SQLite: the group commit of the login's writes (see
-    /// [`group_commit`]); `None` on PostgreSQL, where each write is one
-    /// network round trip on a pool sized to the cores.
+    /// The group commit of the login's writes: [`group_commit`] on SQLite,
+    /// [`pg_group_commit`] on PostgreSQL. (`None`: each write alone on
+    /// `write`.)
     pub group: Option<GroupCommit>,
 }
 
@@ -156,10 +158,12 @@ pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<Database>
         migration::migrate(&write)
             .await
             .context("apply database migrations")?;
+        let group =
+            pg_group_commit::start(write.get_postgres_connection_pool().clone(), size as usize);
         return Ok(Database {
             read: write.clone(),
             write,
-            group: None,
+            group: Some(group),
         });
     }
     migration::migrate(&write)
