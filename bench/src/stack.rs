@@ -173,11 +173,14 @@ impl BenchDb {
                     .execute_unprepared(&format!("CREATE DATABASE {name}"))
                     .await?;
                 admin.close().await?;
-                let base = pg_admin_url
-                    .rsplit_once('/')
-                    .map_or(pg_admin_url, |(base, _)| base);
+                // The same server and parameters (`?sslmode=...`), this database.
+                let (path, query) = pg_admin_url
+                    .split_once('?')
+                    .map_or((pg_admin_url, None), |(p, q)| (p, Some(q)));
+                let base = path.rsplit_once('/').map_or(path, |(base, _)| base);
+                let query = query.map(|q| format!("?{q}")).unwrap_or_default();
                 Ok(BenchDb {
-                    url: format!("{base}/{name}"),
+                    url: format!("{base}/{name}{query}"),
                     kind,
                     admin_url: Some(pg_admin_url.to_owned()),
                     name,

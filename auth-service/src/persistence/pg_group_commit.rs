@@ -76,10 +76,30 @@ async fn work(pool: PgPool, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
     // Opened now, in the background, rather than in the first logins.
     let mut conn = connect(&pool).await.ok();
     let mut batch = Vec::with_capacity(MAX_JOBS);
+    // Closing the pool (`Database::close`) closes this connection too.
+    let closed = pool.close_event();
+    tokio::pin!(closed);
+    let mut open = true;
     loop {
         // The lock is held while waiting: the other workers queue behind
         // this one and take what arrives while its batch is in flight.
-        if jobs.lock().await.recv_many(&mut batch, MAX_JOBS).await == 0 {
+        // (Both futures are cancel-safe.)
+        let receive = async { jobs.lock().await.recv_many(&mut batch, MAX_JOBS).await };
+        let received = if open {
+            tokio::select! {
+                received = receive => received,
+                () = &mut closed => {
+                    open = false;
+                    if let Some(conn) = conn.take() {
+                        let _ = conn.close().await;
+                    }
+                    continue;
+                }
+            }
+        } else {
+            receive.await
+        };
+        if received == 0 {
             return;
         }
         let (mut claims, mut logins) = (Vec::new(), Vec::new());

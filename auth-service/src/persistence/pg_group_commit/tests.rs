@@ -254,3 +254,47 @@ async fn concurrent_callers_each_get_their_own_answer() {
     drop(group);
     t.drop().await;
 }
+
+/// `Database::close` closes the workers' own connections too, not only
+/// the pool's.
+#[tokio::test]
+async fn closing_the_database_closes_the_workers_connections() {
+    let Some(t) = TestDb::new().await else {
+        return;
+    };
+    let sessions = |admin: DatabaseConnection, name: String| async move {
+        let query = sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = $1",
+            [name.into()],
+        );
+        let row = admin.query_one_raw(query).await.unwrap().unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    // The pool and the workers (as many each) connect in the background,
+    // beside the test's own connection; then the pool is closed.
+    let all = 2 * i64::from(super::super::pool_size()) + 1;
+    let mut seen = 0;
+    for _ in 0..100 {
+        seen = sessions(t.admin.clone(), t.name.clone()).await;
+        if seen == all {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        seen, all,
+        "the pool, the workers and the test are connected"
+    );
+    t.db.clone().close().await.unwrap();
+    let mut left = seen;
+    for _ in 0..100 {
+        left = sessions(t.admin.clone(), t.name.clone()).await;
+        if left == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(left, 1, "only the test's own connection is left");
+    t.drop().await;
+}
