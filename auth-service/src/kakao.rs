@@ -63,7 +63,10 @@ pub struct KakaoClient {
     circuit: Circuit,
 }
 
-fn endpoint(base: &Url, path: &str) -> Url {
+/// `path` under `base`, keeping the base's own path (the emulator serves
+/// Naver under `/naver`, Google under `/google`). Every provider client
+/// builds its endpoints with it.
+pub(crate) fn endpoint(base: &Url, path: &str) -> Url {
     let mut url = base.clone();
     let joined = format!("{}{}", base.path().trim_end_matches('/'), path);
     url.set_path(&joined);

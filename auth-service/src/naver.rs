@@ -19,7 +19,7 @@ use url::Url;
 use crate::{
     configuration::NaverSettings,
     domain::AuthorizationCode,
-    kakao::circuit::Circuit,
+    kakao::{circuit::Circuit, endpoint},
     metrics::{KakaoOutcome, Metrics},
     providers::api::{Provider, ProviderError, SignedIn},
 };
@@ -42,15 +42,6 @@ pub struct NaverClient {
     revoke_url: Url,
     profile_url: Url,
     circuit: Circuit,
-}
-
-/// `path` under `base`, keeping the base's own path (the emulator serves
-/// Naver under `/naver`).
-fn endpoint(base: &Url, path: &str) -> Url {
-    let mut url = base.clone();
-    let joined = format!("{}{}", base.path().trim_end_matches('/'), path);
-    url.set_path(&joined);
-    url
 }
 
 impl NaverClient {
