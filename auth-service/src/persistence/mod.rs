@@ -104,6 +104,9 @@ fn pool_size() -> u32 {
         .clamp(2, 16) as u32
 }
 
+/// `PRAGMA cache_size` of every SQLite connection: negative is KiB.
+const SQLITE_CACHE_SIZE: &str = "-1024";
+
 fn options(url: &SecretString) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.expose_secret().to_owned());
     options
@@ -125,10 +128,16 @@ fn options(url: &SecretString) -> ConnectOptions {
     } else {
         options.test_before_acquire(false);
     }
+    // Each connection's page cache is capped at 1 MiB (SQLite's default is
+    // 2 MiB): with the writer and two readers that bounds our share to
+    // 3 MiB, while the kernel's page cache keeps the rest of the file a
+    // read() away. Measured: a login still costs the same CPU with
+    // 1,000,000 users in the table.
     options.map_sqlx_sqlite_opts(|o| {
         o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
             .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
+            .pragma("cache_size", SQLITE_CACHE_SIZE)
     });
     options
 }

@@ -195,3 +195,25 @@ async fn concurrent_claims_and_logins_each_get_their_own_answer() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn every_sqlite_connection_caps_its_page_cache_at_one_mib() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let stack = Stack::start().await;
+    let db = &stack.auth.core.db;
+    if db.write.get_database_backend() != DbBackend::Sqlite {
+        return; // PostgreSQL has no per-connection page cache to cap.
+    }
+    for (name, conn) in [("writer", &db.write), ("reader", &db.read)] {
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA cache_size",
+            ))
+            .await
+            .unwrap()
+            .expect("PRAGMA cache_size answers a row");
+        let cache_size: i64 = row.try_get_by_index(0).unwrap();
+        assert_eq!(cache_size, -1024, "{name}: cache_size in KiB (negative)");
+    }
+}
