@@ -93,6 +93,53 @@ pub fn grpc_frame(message: &[u8]) -> Vec<u8> {
     frame
 }
 
+/// One h2load target: what [`run`] takes besides the duration.
+pub struct Target<'a> {
+    pub url: String,
+    pub connections: usize,
+    pub streams: usize,
+    pub http1: bool,
+    pub headers: &'a [&'a str],
+    pub body: Option<&'a Path>,
+}
+
+impl Target<'_> {
+    async fn run(&self, duration: Duration) -> anyhow::Result<H2Result> {
+        run(
+            &self.url,
+            self.connections,
+            self.streams,
+            self.http1,
+            self.headers,
+            self.body,
+            duration,
+        )
+        .await
+    }
+}
+
+/// Two targets measured for a ratio, in the order a, b, b, a with half of
+/// `duration` each, so that a drift of the machine during the measurement
+/// (a neighbour's work starting or ending) weighs on both alike. Each
+/// result sums its two runs: rps is their mean.
+pub async fn pair(
+    a: &Target<'_>,
+    b: &Target<'_>,
+    duration: Duration,
+) -> anyhow::Result<(H2Result, H2Result)> {
+    let half = (duration / 2).max(Duration::from_secs(1));
+    let a1 = a.run(half).await?;
+    let b1 = b.run(half).await?;
+    let b2 = b.run(half).await?;
+    let a2 = a.run(half).await?;
+    let sum = |x: H2Result, y: H2Result| H2Result {
+        rps: (x.rps + y.rps) / 2.0,
+        succeeded: x.succeeded + y.succeeded,
+        failed: x.failed + y.failed,
+    };
+    Ok((sum(a1, a2), sum(b1, b2)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,8 @@
 //! at 16 over never-seen users; CPU time of the processes from
 //! /proc/<pid>/stat; machine busy share from /proc/stat; peak memory
 //! (VmHWM); gRPC `VerifyAccessToken` against `Health/Check` and the edge's
-//! `/auth/me` against `/healthz` with h2load; time from spawn to SERVING;
+//! `/auth/me` against `/healthz` with h2load (interleaved, once the machine
+//! is idle again: see [`h2load::pair`]); time from spawn to SERVING;
 //! and, with `--users 1m`, login latency with 1,000,000 users in the table
 //! against 1,000. Prints a table naming the machine and the command, and
 //! writes JSON. Ratios compare figures measured in the same run.
@@ -29,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use auth_proto::v1::{VerifyAccessTokenRequest, auth_service_client::AuthServiceClient};
@@ -400,6 +401,35 @@ impl Ctx<'_> {
         }
     }
 
+    /// Waits (at most 30 s) until the machine is idle enough for the h2load
+    /// phases: a ratio of two runs means nothing if the database's
+    /// background work after the login load (autovacuum, a checkpoint) lands
+    /// in one run and not the other. Says what was busy while it waited.
+    async fn settle(&self, pids: &[u32], database: Option<&str>) {
+        const IDLE_SHARE: f64 = 0.15;
+        let started = Instant::now();
+        let first = self.sample(pids, database);
+        let pg_all = || database.map_or(0, |d| procfs::postgres_ticks(d).0);
+        let pg_first = pg_all();
+        let mut last = first.machine;
+        while started.elapsed() < Duration::from_secs(30) {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let now = procfs::machine_jiffies();
+            let busy = (now.0 - last.0) as f64 / (now.1 - last.1).max(1) as f64;
+            last = now;
+            if busy < IDLE_SHARE {
+                break;
+            }
+        }
+        let end = self.sample(pids, database);
+        eprintln!(
+            "   settled in {:.1} s (CPU meanwhile: ours {} ticks, PostgreSQL {} ticks)",
+            started.elapsed().as_secs_f64(),
+            end.ours - first.ours,
+            pg_all() - pg_first,
+        );
+    }
+
     fn us_per(&self, ticks: u64, count: u64) -> f64 {
         ticks as f64 / self.ticks * 1e6 / count.max(1) as f64
     }
@@ -533,23 +563,23 @@ impl Ctx<'_> {
         access: &str,
     ) -> anyhow::Result<()> {
         let cookie = format!("cookie: access_token={access}");
-        let me = h2load::run(
-            &format!("{base}/auth/me"),
-            H1_CONNECTIONS,
-            1,
-            true,
-            &[&cookie],
-            None,
-            self.args.duration,
-        )
-        .await?;
-        let healthz = h2load::run(
-            &format!("{base}/healthz"),
-            H1_CONNECTIONS,
-            1,
-            true,
-            &[],
-            None,
+        let (me, healthz) = h2load::pair(
+            &h2load::Target {
+                url: format!("{base}/auth/me"),
+                connections: H1_CONNECTIONS,
+                streams: 1,
+                http1: true,
+                headers: &[&cookie],
+                body: None,
+            },
+            &h2load::Target {
+                url: format!("{base}/healthz"),
+                connections: H1_CONNECTIONS,
+                streams: 1,
+                http1: true,
+                headers: &[],
+                body: None,
+            },
             self.args.duration,
         )
         .await?;
@@ -650,9 +680,19 @@ impl Ctx<'_> {
             f.insert("peak_rss_service_mib", service_kib as f64 / 1024.0);
             f.insert("peak_rss_edge_mib", edge_kib as f64 / 1024.0);
             f.insert("peak_rss_mib", (service_kib + edge_kib) as f64 / 1024.0);
+            for (name, pid) in [("auth-service", service.pid()), ("http-edge", edge.pid())] {
+                eprintln!(
+                    "   {name} now: anonymous {} KiB, mapped files {} KiB, threads {}",
+                    procfs::status_kib(pid, "RssAnon"),
+                    procfs::status_kib(pid, "RssFile"),
+                    procfs::status_kib(pid, "Threads"),
+                );
+            }
         }
 
-        // Transport ratios with a real access token.
+        // Transport ratios with a real access token, once the login load's
+        // aftermath (PostgreSQL's autovacuum and checkpoint) has passed.
+        self.settle(&pids, database).await;
         let access = load::login(&load::browser(), &base, stack::SEEDED_KAKAO_BASE).await?;
         let mut client =
             AuthServiceClient::connect(format!("http://127.0.0.1:{grpc_port}")).await?;
@@ -671,23 +711,23 @@ impl Ctx<'_> {
         std::fs::write(&health_body, h2load::grpc_frame(&[]))?;
         let grpc = format!("http://127.0.0.1:{grpc_port}");
         let grpc_headers = ["content-type: application/grpc", "te: trailers"];
-        let verify = h2load::run(
-            &format!("{grpc}/auth.v1.AuthService/VerifyAccessToken"),
-            H2_CONNECTIONS,
-            H2_STREAMS,
-            false,
-            &grpc_headers,
-            Some(&verify_body),
-            args.duration,
-        )
-        .await?;
-        let health = h2load::run(
-            &format!("{grpc}/grpc.health.v1.Health/Check"),
-            H2_CONNECTIONS,
-            H2_STREAMS,
-            false,
-            &grpc_headers,
-            Some(&health_body),
+        let (verify, health) = h2load::pair(
+            &h2load::Target {
+                url: format!("{grpc}/auth.v1.AuthService/VerifyAccessToken"),
+                connections: H2_CONNECTIONS,
+                streams: H2_STREAMS,
+                http1: false,
+                headers: &grpc_headers,
+                body: Some(&verify_body),
+            },
+            &h2load::Target {
+                url: format!("{grpc}/grpc.health.v1.Health/Check"),
+                connections: H2_CONNECTIONS,
+                streams: H2_STREAMS,
+                http1: false,
+                headers: &grpc_headers,
+                body: Some(&health_body),
+            },
             args.duration,
         )
         .await?;
@@ -796,6 +836,7 @@ impl Ctx<'_> {
             self.logins_and_signups(&mut f, &base, &pids, None).await
         };
 
+        self.settle(&pids, None).await;
         let access = load::login(&load::browser(), &base, stack::SEEDED_KAKAO_BASE).await?;
         self.edge_transport(&mut f, &base, &access).await?;
 
