@@ -14,6 +14,7 @@ pub mod revocations;
 mod revocations_migration;
 pub mod session_rows;
 pub mod signing_keys;
+pub mod sqlite_checkpoints;
 pub mod state_sealing_keys;
 pub mod users;
 
@@ -184,6 +185,7 @@ pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<Database>
         .await
         .context("connect to the database")?;
     let group = GroupCommit::start(write.get_sqlite_connection_pool().clone());
+    sqlite_checkpoints::start(read.get_sqlite_connection_pool().clone());
     Ok(Database {
         write,
         read,

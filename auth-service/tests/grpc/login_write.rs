@@ -217,3 +217,48 @@ async fn every_sqlite_connection_caps_its_page_cache_at_one_mib() {
         assert_eq!(cache_size, -1024, "{name}: cache_size in KiB (negative)");
     }
 }
+
+/// The writer never has to copy the log back on its own: within a few
+/// checkpoint intervals, what it wrote is in the database file although the
+/// log stayed far below SQLite's own 1,000-page trigger.
+#[tokio::test]
+async fn sqlite_checkpoints_copy_the_log_into_the_file_off_the_writer() {
+    use auth_service::persistence::{self, sqlite_checkpoints};
+    use sea_orm::ConnectionTrait;
+    let test_db = test_support::TestDb::new().await;
+    if test_db.is_postgres() {
+        return; // PostgreSQL checkpoints on its own.
+    }
+    let path = test_db
+        .url
+        .strip_prefix("sqlite://")
+        .and_then(|rest| rest.split('?').next())
+        .expect("an SQLite URL")
+        .to_owned();
+    let db = persistence::connect_and_migrate(&secrecy::SecretString::from(test_db.url.clone()))
+        .await
+        .unwrap();
+    sqlite_checkpoints::checkpoint(db.read.get_sqlite_connection_pool())
+        .await
+        .unwrap();
+    let before = std::fs::metadata(&path).unwrap().len();
+    db.write
+        .execute_unprepared(
+            "CREATE TABLE filler (b BLOB); \
+             INSERT INTO filler SELECT randomblob(2000) FROM \
+             (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) \
+              SELECT i FROM n);",
+        )
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut after = before;
+    while after <= before && std::time::Instant::now() < deadline {
+        tokio::time::sleep(sqlite_checkpoints::INTERVAL).await;
+        after = std::fs::metadata(&path).unwrap().len();
+    }
+    assert!(
+        after >= before + 100 * 1000,
+        "the file grew from {before} to {after} bytes: the log was not copied back"
+    );
+}
