@@ -32,9 +32,10 @@ use crate::{
     handlers::{callback, demo, identities, login, operations, session, unlink},
     metrics::InFlight,
     origins,
+    rate_limits::PeerAddr,
     rejection::{WrongMethod, recover},
     reply,
-    state::AppState,
+    state::{AppState, Ctx},
 };
 
 /// Every route of the edge, with rejections recovered and common headers set.
@@ -124,19 +125,28 @@ fn post(route: Route) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Cl
     at(route).and(method_is(Method::POST)).and(limited_body())
 }
 
-/// GET /auth/{provider}/login[?return_to=...] (limited per client address)
-fn login_route(
+/// The head of the three browser navigations under `/auth/{provider}/`:
+/// the provider from the path, GET, then what their handlers take.
+fn provider_navigation(
+    route: Route,
     state: Arc<AppState>,
-) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    at_provider(Route::Login)
+) -> impl Filter<Extract = (Provider, Ctx, String, HeaderMap, Option<PeerAddr>), Error = Rejection> + Clone
+{
+    at_provider(route)
         .and(method_is(Method::GET))
         .and(with_ctx(state))
         .and(raw_query())
         .and(warp::header::headers_cloned())
         .and(peer_addr())
-        .then(|provider, ctx, query, headers, peer| {
-            boxed(login::login(ctx, provider, query, headers, peer))
-        })
+}
+
+/// GET /auth/{provider}/login[?return_to=...] (limited per client address)
+fn login_route(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    provider_navigation(Route::Login, state).then(|provider, ctx, query, headers, peer| {
+        boxed(login::login(ctx, provider, query, headers, peer))
+    })
 }
 
 /// GET /auth/{provider}/link[?return_to=...] (attach the provider's
@@ -144,15 +154,9 @@ fn login_route(
 fn link_route(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    at_provider(Route::Link)
-        .and(method_is(Method::GET))
-        .and(with_ctx(state))
-        .and(raw_query())
-        .and(warp::header::headers_cloned())
-        .and(peer_addr())
-        .then(|provider, ctx, query, headers, peer| {
-            boxed(login::link(ctx, provider, query, headers, peer))
-        })
+    provider_navigation(Route::Link, state).then(|provider, ctx, query, headers, peer| {
+        boxed(login::link(ctx, provider, query, headers, peer))
+    })
 }
 
 /// GET /auth/{provider}/callback?code=...&state=... (or ?error=...; those
@@ -160,15 +164,9 @@ fn link_route(
 fn callback_route(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    at_provider(Route::Callback)
-        .and(method_is(Method::GET))
-        .and(with_ctx(state))
-        .and(raw_query())
-        .and(warp::header::headers_cloned())
-        .and(peer_addr())
-        .then(|provider, ctx, query, headers, peer| {
-            boxed(callback::callback(ctx, provider, query, headers, peer))
-        })
+    provider_navigation(Route::Callback, state).then(|provider, ctx, query, headers, peer| {
+        boxed(callback::callback(ctx, provider, query, headers, peer))
+    })
 }
 
 /// GET /auth/me (from memory while the revocation feed is up and the token
