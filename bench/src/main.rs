@@ -3,6 +3,7 @@
 //!
 //!     scripts/bench [--db sqlite|postgres] [--users 1k|1m] [--duration 20s]
 //!                   [--target both|ours|express] [--only transport] [--json out.json]
+//!                   [--browsers 64] [--signup-browsers 16]
 //!
 //! Starts the Kakao emulator in fast mode (`EMULATOR_FAST=1`: the load
 //! generator makes up `fast-<id>` codes, so no consent page and no emulator
@@ -19,6 +20,9 @@
 //! writes JSON. Ratios compare figures measured in the same run.
 //! `--only transport` skips the login phases and measures only the h2load
 //! ratios (and the start time): a quick check of a change to a hot path.
+//! `--browsers` and `--signup-browsers` change the two phases' concurrency
+//! (our CPU per login falls as concurrency rises: batches grow, threads park
+//! less), to see how a change behaves away from the judged 64 and 16.
 
 mod h2load;
 mod load;
@@ -43,6 +47,8 @@ const CLIENT_ID: &str = "demo-rest-api-key";
 const RETURNING_USERS: u64 = 1_000;
 const LOGIN_BROWSERS: usize = 64;
 const SIGNUP_BROWSERS: usize = 16;
+/// The most browsers a phase may simulate.
+const MAX_BROWSERS: usize = 1024;
 const H2_CONNECTIONS: usize = 16;
 const H2_STREAMS: usize = 32;
 const H1_CONNECTIONS: usize = 32;
@@ -56,6 +62,8 @@ struct Args {
     ours: bool,
     express: bool,
     transport_only: bool,
+    browsers: usize,
+    signup_browsers: usize,
     bin_dir: PathBuf,
     express_dir: PathBuf,
     pg_url: String,
@@ -63,7 +71,7 @@ struct Args {
 
 fn usage() -> &'static str {
     "usage: bench [--db sqlite|postgres] [--users 1k|1m] [--duration 20s] [--target both|ours|express] \
-     [--only transport] [--json FILE] [--bin-dir target/release] [--express-dir bench/express] [--pg-url postgres://...]"
+     [--only transport] [--json FILE] [--browsers 64] [--signup-browsers 16] [--bin-dir target/release] [--express-dir bench/express] [--pg-url postgres://...]"
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -75,6 +83,8 @@ fn parse_args() -> anyhow::Result<Args> {
         ours: true,
         express: true,
         transport_only: false,
+        browsers: LOGIN_BROWSERS,
+        signup_browsers: SIGNUP_BROWSERS,
         bin_dir: PathBuf::from("target/release"),
         express_dir: PathBuf::from("bench/express"),
         pg_url: std::env::var("BENCH_POSTGRES_URL")
@@ -126,6 +136,8 @@ fn parse_args() -> anyhow::Result<Args> {
                 }
             }
             "--json" => args.json = Some(PathBuf::from(value)),
+            "--browsers" => args.browsers = browsers(&flag, &value)?,
+            "--signup-browsers" => args.signup_browsers = browsers(&flag, &value)?,
             "--bin-dir" => args.bin_dir = PathBuf::from(value),
             "--express-dir" => args.express_dir = PathBuf::from(value),
             "--pg-url" => args.pg_url = value,
@@ -138,6 +150,14 @@ fn parse_args() -> anyhow::Result<Args> {
     Ok(args)
 }
 
+/// A phase's concurrency: 1 to [`MAX_BROWSERS`].
+fn browsers(flag: &str, value: &str) -> anyhow::Result<usize> {
+    match value.parse::<usize>() {
+        Ok(n) if (1..=MAX_BROWSERS).contains(&n) => Ok(n),
+        _ => bail!("{flag} is a count from 1 to {MAX_BROWSERS}"),
+    }
+}
+
 /// The figures of one target, by key (see [`ROWS`]).
 type Figures = BTreeMap<&'static str, f64>;
 
@@ -145,7 +165,7 @@ type Figures = BTreeMap<&'static str, f64>;
 const ROWS: &[(&str, &str, usize)] = &[
     (
         "logins_per_s",
-        "logins/s, 64 browsers, 1k returning users",
+        "logins/s, {login} browsers, 1k returning users",
         0,
     ),
     ("login_p50_ms", "  login p50 (ms)", 1),
@@ -172,7 +192,11 @@ const ROWS: &[(&str, &str, usize)] = &[
     ),
     ("machine_busy_pct", "  machine busy (%)", 0),
     ("login_failed", "  failed logins", 0),
-    ("signups_per_s", "sign-ups/s, 16 browsers, new users", 0),
+    (
+        "signups_per_s",
+        "sign-ups/s, {signup} browsers, new users",
+        0,
+    ),
     (
         "cpu_us_per_signup",
         "  CPU per sign-up, the app's processes (µs)",
@@ -338,8 +362,8 @@ async fn run(args: &Args, db: Option<&BenchDb>, dir: &Path) -> anyhow::Result<()
             "db": db_name(args.db),
             "users": args.users,
             "duration_s": args.duration.as_secs_f64(),
-            "login_browsers": LOGIN_BROWSERS,
-            "signup_browsers": SIGNUP_BROWSERS,
+            "login_browsers": args.browsers,
+            "signup_browsers": args.signup_browsers,
             "returning_users": RETURNING_USERS,
             "grpc_h2load": format!("{H2_CONNECTIONS} connections x {H2_STREAMS} streams"),
             "edge_h2load": format!("{H1_CONNECTIONS} HTTP/1.1 keep-alive connections"),
@@ -463,9 +487,10 @@ impl Ctx<'_> {
     }
 
     /// The two load phases every target runs, the same way: logins by
-    /// 1,000 returning users at 64 browsers, then sign-ups at 16; records
-    /// their figures (PostgreSQL's CPU too when `database` names one) and
-    /// returns the login p50, the 1M-user run's reference.
+    /// 1,000 returning users at `--browsers` (64), then sign-ups at
+    /// `--signup-browsers` (16); records their figures (PostgreSQL's CPU
+    /// too when `database` names one) and returns the login p50, the
+    /// 1M-user run's reference.
     async fn logins_and_signups(
         &self,
         f: &mut Figures,
@@ -479,7 +504,7 @@ impl Ctx<'_> {
             .phase(
                 base,
                 self.returning(RETURNING_USERS),
-                LOGIN_BROWSERS,
+                self.args.browsers,
                 pids,
                 database,
                 "logins",
@@ -490,7 +515,14 @@ impl Ctx<'_> {
 
         let fresh = Users::Fresh(Arc::new(AtomicU64::new(stack::FRESH_KAKAO_BASE)));
         let (r, before, after) = self
-            .phase(base, fresh, SIGNUP_BROWSERS, pids, database, "sign-ups")
+            .phase(
+                base,
+                fresh,
+                self.args.signup_browsers,
+                pids,
+                database,
+                "sign-ups",
+            )
             .await;
         f.insert("signups_per_s", r.per_second());
         f.insert("signup_failed", r.failed as f64);
@@ -553,7 +585,13 @@ impl Ctx<'_> {
 
     async fn warm_up(&self, base: &str) {
         let warm = (self.args.duration / 5).clamp(Duration::from_secs(1), Duration::from_secs(3));
-        let _ = load::run(base, self.returning(RETURNING_USERS), LOGIN_BROWSERS, warm).await;
+        let _ = load::run(
+            base,
+            self.returning(RETURNING_USERS),
+            self.args.browsers,
+            warm,
+        )
+        .await;
     }
 
     async fn edge_transport(
@@ -748,7 +786,7 @@ impl Ctx<'_> {
                 .phase(
                     &base,
                     self.returning(args.users),
-                    LOGIN_BROWSERS,
+                    args.browsers,
                     &pids,
                     database,
                     "logins, 1M users",
@@ -848,7 +886,7 @@ impl Ctx<'_> {
                 .phase(
                     &base,
                     self.returning(args.users),
-                    LOGIN_BROWSERS,
+                    args.browsers,
                     &pids,
                     None,
                     "logins, 1M users",
@@ -905,6 +943,9 @@ fn print_table(
     );
     println!("|{:-<48}|{:->12}|{:->12}|{:->20}|", "", "", "", "");
     for (key, label, decimals) in ROWS {
+        let label = label
+            .replace("{login}", &args.browsers.to_string())
+            .replace("{signup}", &args.signup_browsers.to_string());
         let ours = targets.get("ours").and_then(|f| f.get(key));
         let theirs = targets.get("express").and_then(|f| f.get(key));
         if ours.is_none() && theirs.is_none() {
