@@ -101,3 +101,34 @@ pub fn google_discovery(body: &[u8]) -> Result<[String; 3], ProviderError> {
         ]
     })
 }
+
+/// The statuses the provider fuzz targets answer with: the first input
+/// byte picks one (`0` is 200, `2` is 400, `7` is 500, ...), the rest of
+/// the input is the body, so a seed file is a digit and a JSON document.
+pub const STATUSES: [u16; 10] = [200, 201, 400, 401, 403, 404, 429, 500, 502, 503];
+
+/// Splits a fuzz input into a status from [`STATUSES`] and a body; `None`
+/// for an empty input.
+pub fn status_and_body(data: &[u8]) -> Option<(u16, &[u8])> {
+    let (&pick, body) = data.split_first()?;
+    Some((
+        STATUSES[usize::from(pick.wrapping_sub(b'0')) % STATUSES.len()],
+        body,
+    ))
+}
+
+/// Panics unless `e`'s label is what every provider error must be: a
+/// short word (at most 40 characters of letters, digits, `_`, `-`, space)
+/// that carries nothing else from the provider's body.
+pub fn assert_short_label(e: &ProviderError) {
+    let (ProviderError::Rejected(label)
+    | ProviderError::Misconfigured(label)
+    | ProviderError::Unavailable(label)) = e;
+    assert!(label.len() <= 40, "label too long: {label:?}");
+    assert!(
+        label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' ')),
+        "unsafe label {label:?}"
+    );
+}

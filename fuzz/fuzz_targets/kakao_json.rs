@@ -4,41 +4,22 @@
 //! short word that carries nothing else from Kakao's body.
 #![no_main]
 
-use auth_service::{fuzzing, providers::ProviderError};
+use auth_service::fuzzing;
 use libfuzzer_sys::fuzz_target;
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
-/// The statuses Kakao answers with; the first input byte picks one, the
-/// rest is the body (so a seed file is a digit and a JSON document:
-/// `0` is 200, `2` is 400, `7` is 500, ...).
-const STATUSES: [u16; 10] = [200, 201, 400, 401, 403, 404, 429, 500, 502, 503];
-
-fn assert_short_label(e: &ProviderError) {
-    let (ProviderError::Rejected(label)
-    | ProviderError::Misconfigured(label)
-    | ProviderError::Unavailable(label)) = e;
-    assert!(label.len() <= 40, "label too long: {label:?}");
-    assert!(
-        label
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' ')),
-        "unsafe label {label:?}"
-    );
-}
-
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, body)) = data.split_first() else {
+    let Some((status, body)) = fuzzing::status_and_body(data) else {
         return;
     };
-    let status = STATUSES[usize::from(pick.wrapping_sub(b'0')) % STATUSES.len()];
     let success = (200..300).contains(&status);
     match fuzzing::kakao_token_answer(status, body).expect("a status") {
         Ok(tokens) => {
             assert!(success);
             assert!(!tokens.access_token.expose_secret().is_empty());
         }
-        Err(e) => assert_short_label(&e),
+        Err(e) => fuzzing::assert_short_label(&e),
     }
     match fuzzing::kakao_user_answer(status, body).expect("a status") {
         Ok(user) => {
@@ -64,6 +45,6 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(account["is_email_verified"], Value::Bool(true));
             }
         }
-        Err(e) => assert_short_label(&e),
+        Err(e) => fuzzing::assert_short_label(&e),
     }
 });
