@@ -142,10 +142,12 @@ pub fn start(program: &str) -> Result<(), ExitCode> {
 ///
 /// `MALLOC_ARENA_MAX` in the environment (glibc's own variable) wins: an
 /// operator with memory to spare may give each core an arena. Under a
-/// profiler the one arena's lock is a fifth of the service's samples at
-/// 100k gRPC calls/s; unlimited arenas served ~10% more logins/s and
-/// calls/s on one machine for ~3 MiB more, and nothing measurable on a
-/// noisier one. mimalloc was tried too: no faster, and twice the memory.
+/// profiler the one arena's lock waits were a fifth of the service's
+/// samples at 70-90k gRPC calls/s on one machine, where unlimited arenas
+/// served ~10% more logins/s for ~3 MiB more; on a noisier machine
+/// (`scripts/bench --target ours`, 1, 2 and 16 arenas alternated twice)
+/// no difference showed. mimalloc was tried too: no faster, and twice the
+/// memory.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
