@@ -47,6 +47,37 @@ use super::{
 const CLAIMS: &str = "INSERT INTO login_state_claims (state_id, expires_at) \
 SELECT * FROM unnest($1::text[], $2::int8[]) ON CONFLICT DO NOTHING RETURNING state_id";
 
+/// [`CLAIMS`], committed without waiting for the WAL flush: the statement
+/// sets `synchronous_commit = off` for its own (implicit) transaction only,
+/// so nothing stays set on the connection (and a pooler in transaction mode
+/// hands nothing on). The claim is visible to every other connection, so
+/// every replica, as soon as the statement returns; only a crash of the
+/// database server itself (or a fail-over) in the next few hundred
+/// milliseconds could lose it, and then the provider's single-use, PKCE-bound
+/// code still refuses a second exchange. It takes one WAL flush (about a
+/// millisecond of disk latency) out of every login's path. The completing
+/// write (user, session, refresh token) keeps the durable commit.
+const ASYNC_CLAIMS: &str = "WITH async_commit AS \
+(SELECT set_config('synchronous_commit', 'off', true)) \
+INSERT INTO login_state_claims (state_id, expires_at) \
+SELECT c.state_id, c.expires_at FROM unnest($1::text[], $2::int8[]) AS c(state_id, expires_at), \
+async_commit ON CONFLICT DO NOTHING RETURNING state_id";
+
+/// The claim statement a connection takes: [`ASYNC_CLAIMS`] where the
+/// server lets a transaction turn off `synchronous_commit` (PostgreSQL
+/// does; a compatible engine may not), [`CLAIMS`] elsewhere. Asked once per
+/// connection, when the worker opens it.
+async fn claim_statement(conn: &mut PgConnection) -> &'static str {
+    let probe = sqlx::query("SELECT set_config('synchronous_commit', 'off', true)");
+    match probe.execute(&mut *conn).await {
+        Ok(_) => ASYNC_CLAIMS,
+        Err(e) => {
+            tracing::debug!(error = %e, "claims keep the durable commit");
+            CLAIMS
+        }
+    }
+}
+
 type Claim = (String, i64, Answer<bool>);
 
 /// How a batch went.
@@ -74,7 +105,7 @@ pub fn start(pool: PgPool, workers: usize) -> GroupCommit {
 
 async fn work(pool: PgPool, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
     // Opened now, in the background, rather than in the first logins.
-    let mut conn = connect(&pool).await.ok();
+    let mut conn = open_writer(&pool).await.ok();
     let mut batch = Vec::with_capacity(MAX_JOBS);
     // Closing the pool (`Database::close`) closes this connection too.
     let closed = pool.close_event();
@@ -90,7 +121,7 @@ async fn work(pool: PgPool, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
                 received = receive => received,
                 () = &mut closed => {
                     open = false;
-                    if let Some(conn) = conn.take() {
+                    if let Some((conn, _)) = conn.take() {
                         let _ = conn.close().await;
                     }
                     continue;
@@ -125,10 +156,13 @@ async fn work(pool: PgPool, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
             );
             continue;
         }
-        let c = match conn.as_mut() {
-            Some(c) => c,
-            None => match connect(&pool).await {
-                Ok(c) => conn.insert(c),
+        let (c, claim_sql) = match conn.as_mut() {
+            Some((c, sql)) => (c, *sql),
+            None => match open_writer(&pool).await {
+                Ok(opened) => {
+                    let (c, sql) = conn.insert(opened);
+                    (c, *sql)
+                }
                 Err(e) => {
                     let message = e.to_string();
                     fail(claims.into_iter().map(|c| c.2), unavailable(&message));
@@ -137,7 +171,8 @@ async fn work(pool: PgPool, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
                 }
             },
         };
-        let mut healthy = claims.is_empty() || write_claims(c, claims).await != Outcome::Lost;
+        let mut healthy =
+            claims.is_empty() || write_claims(c, claim_sql, claims).await != Outcome::Lost;
         if !healthy {
             fail(logins.into_iter().map(|l| l.1), lost());
         } else if !logins.is_empty() {
@@ -147,6 +182,13 @@ async fn work(pool: PgPool, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
             conn = None;
         }
     }
+}
+
+/// A worker's connection and the claim statement it takes.
+async fn open_writer(pool: &PgPool) -> Result<(PgConnection, &'static str), sqlx::Error> {
+    let mut conn = connect(pool).await?;
+    let claims = claim_statement(&mut conn).await;
+    Ok((conn, claims))
 }
 
 /// A connection of the worker's own, with the pool's options.
@@ -203,13 +245,17 @@ fn fail<T>(answers: impl Iterator<Item = Answer<T>>, err: impl Fn() -> DbErr) {
     }
 }
 
-/// Every claim in one statement. An id claimed twice in one batch is won
-/// by one of its claims.
-async fn write_claims(conn: &mut PgConnection, mut claims: Vec<Claim>) -> Outcome {
+/// Every claim in one statement (`sql`: [`CLAIMS`] or [`ASYNC_CLAIMS`]).
+/// An id claimed twice in one batch is won by one of its claims.
+async fn write_claims(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    mut claims: Vec<Claim>,
+) -> Outcome {
     claims.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let ids: Vec<String> = claims.iter().map(|c| c.0.clone()).collect();
     let expiries: Vec<i64> = claims.iter().map(|c| c.1).collect();
-    let query = sqlx::query(CLAIMS).bind(ids).bind(expiries);
+    let query = sqlx::query(sql).bind(ids).bind(expiries);
     match query.fetch_all(&mut *conn).await {
         Ok(rows) => {
             let mut won = HashSet::with_capacity(rows.len());
@@ -226,7 +272,7 @@ async fn write_claims(conn: &mut PgConnection, mut claims: Vec<Claim>) -> Outcom
         Err(e) if claims.len() > 1 && !connection_lost(&e) => {
             let mut claims = claims.into_iter();
             while let Some(claim) = claims.next() {
-                if Box::pin(write_claims(conn, vec![claim])).await == Outcome::Lost {
+                if Box::pin(write_claims(conn, sql, vec![claim])).await == Outcome::Lost {
                     fail(claims.map(|c| c.2), lost());
                     return Outcome::Lost;
                 }

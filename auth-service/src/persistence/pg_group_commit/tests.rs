@@ -196,31 +196,80 @@ async fn a_failing_login_does_not_sink_the_others_in_its_batch() {
     t.drop().await;
 }
 
+/// Both claim statements: the asynchronous commit changes durability
+/// only, never who wins.
 #[tokio::test]
 async fn a_batch_of_claims_goes_in_as_one_and_each_id_is_won_once() {
     let Some(mut t) = TestDb::new().await else {
         return;
     };
-    let (answer, answered) = oneshot::channel();
-    let before = vec![("state-0".to_owned(), 9_000, answer)];
-    assert_eq!(write_claims(&mut t.conn, before).await, Outcome::Whole);
-    assert!(answered.await.unwrap().unwrap());
-    // 16 claims of 8 ids, one of them claimed before.
-    let (claims, answers): (Vec<Claim>, Vec<_>) = (0..16)
-        .map(|i| {
-            let (answer, answered) = oneshot::channel();
-            (
-                (format!("state-{}", i % 8), 9_000, answer),
-                (i % 8, answered),
-            )
-        })
-        .unzip();
-    assert_eq!(write_claims(&mut t.conn, claims).await, Outcome::Whole);
-    let mut wins = [0; 8];
-    for (id, answered) in answers {
-        wins[id] += usize::from(answered.await.unwrap().unwrap());
+    for sql in [CLAIMS, ASYNC_CLAIMS] {
+        let (answer, answered) = oneshot::channel();
+        let before = vec![(format!("{sql:.8}-0"), 9_000, answer)];
+        assert_eq!(write_claims(&mut t.conn, sql, before).await, Outcome::Whole);
+        assert!(answered.await.unwrap().unwrap());
+        // 16 claims of 8 ids, one of them claimed before.
+        let (claims, answers): (Vec<Claim>, Vec<_>) = (0..16)
+            .map(|i| {
+                let (answer, answered) = oneshot::channel();
+                (
+                    (format!("{sql:.8}-{}", i % 8), 9_000, answer),
+                    (i % 8, answered),
+                )
+            })
+            .unzip();
+        assert_eq!(write_claims(&mut t.conn, sql, claims).await, Outcome::Whole);
+        let mut wins = [0; 8];
+        for (id, answered) in answers {
+            wins[id] += usize::from(answered.await.unwrap().unwrap());
+        }
+        assert_eq!(wins, [0, 1, 1, 1, 1, 1, 1, 1], "{sql}");
     }
-    assert_eq!(wins, [0, 1, 1, 1, 1, 1, 1, 1]);
+    t.drop().await;
+}
+
+async fn show(conn: &mut PgConnection) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(conn)
+        .await
+}
+
+/// PostgreSQL takes the asynchronous claim statement; it turns
+/// `synchronous_commit` off for its own transaction and leaves the
+/// connection as it found it (the probe too).
+#[tokio::test]
+async fn claims_commit_asynchronously_and_leave_the_connection_as_it_was() {
+    let Some(mut t) = TestDb::new().await else {
+        return;
+    };
+    assert_eq!(claim_statement(&mut t.conn).await, ASYNC_CLAIMS);
+    assert_eq!(show(&mut t.conn).await.unwrap(), "on", "after the probe");
+    // Inside an explicit transaction the statement's setting shows.
+    let mut tx = t.conn.begin().await.unwrap();
+    assert_eq!(show(&mut tx).await.unwrap(), "on");
+    let (answer, answered) = oneshot::channel();
+    let claim = vec![("async-1".to_owned(), 9_000, answer)];
+    assert_eq!(
+        write_claims(&mut tx, ASYNC_CLAIMS, claim).await,
+        Outcome::Whole
+    );
+    assert!(answered.await.unwrap().unwrap());
+    assert_eq!(
+        show(&mut tx).await.unwrap(),
+        "off",
+        "for the claim's transaction"
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(show(&mut t.conn).await.unwrap(), "on", "after the claim");
+    // Committed: the id is spent, for this connection and the pool's.
+    let (answer, answered) = oneshot::channel();
+    let again = vec![("async-1".to_owned(), 9_000, answer)];
+    assert_eq!(
+        write_claims(&mut t.conn, ASYNC_CLAIMS, again).await,
+        Outcome::Whole
+    );
+    assert!(!answered.await.unwrap().unwrap());
+    assert!(!t.db.claim_login_state("async-1", 9_000).await.unwrap());
     t.drop().await;
 }
 
