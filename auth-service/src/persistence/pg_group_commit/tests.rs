@@ -270,6 +270,12 @@ async fn claims_commit_asynchronously_and_leave_the_connection_as_it_was() {
     );
     assert!(!answered.await.unwrap().unwrap());
     assert!(!t.db.claim_login_state("async-1", 9_000).await.unwrap());
+    // A server that refuses the setting (here: a transaction that already
+    // failed refuses everything) gets the durable statement.
+    let mut tx = t.conn.begin().await.unwrap();
+    assert!(sqlx::query("SELECT 1 / 0").execute(&mut *tx).await.is_err());
+    assert_eq!(claim_statement(&mut tx).await, CLAIMS);
+    tx.rollback().await.unwrap();
     t.drop().await;
 }
 
