@@ -24,7 +24,8 @@
 //! and each of its writes is retried on its own, so every caller gets its
 //! own answer and one bad write does not sink the others; a lost
 //! connection fails the writes in hand (UNAVAILABLE) and the worker opens
-//! another for the next batch.
+//! another for the next batch. Claims commit without waiting for their WAL
+//! flush (`ASYNC_CLAIMS`); logins always wait for theirs.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -54,8 +55,9 @@ SELECT * FROM unnest($1::text[], $2::int8[]) ON CONFLICT DO NOTHING RETURNING st
 /// every replica, as soon as the statement returns; only a crash of the
 /// database server itself (or a fail-over) in the next few hundred
 /// milliseconds could lose it, and then the provider's single-use, PKCE-bound
-/// code still refuses a second exchange. It takes one WAL flush (about a
-/// millisecond of disk latency) out of every login's path. The completing
+/// code still refuses a second exchange. It takes one WAL flush (from a
+/// tenth of a millisecond to several, by the disk) out of every login's
+/// path. The completing
 /// write (user, session, refresh token) keeps the durable commit.
 const ASYNC_CLAIMS: &str = "WITH async_commit AS \
 (SELECT set_config('synchronous_commit', 'off', true)) \
