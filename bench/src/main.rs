@@ -244,6 +244,11 @@ const ROWS: &[(&str, &str, usize)] = &[
         0,
     ),
     ("cpu_per_login_1m_over_1k", "  CPU per login, 1M / 1k", 2),
+    (
+        "postgres_cpu_us_per_login_1m",
+        "  CPU per login with 1M users, PostgreSQL (µs)",
+        0,
+    ),
 ];
 
 /// Lower is better for these keys (the ratio column reads "x cheaper").
@@ -808,6 +813,10 @@ impl Ctx<'_> {
             f.insert("cpu_us_per_login_1m", cpu_1m);
             if let Some(cpu_1k) = f.get("cpu_us_per_login") {
                 f.insert("cpu_per_login_1m_over_1k", cpu_1m / cpu_1k);
+            }
+            if database.is_some() {
+                let pg = after.postgres_db.saturating_sub(before.postgres_db);
+                f.insert("postgres_cpu_us_per_login_1m", self.us_per(pg, r.ok));
             }
         }
         conn.close().await?;
