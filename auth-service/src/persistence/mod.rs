@@ -245,3 +245,49 @@ fn is_busy(e: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+
+    /// The vendored sqlx-core returns a SQLite connection to its pool
+    /// without pinging it (vendor/README.md). This is what made the ping
+    /// worth having: a transaction dropped half-way, its connection back in
+    /// the one-connection writer pool. The next caller must find it outside
+    /// that transaction, with nothing of it written, and able to write.
+    #[tokio::test]
+    async fn a_dropped_transaction_leaves_the_sqlite_writer_clean_for_the_next_caller() {
+        let path = std::env::temp_dir().join(format!("release-{}.db", crate::domain::new_row_id()));
+        let url = SecretString::from(format!("sqlite://{}?mode=rwc", path.display()));
+        let db = connect_and_migrate(&url).await.unwrap();
+        let insert = |id: &str| {
+            Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                format!("INSERT INTO login_state_claims (state_id, expires_at) VALUES ('{id}', 1)"),
+            )
+        };
+        let txn = db.write.begin().await.unwrap();
+        txn.execute_raw(insert("dropped")).await.unwrap();
+        drop(txn);
+        let txn = db.write.begin().await.unwrap();
+        txn.execute_raw(insert("kept")).await.unwrap();
+        txn.commit().await.unwrap();
+        let ids: Vec<String> = db
+            .read
+            .query_all_raw(Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT state_id FROM login_state_claims ORDER BY state_id",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get_by_index(0).unwrap())
+            .collect();
+        assert_eq!(ids, ["kept"]);
+        db.close().await.unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+}

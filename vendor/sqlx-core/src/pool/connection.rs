@@ -311,7 +311,15 @@ impl<DB: Database> Floating<DB, Live<DB>> {
         // returned to the pool; also of course, if it was dropped due to an error
         // this is simply a band-aid as SQLx-next connections should be able
         // to recover from cancellations
-        if let Err(error) = self.raw.ping().await {
+        // Patched (vendor/README.md): a pool that does not test connections
+        // before handing them out does not test them on release either,
+        // unless the connection has writes to flush.
+        let tested = if self.guard.pool.options.test_before_acquire || self.raw.should_flush() {
+            self.raw.ping().await
+        } else {
+            Ok(())
+        };
+        if let Err(error) = tested {
             tracing::warn!(
                 %error,
                 "error occurred while testing the connection on-release",
