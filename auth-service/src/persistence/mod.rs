@@ -155,7 +155,7 @@ pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<Database>
     } else {
         write_options.max_connections(1).min_connections(1);
     }
-    let write = sea_orm::Database::connect(write_options)
+    let write = connect(write_options)
         .await
         .context("connect to the database")?;
     if postgres {
@@ -181,7 +181,7 @@ pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<Database>
         .context("apply database migrations")?;
     let mut read_options = options(url);
     read_options.max_connections(size).min_connections(1);
-    let read = sea_orm::Database::connect(read_options)
+    let read = connect(read_options)
         .await
         .context("connect to the database")?;
     let group = GroupCommit::start(write.get_sqlite_connection_pool().clone());
@@ -191,6 +191,42 @@ pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<Database>
         read,
         group: Some(group),
     })
+}
+
+/// How often, and how far apart, opening a SQLite file is retried while
+/// another process holds a lock that SQLite will not wait for.
+const LOCKED_RETRIES: u32 = 50;
+const LOCKED_BACKOFF: Duration = Duration::from_millis(20);
+
+/// Connects a pool. Opening a SQLite connection sets the journal mode,
+/// which answers "database is locked" at once, without the busy timeout,
+/// while another process (a second replica starting at the same moment)
+/// is switching the file to write-ahead logging or migrating it: that is
+/// retried for about a second instead of failing the start.
+async fn connect(options: ConnectOptions) -> Result<DatabaseConnection, DbErr> {
+    let mut tries = 0;
+    loop {
+        match sea_orm::Database::connect(options.clone()).await {
+            Err(err) if tries < LOCKED_RETRIES && is_locked(&err) => {
+                tries += 1;
+                tokio::time::sleep(LOCKED_BACKOFF).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// SQLite's "database is locked" (or "table is locked").
+fn is_locked(err: &DbErr) -> bool {
+    match err {
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
+            &**e,
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5") | Some("6"))
+        ),
+        _ => false,
+    }
 }
 
 /// Opens the other `size - 1` PostgreSQL connections at once (the pool
