@@ -193,39 +193,26 @@ pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<Database>
     })
 }
 
-/// How often, and how far apart, opening a SQLite file is retried while
-/// another process holds a lock that SQLite will not wait for.
-const LOCKED_RETRIES: u32 = 50;
-const LOCKED_BACKOFF: Duration = Duration::from_millis(20);
+/// How often, and how far apart, opening a pool is retried while the
+/// database answers "locked" or "not now" ([`is_busy`]).
+const BUSY_RETRIES: u32 = 50;
+const BUSY_BACKOFF: Duration = Duration::from_millis(20);
 
-/// Connects a pool. Opening a SQLite connection sets the journal mode,
-/// which answers "database is locked" at once, without the busy timeout,
-/// while another process (a second replica starting at the same moment)
-/// is switching the file to write-ahead logging or migrating it: that is
-/// retried for about a second instead of failing the start.
+/// Connects a pool, retrying for about a second while the database is
+/// busy: two replicas starting together on one fresh SQLite file once
+/// failed the start with "database is locked" (code 5) from opening the
+/// writer pool, the busy timeout notwithstanding; a PostgreSQL server still
+/// starting answers 57P03 the same way.
 async fn connect(options: ConnectOptions) -> Result<DatabaseConnection, DbErr> {
     let mut tries = 0;
     loop {
         match sea_orm::Database::connect(options.clone()).await {
-            Err(err) if tries < LOCKED_RETRIES && is_locked(&err) => {
+            Err(DbErr::Conn(RuntimeErr::SqlxError(e))) if tries < BUSY_RETRIES && is_busy(&e) => {
                 tries += 1;
-                tokio::time::sleep(LOCKED_BACKOFF).await;
+                tokio::time::sleep(BUSY_BACKOFF).await;
             }
             result => return result,
         }
-    }
-}
-
-/// SQLite's "database is locked" (or "table is locked").
-fn is_locked(err: &DbErr) -> bool {
-    match err {
-        DbErr::Conn(RuntimeErr::SqlxError(e))
-        | DbErr::Exec(RuntimeErr::SqlxError(e))
-        | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
-            &**e,
-            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5") | Some("6"))
-        ),
-        _ => false,
     }
 }
 
