@@ -132,6 +132,11 @@ pub async fn pair(
     let b1 = b.run(half).await?;
     let b2 = b.run(half).await?;
     let a2 = a.run(half).await?;
+    // Each run's rate, so that a reader sees how much one run moves.
+    eprintln!(
+        "   runs (rps, in order): a {:.0}, b {:.0}, b {:.0}, a {:.0}",
+        a1.rps, b1.rps, b2.rps, a2.rps
+    );
     let sum = |x: H2Result, y: H2Result| H2Result {
         rps: (x.rps + y.rps) / 2.0,
         succeeded: x.succeeded + y.succeeded,
