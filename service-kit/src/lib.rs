@@ -147,7 +147,10 @@ pub fn start(program: &str) -> Result<(), ExitCode> {
 /// served ~10% more logins/s for ~3 MiB more; on a noisier machine
 /// (`scripts/bench --target ours`, 1, 2 and 16 arenas alternated twice)
 /// no difference showed. mimalloc was tried too: no faster, and twice the
-/// memory.
+/// memory. The lock's cost moves from run to run (README, Performance):
+/// jemalloc with one arena made the service's gRPC rate steady for 3 MiB
+/// more, and a larger tcache (`glibc.malloc.tcache_count=128`) for 5 MiB
+/// more; the memory target won both times.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
