@@ -108,7 +108,21 @@ fn pool_size() -> u32 {
 /// `PRAGMA cache_size` of every SQLite connection: negative is KiB.
 const SQLITE_CACHE_SIZE: &str = "-1024";
 
-fn options(url: &SecretString) -> ConnectOptions {
+/// `PRAGMA wal_autocheckpoint` of the SQLite writer, in pages: how long the
+/// log may grow before a commit copies it back itself. SQLite's default is
+/// 1,000 pages (4 MiB); see [`sqlite_checkpoints`] for why ours is higher.
+pub const SQLITE_WRITER_AUTOCHECKPOINT: i64 = 10_000;
+
+/// Which connection a pool's options are for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The one SQLite writer (or any PostgreSQL connection).
+    Writer,
+    /// An SQLite reader.
+    Reader,
+}
+
+fn options(url: &SecretString, role: Role) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.expose_secret().to_owned());
     options
         .connect_timeout(Duration::from_secs(5))
@@ -134,11 +148,21 @@ fn options(url: &SecretString) -> ConnectOptions {
     // 3 MiB, while the kernel's page cache keeps the rest of the file a
     // read() away. Measured: a login still costs the same CPU with
     // 1,000,000 users in the table.
-    options.map_sqlx_sqlite_opts(|o| {
-        o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+    // The writer copies the log back only past SQLITE_WRITER_AUTOCHECKPOINT
+    // pages: below that, the checkpoint task does it from a reader.
+    options.map_sqlx_sqlite_opts(move |o| {
+        let o = o
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
             .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
-            .pragma("cache_size", SQLITE_CACHE_SIZE)
+            .pragma("cache_size", SQLITE_CACHE_SIZE);
+        match role {
+            Role::Writer => o.pragma(
+                "wal_autocheckpoint",
+                SQLITE_WRITER_AUTOCHECKPOINT.to_string(),
+            ),
+            Role::Reader => o,
+        }
     });
     options
 }
@@ -149,7 +173,7 @@ fn options(url: &SecretString) -> ConnectOptions {
 pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<Database> {
     let postgres = url.expose_secret().starts_with("postgres");
     let size = pool_size();
-    let mut write_options = options(url);
+    let mut write_options = options(url, Role::Writer);
     if postgres {
         write_options.max_connections(size).min_connections(1);
     } else {
@@ -179,7 +203,7 @@ pub async fn connect_and_migrate(url: &SecretString) -> anyhow::Result<Database>
     migration::migrate(&write)
         .await
         .context("apply database migrations")?;
-    let mut read_options = options(url);
+    let mut read_options = options(url, Role::Reader);
     read_options.max_connections(size).min_connections(1);
     let read = connect(read_options)
         .await

@@ -197,7 +197,8 @@ async fn concurrent_claims_and_logins_each_get_their_own_answer() {
 }
 
 #[tokio::test]
-async fn every_sqlite_connection_caps_its_page_cache_at_one_mib() {
+async fn every_sqlite_connection_caps_its_page_cache_and_the_writer_leaves_checkpoints_to_the_task()
+{
     use sea_orm::{ConnectionTrait, DbBackend, Statement};
     let stack = Stack::start().await;
     let db = &stack.auth.core.db;
@@ -215,12 +216,30 @@ async fn every_sqlite_connection_caps_its_page_cache_at_one_mib() {
             .expect("PRAGMA cache_size answers a row");
         let cache_size: i64 = row.try_get_by_index(0).unwrap();
         assert_eq!(cache_size, -1024, "{name}: cache_size in KiB (negative)");
+        // Only the writer commits, so only its trigger matters: raised, so
+        // that the checkpoint task, not a login's commit, copies the log.
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA wal_autocheckpoint",
+            ))
+            .await
+            .unwrap()
+            .expect("PRAGMA wal_autocheckpoint answers a row");
+        let pages: i64 = row.try_get_by_index(0).unwrap();
+        if name == "writer" {
+            assert_eq!(
+                pages,
+                auth_service::persistence::SQLITE_WRITER_AUTOCHECKPOINT,
+                "{name}: wal_autocheckpoint"
+            );
+        }
     }
 }
 
 /// The writer never has to copy the log back on its own: within a few
 /// checkpoint intervals, what it wrote is in the database file although the
-/// log stayed far below SQLite's own 1,000-page trigger.
+/// log stayed far below the writer's own trigger.
 #[tokio::test]
 async fn sqlite_checkpoints_copy_the_log_into_the_file_off_the_writer() {
     use auth_service::persistence::{self, sqlite_checkpoints};
