@@ -111,7 +111,7 @@ const SQLITE_CACHE_SIZE: &str = "-1024";
 /// `PRAGMA wal_autocheckpoint` of the SQLite writer, in pages: how long the
 /// log may grow before a commit copies it back itself. SQLite's default is
 /// 1,000 pages (4 MiB); see [`sqlite_checkpoints`] for why ours is higher.
-pub const SQLITE_WRITER_AUTOCHECKPOINT: i64 = 10_000;
+pub const SQLITE_WRITER_AUTOCHECKPOINT: i64 = 3_000;
 
 /// Which connection a pool's options are for.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -11,16 +11,23 @@
 //! log), so the log stays small without the writer copying anything.
 //!
 //! The writer's own trigger is raised from SQLite's 1,000 pages to
-//! [`super::SQLITE_WRITER_AUTOCHECKPOINT`] (about 40 MiB of log): a quarter
+//! [`super::SQLITE_WRITER_AUTOCHECKPOINT`] (about 12 MiB of log): a quarter
 //! second of logins with a million users writes more than 1,000 pages, so
 //! at the default the writer still copied (and synced) most of the log
-//! itself, on the path every login queues behind. Measured with
-//! `./scripts/bench --target ours --users 1m`, runs alternated on one
-//! machine: the 1M-user phase went from 2,880-3,760 to 3,641-4,060
-//! logins/s and its p50 from 15.5-21.5 to 12.8-14.7 ms (the gain was
-//! largest while the machine's writeback was slow).
-//! The higher trigger remains the bound while this task cannot keep up (a
-//! reader holding an old snapshot, a stalled runtime).
+//! itself, on the path every login queues behind (`perf`: the writer
+//! thread in `fsync`). Higher is not better: when the writer does copy,
+//! it copies (and syncs) more, which is a login's p99. Measured with
+//! `./scripts/bench --target ours --users 1m`, same machine, same hour:
+//!
+//! | trigger (pages) | 1M-user phase, logins/s | p50 1M / 1k | 1k login p99 |
+//! |---|---|---|---|
+//! | 1,000 | 2,880-3,760 | 1.06-1.74 | 25-26 ms |
+//! | 3,000 | 3,298-3,396 | 1.13-1.15 | 30-32 ms |
+//! | 5,000 | 3,333-3,481 | 0.95-0.99 | 39-41 ms |
+//! | 10,000 | 3,301-4,060 | 0.87-1.25 | 37-39 ms |
+//!
+//! The trigger remains the bound on the log while this task cannot keep
+//! up (a reader holding an old snapshot, a stalled runtime).
 
 use std::time::Duration;
 
