@@ -196,45 +196,40 @@ async fn concurrent_claims_and_logins_each_get_their_own_answer() {
     );
 }
 
+/// The value of `PRAGMA <name>` on one connection.
+async fn pragma(conn: &sea_orm::DatabaseConnection, name: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            format!("PRAGMA {name}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("PRAGMA {name} answers a row"));
+    row.try_get_by_index(0).unwrap()
+}
+
 #[tokio::test]
 async fn every_sqlite_connection_caps_its_page_cache_and_the_writer_leaves_checkpoints_to_the_task()
 {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    use sea_orm::DbBackend;
     let stack = Stack::start().await;
     let db = &stack.auth.core.db;
     if db.write.get_database_backend() != DbBackend::Sqlite {
         return; // PostgreSQL has no per-connection page cache to cap.
     }
     for (name, conn) in [("writer", &db.write), ("reader", &db.read)] {
-        let row = conn
-            .query_one_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                "PRAGMA cache_size",
-            ))
-            .await
-            .unwrap()
-            .expect("PRAGMA cache_size answers a row");
-        let cache_size: i64 = row.try_get_by_index(0).unwrap();
+        let cache_size = pragma(conn, "cache_size").await;
         assert_eq!(cache_size, -1024, "{name}: cache_size in KiB (negative)");
-        // Only the writer commits, so only its trigger matters: raised, so
-        // that the checkpoint task, not a login's commit, copies the log.
-        let row = conn
-            .query_one_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                "PRAGMA wal_autocheckpoint",
-            ))
-            .await
-            .unwrap()
-            .expect("PRAGMA wal_autocheckpoint answers a row");
-        let pages: i64 = row.try_get_by_index(0).unwrap();
-        if name == "writer" {
-            assert_eq!(
-                pages,
-                auth_service::persistence::SQLITE_WRITER_AUTOCHECKPOINT,
-                "{name}: wal_autocheckpoint"
-            );
-        }
     }
+    // Only the writer commits, so only its trigger matters: raised, so
+    // that the checkpoint task, not a login's commit, copies the log.
+    assert_eq!(
+        pragma(&db.write, "wal_autocheckpoint").await,
+        auth_service::persistence::SQLITE_WRITER_AUTOCHECKPOINT,
+        "writer: wal_autocheckpoint"
+    );
 }
 
 /// The writer never has to copy the log back on its own: within a few
