@@ -231,6 +231,16 @@ const ROWS: &[(&str, &str, usize)] = &[
         1,
     ),
     (
+        "peak_rss_all_service_mib",
+        "peak RSS auth-service, whole run incl. h2load (MiB)",
+        1,
+    ),
+    (
+        "peak_rss_all_edge_mib",
+        "peak RSS http-edge, whole run incl. h2load (MiB)",
+        1,
+    ),
+    (
         "peak_rss_all_mib",
         "peak RSS, ours, whole run incl. h2load (MiB)",
         1,
@@ -826,6 +836,8 @@ impl Ctx<'_> {
         let service_kib = procfs::status_kib(service.pid(), "VmHWM");
         let edge_kib = procfs::status_kib(edge.pid(), "VmHWM");
         f.insert("peak_rss_all_mib", (service_kib + edge_kib) as f64 / 1024.0);
+        f.insert("peak_rss_all_service_mib", service_kib as f64 / 1024.0);
+        f.insert("peak_rss_all_edge_mib", edge_kib as f64 / 1024.0);
         edge.stop().await;
         service.stop().await;
         Ok(f)
