@@ -1,9 +1,10 @@
 //! The codec of `auth.v1` on both sides of the wire: prost's, with message
-//! buffers of about 1 KiB instead of tonic's 8 KiB. Every call in flight holds one
-//! buffer per direction (a response's stays allocated until h2 has written
-//! the frame cut from it), while nearly every message of this API is well
-//! under 1 KiB; a larger one grows its buffer as it is encoded. Under a
-//! few hundred concurrent calls the default cost MiBs of resident memory.
+//! buffers of about 1 KiB instead of tonic's 8 KiB. Every call in flight
+//! holds one buffer per direction (a response's stays allocated until h2
+//! has written the frame cut from it), while nearly every message of this
+//! API is well under 1 KiB; a larger one grows its buffer as it is
+//! encoded. Under a few hundred concurrent calls the default cost MiBs of
+//! resident memory.
 
 use std::marker::PhantomData;
 
